@@ -1,0 +1,100 @@
+"""On-disk embedding cache keyed by (encoder fingerprint, text).
+
+One SQLite file per fingerprint under ``$CLIR_CACHE_DIR/embeddings``. SQLite in WAL mode lets the
+dashboard read document vectors while a precompute appends new ones; a killed writer loses at most the
+batch it was inserting, never a stored vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.encoders.base import Encoder
+from core.paths import cache_dir
+
+_CHUNK = 900  # below SQLite's default limit on bound parameters
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
+
+
+class EmbeddingCache:
+    """Vectors of one encoder fingerprint; holds an open SQLite connection."""
+
+    def __init__(self, fingerprint: str, root: Path | None = None):
+        root = Path(root or cache_dir()) / "embeddings"
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root / f"{fingerprint}.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, dim INTEGER, vec BLOB)")
+
+    def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return text -> vector for the texts that are cached (missing ones are absent)."""
+        by_key = {_key(t): t for t in texts}
+        keys, found = list(by_key), {}
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            rows = self._db.execute(
+                f"SELECT key, vec FROM emb WHERE key IN ({','.join('?' * len(part))})", part
+            )
+            for key, vec in rows:
+                found[by_key[key]] = np.frombuffer(vec, dtype=np.float32)
+        return found
+
+    def put(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store ``vectors[i]`` for ``texts[i]`` in one transaction."""
+        with self._db:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO emb VALUES (?, ?, ?)",
+                (
+                    (_key(t), v.shape[0], np.ascontiguousarray(v, np.float32).tobytes())
+                    for t, v in zip(texts, vectors)
+                ),
+            )
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM emb").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def encode_cached(
+    encoder: Encoder,
+    texts: Sequence[str],
+    cache: EmbeddingCache | None = None,
+    *,
+    batch: int = 512,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Encode ``texts`` through the cache: each distinct text is encoded at most once per fingerprint, ever.
+
+    Returns:
+        (vectors in input order, number of texts actually encoded now).
+    """
+    own = cache is None
+    cache = cache or EmbeddingCache(encoder.fingerprint)
+    try:
+        unique = list(dict.fromkeys(texts))
+        found = cache.get(unique)
+        missing = [t for t in unique if t not in found]
+        for i in range(0, len(missing), batch):
+            part = missing[i : i + batch]
+            vecs = encoder.encode(part)
+            cache.put(part, vecs)
+            found.update(zip(part, vecs))
+            if on_progress:
+                on_progress(len(part))
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32), 0
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False), len(missing)
+    finally:
+        if own:
+            cache.close()

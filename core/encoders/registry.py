@@ -1,0 +1,115 @@
+"""Encoder registry: ``encoders.toml`` plus trained models that register themselves under ``models/``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from pathlib import Path
+
+from core.encoders.base import Encoder
+from core.errors import ConfigError, EncoderUnavailable, UnknownNameError
+from core.paths import REPO_ROOT, models_dir
+
+log = logging.getLogger(__name__)
+REGISTRY_FILE = REPO_ROOT / "encoders.toml"
+MODEL_CARD = "clir_encoder.json"  # written by the SimCSE trainer beside a saved model
+KINDS = ("sentence-transformers", "muse3")
+
+
+def registry(path: Path | None = None) -> dict[str, dict]:
+    """Return name -> spec for every registered encoder (the TOML file, then trained models).
+
+    A trained model's spec carries its card (``train_langs``...) so callers can tell seen from unseen
+    languages.
+
+    Raises:
+        ConfigError: the TOML file is malformed or an entry has an unknown ``kind``.
+    """
+    path = path or REGISTRY_FILE
+    try:
+        specs = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"encoder registry {path}: {exc}") from exc
+    root = models_dir()
+    if root.is_dir():
+        for card_file in sorted(root.glob(f"*/{MODEL_CARD}")):
+            try:
+                card = json.loads(card_file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                log.warning("ignoring %s: %s", card_file, exc)
+                continue
+            name = card.get("name") or card_file.parent.name
+            specs[name] = {
+                "kind": "sentence-transformers",
+                "model": str(card_file.parent),
+                "description": card.get("description", f"trained here: {card.get('objective')}"),
+                "card": card,
+            }
+    for name, spec in specs.items():
+        if spec.get("kind") not in KINDS:
+            raise ConfigError(f"encoder {name!r}: kind {spec.get('kind')!r} not one of {', '.join(KINDS)}")
+    return specs
+
+
+def resolve_spec(name: str) -> dict:
+    """Return the spec of a registry name, or of a model folder / hub id given directly.
+
+    ``org/model@cls`` selects a pooling for a plain transformers checkpoint.
+
+    Raises:
+        UnknownNameError: ``name`` is neither registered, nor an existing folder, nor shaped like a hub id.
+    """
+    specs = registry()
+    if name in specs:
+        return specs[name]
+    model, _, pooling = name.partition("@")
+    if Path(model).expanduser().is_dir() or (model.count("/") == 1 and not model.startswith((".", "/"))):
+        return {"kind": "sentence-transformers", "model": model, "pooling": pooling or None}
+    raise UnknownNameError("encoder", name, specs)
+
+
+def seen_languages(name: str) -> set[str] | None:
+    """Languages the encoder was trained on, when known (``None``: unknown, e.g. a hub model)."""
+    spec = resolve_spec(name)
+    if "card" in spec:
+        return set(spec["card"].get("train_langs", [])) | {"eng"}
+    langs = spec.get("languages")
+    return set(langs) if langs else None
+
+
+def encoder_fingerprint(name: str) -> str:
+    """The fingerprint ``load_encoder(name)`` will have, computed without loading any weights.
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here.
+    """
+    spec = resolve_spec(name)
+    if spec["kind"] == "muse3":
+        from core.encoders.muse3 import describe
+
+        return describe()[1]
+    from core.encoders.sentence_transformer import describe
+
+    return describe(name, spec["model"], spec.get("pooling"))[2]
+
+
+def load_encoder(name: str) -> Encoder:
+    """Load the encoder ``name`` (see :func:`resolve_spec`).
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here; the message says why.
+    """
+    spec = resolve_spec(name)
+    if spec["kind"] == "muse3":
+        from core.encoders.muse3 import Muse3Encoder
+
+        return Muse3Encoder(name)
+    from core.encoders.sentence_transformer import SentenceTransformerEncoder
+
+    try:
+        return SentenceTransformerEncoder(name, spec["model"], pooling=spec.get("pooling"))
+    except EncoderUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - never let one encoder's failure take the grid down
+        raise EncoderUnavailable(name, f"{exc.__class__.__name__}: {exc}") from exc

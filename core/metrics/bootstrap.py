@@ -1,0 +1,60 @@
+"""Percentile bootstrap confidence intervals for per-query metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.metrics._validate import as_ranks
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its 95% (or other) bootstrap interval and sample size."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+def per_query(ranks, metric: str) -> np.ndarray:
+    """Per-query contribution whose mean is the metric: ``mrr``, ``mrr@K`` or ``recall@K``."""
+    r = as_ranks(ranks)
+    if metric == "mrr":
+        return 1.0 / r
+    name, _, k = metric.partition("@")
+    if not k.isdigit() or int(k) < 1 or name not in ("mrr", "recall"):
+        from core.errors import UnknownNameError
+
+        raise UnknownNameError("metric", metric, METRICS)
+    k = int(k)
+    return np.where(r <= k, 1.0 / r, 0.0) if name == "mrr" else (r <= k).astype(np.float64)
+
+
+METRICS = ("mrr", "mrr@10", "recall@1", "recall@5", "recall@10")
+
+
+def bootstrap_ci(
+    ranks, metric: str = "mrr", *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> Estimate:
+    """Metric over ``ranks`` with a percentile bootstrap interval (queries resampled with replacement).
+
+    The same ``seed`` gives the same interval. With fewer than 2 queries the interval is the point.
+
+    Example:
+        >>> e = bootstrap_ci([1, 1, 2, 10], "mrr", seed=0); round(e.value, 3), e.n
+        (0.65, 4)
+    """
+    x = per_query(ranks, metric)
+    n = len(x)
+    if n == 0:
+        return Estimate(float("nan"), float("nan"), float("nan"), 0)
+    value = float(x.mean())
+    if n < 2:
+        return Estimate(value, value, value, n)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return Estimate(value, float(low), float(high), n)

@@ -1,0 +1,128 @@
+"""The experiment grid: dataset x modes x languages x encoders x noise types x levels x seeds."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.datasets import LOADERS, MODES
+from core.errors import ConfigError, UnknownNameError
+
+_DATASET_KEYS = {"name", "path", "mode", "languages", "max_queries"}
+_GRID_KEYS = {"encoders", "noise", "levels", "seeds", "top_k"}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A validated grid. ``levels`` always contains 0.0 (the clean condition)."""
+
+    languages: tuple[str, ...]
+    encoders: tuple[str, ...]
+    noise: tuple[str, ...]
+    levels: tuple[float, ...]
+    seeds: tuple[int, ...] = (0,)
+    modes: tuple[str, ...] = ("pair",)
+    dataset: str = "tatoeba"
+    path: str | None = None
+    top_k: int = 5
+    max_queries: int | None = None
+    source: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict:
+        """JSON-able description, stored with every run."""
+        d = asdict(self)
+        d.pop("source")
+        return d
+
+    @property
+    def noisy_conditions(self) -> list[tuple[str, float, int]]:
+        """Every (noise, level, seed) with level > 0, in grid order."""
+        return [(n, lv, s) for n in self.noise for lv in self.levels if lv > 0 for s in self.seeds]
+
+
+def _str_list(value, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{what} must be a non-empty list of names, got {value!r}")
+    return tuple(dict.fromkeys(value))
+
+
+def parse_grid(text: str, source: str = "<grid>") -> Grid:
+    """Parse and validate a grid TOML document (see ``precompute/grids/demo.toml``).
+
+    Checks names that need no data or model (loader, modes, noise types, levels, seeds); languages and
+    encoders are checked against the data and registry when the grid runs.
+
+    Raises:
+        ConfigError: malformed TOML, missing or unknown keys, out-of-range values.
+        UnknownNameError: unknown loader, mode or noise type.
+    """
+    from core.noise import list_noise_types
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from exc
+    ds, grid = doc.get("dataset"), doc.get("grid")
+    if not isinstance(ds, dict) or not isinstance(grid, dict):
+        raise ConfigError(f"{source}: needs a [dataset] and a [grid] table")
+    unknown = (set(ds) - _DATASET_KEYS) | (set(grid) - _GRID_KEYS) | (set(doc) - {"dataset", "grid"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown keys {sorted(unknown)}")
+    name = ds.get("name", "tatoeba")
+    if name not in LOADERS:
+        raise UnknownNameError("dataset loader", name, LOADERS)
+    modes = _str_list(ds.get("mode", "pair"), "dataset.mode")
+    for m in modes:
+        if m not in MODES:
+            raise UnknownNameError("mode", m, MODES)
+    noise = _str_list(grid.get("noise", []), "grid.noise")
+    valid_noise = [n for n in list_noise_types() if n != "none"]  # clean is always in the grid
+    for n in noise:
+        if n not in valid_noise:
+            raise UnknownNameError("noise type", n, valid_noise)
+    levels = grid.get("levels", [0.0])
+    if not isinstance(levels, list) or not all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in levels
+    ):
+        raise ConfigError(f"{source}: grid.levels must be numbers in [0, 1], got {levels!r}")
+    seeds = grid.get("seeds", [0])
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    ):
+        raise ConfigError(f"{source}: grid.seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+    top_k = grid.get("top_k", 5)
+    if not isinstance(top_k, int) or not 1 <= top_k <= 100:
+        raise ConfigError(f"{source}: grid.top_k must be an integer in 1..100")
+    max_q = ds.get("max_queries")
+    if max_q is not None and (not isinstance(max_q, int) or isinstance(max_q, bool) or max_q < 1):
+        raise ConfigError(f"{source}: dataset.max_queries must be a positive integer")
+    path = ds.get("path")
+    if path is not None and not isinstance(path, str):
+        raise ConfigError(f"{source}: dataset.path must be a string")
+    return Grid(
+        languages=_str_list(ds.get("languages"), "dataset.languages"),
+        encoders=_str_list(grid.get("encoders"), "grid.encoders"),
+        noise=noise,
+        levels=tuple(sorted({0.0, *map(float, levels)})),
+        seeds=tuple(dict.fromkeys(seeds)),
+        modes=modes,
+        dataset=name,
+        path=path,
+        top_k=top_k,
+        max_queries=max_q,
+        source=source,
+    )
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read and validate a grid file. Raises ConfigError if it cannot be read (see :func:`parse_grid`)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read grid file {str(path)!r}: {exc}") from exc
+    return parse_grid(text, str(path))

@@ -1,0 +1,125 @@
+"""Schema of the results database, as append-only numbered migrations (see docs/schema.md).
+
+Each migration is a function ``mNNN_name(conn)``; ``schema_migrations`` records which ran. Never edit a
+migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from core.errors import StoreError
+
+CELL_KEY = ("dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed")
+
+
+def m001_initial(conn: duckdb.DuckDBPyConnection) -> None:
+    """Runs, inputs (queries, documents, gold), noisy queries, completed cells and per-query ranks."""
+    conn.execute("""
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
+            grid_toml VARCHAR, grid_json VARCHAR, versions_json VARCHAR, host VARCHAR, argv VARCHAR);
+        CREATE TABLE encoders (
+            encoder VARCHAR, fingerprint VARCHAR, spec_json VARCHAR, first_run_id VARCHAR,
+            PRIMARY KEY (encoder, fingerprint));
+        CREATE TABLE queries (
+            dataset VARCHAR, lang VARCHAR, qid INTEGER, text VARCHAR, PRIMARY KEY (dataset, lang, qid));
+        CREATE TABLE documents (corpus VARCHAR, doc_id INTEGER, text VARCHAR, PRIMARY KEY (corpus, doc_id));
+        CREATE TABLE gold (
+            corpus VARCHAR, dataset VARCHAR, lang VARCHAR, qid INTEGER, doc_id INTEGER,
+            PRIMARY KEY (corpus, lang, qid));
+        CREATE TABLE noisy_queries (
+            dataset VARCHAR, lang VARCHAR, noise VARCHAR, level DOUBLE, seed INTEGER, qid INTEGER,
+            noisy VARCHAR, edits_json VARCHAR, cer DOUBLE, layout VARCHAR,
+            PRIMARY KEY (dataset, lang, noise, level, seed, qid));
+        CREATE TABLE cells (
+            dataset VARCHAR, mode VARCHAR, corpus VARCHAR, lang VARCHAR, encoder VARCHAR, noise VARCHAR,
+            level DOUBLE, seed INTEGER, fingerprint VARCHAR, run_id VARCHAR, n_queries INTEGER,
+            n_docs INTEGER, seconds DOUBLE, completed_at TIMESTAMP,
+            PRIMARY KEY (dataset, mode, corpus, lang, encoder, noise, level, seed));
+        CREATE TABLE ranks (
+            dataset VARCHAR, mode VARCHAR, corpus VARCHAR, lang VARCHAR, encoder VARCHAR, noise VARCHAR,
+            level DOUBLE, seed INTEGER, qid INTEGER, rank INTEGER, n_docs INTEGER, score_gold REAL,
+            top_ids INTEGER[], top_scores REAL[], query_noisy VARCHAR, run_id VARCHAR);
+    """)
+
+
+def m002_encoder_languages(conn: duckdb.DuckDBPyConnection) -> None:
+    """Whether each (encoder, language) was seen in the encoder's training (NULL: unknown)."""
+    conn.execute("""
+        CREATE TABLE encoder_languages (
+            encoder VARCHAR, fingerprint VARCHAR, lang VARCHAR, seen_in_training BOOLEAN,
+            PRIMARY KEY (encoder, fingerprint, lang));
+    """)
+
+
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [m001_initial, m002_encoder_languages]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
+    """Return the number of migrations applied (0 for an empty database).
+
+    Raises:
+        StoreError: the database has tables but no migration record (not ours, or from before versioning).
+    """
+    tables = _tables(conn)
+    if "schema_migrations" not in tables:
+        if tables:
+            raise StoreError(
+                f"database {str(path)!r} has tables ({', '.join(sorted(tables)[:5])}) but no schema version: "
+                "it was not written by this version of clir-noise-lab; use a new --db path"
+            )
+        return 0
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def check_schema(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
+    """For readers: the schema must be exactly the current one (readers cannot migrate).
+
+    Raises:
+        StoreError: empty, older or newer schema, each with what to do.
+    """
+    v = schema_version(conn, path)
+    if v == 0:
+        raise StoreError(f"database {str(path)!r} is empty; run `python -m precompute run` first")
+    if v < SCHEMA_VERSION:
+        raise StoreError(
+            f"database {str(path)!r} has schema v{v}, older than v{SCHEMA_VERSION}; "
+            f"`python -m precompute migrate --db {path}` upgrades it without losing rows"
+        )
+    if v > SCHEMA_VERSION:
+        raise StoreError(f"database {str(path)!r} has schema v{v}, newer than this code (v{SCHEMA_VERSION})")
+    return v
+
+
+def migrate(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
+    """Apply the pending migrations, each in its own transaction; idempotent. Returns the new version.
+
+    Raises:
+        StoreError: unversioned foreign tables, or a schema newer than this code.
+    """
+    v = schema_version(conn, path)
+    if v > SCHEMA_VERSION:
+        raise StoreError(f"database {str(path)!r} has schema v{v}, newer than this code (v{SCHEMA_VERSION})")
+    if v == 0:
+        conn.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+        )
+    for number, fn in enumerate(MIGRATIONS[v:], start=v + 1):
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            fn(conn)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION

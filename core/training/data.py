@@ -1,0 +1,163 @@
+"""Training examples for the three SimCSE objectives, built from Tatoeba without leaking evaluation text.
+
+Every random choice (which pairs, which noise, which level) is drawn from one explicit
+``numpy.random.Generator``, so the same seed always yields the same example list in the same order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from core.datasets import load_bitexts
+from core.errors import ConfigError
+from core.training.splits import Split, drop_leaking_pairs, forbidden_texts
+
+log = logging.getLogger(__name__)
+
+Objective = Literal["unsup", "bitext", "noisy-bitext"]
+OBJECTIVES: tuple[str, ...] = ("unsup", "bitext", "noisy-bitext")
+
+# The corruptions a noisy-bitext model is trained on: one drawn uniformly per example, at a level drawn
+# uniformly from NOISE_LEVEL_RANGE. They are the typing noises of the noise library that keep the text in
+# its language (no transliteration or code-switching), so the model learns robustness, not a new language.
+NOISE_TYPES: tuple[str, ...] = (
+    "substitute", "insert", "delete", "transpose", "keyboard", "diacritics", "homoglyph", "whitespace",
+)  # fmt: skip
+NOISE_LEVEL_RANGE: tuple[float, float] = (0.05, 0.3)
+
+
+@dataclass(frozen=True)
+class TrainingPairs:
+    """Leak-free (non-English, English) pairs per training language, with what the filter removed."""
+
+    pairs: dict[str, list[tuple[str, str]]]
+    dropped_leaking: dict[str, int] = field(default_factory=dict)
+    dropped_other: dict[str, int] = field(default_factory=dict)  # empty lines and exact duplicate pairs
+
+    @property
+    def n_pairs(self) -> int:
+        return sum(len(v) for v in self.pairs.values())
+
+
+@dataclass(frozen=True)
+class Examples:
+    """What the trainer consumes: ``anchors[i]`` and ``positives[i]`` are a positive pair."""
+
+    anchors: list[str]
+    positives: list[str]
+    langs: list[str]
+    noise: list[tuple[str, float]] | None = None  # (type, level) per example for noisy-bitext
+
+    def __len__(self) -> int:
+        return len(self.anchors)
+
+
+def load_training_pairs(split: Split, path: str | Path | None = None) -> TrainingPairs:
+    """Load the training languages' pairs and drop every pair that leaks an evaluation or dev sentence.
+
+    Guarantees: no returned pair has a side whose stripped text appears, stripped, on either side of any
+    evaluation or dev language's files; no pair has an empty side; no pair occurs twice in a language.
+
+    Raises:
+        UnknownNameError: a language missing from the data.  DataError: missing or malformed data.
+    """
+    held_out = list(dict.fromkeys(split.eval_langs + split.dev_langs))
+    forbidden = forbidden_texts(load_bitexts("tatoeba", held_out, path)) if held_out else frozenset()
+    pairs, leaking, other = {}, {}, {}
+    for lang, bt in load_bitexts("tatoeba", split.train_langs, path).items():
+        raw = [(q.strip(), d.strip()) for q, d in zip(bt.queries, bt.documents)]
+        clean = list(dict.fromkeys(p for p in raw if p[0] and p[1]))
+        kept, n_leak = drop_leaking_pairs(clean, forbidden)
+        pairs[lang], leaking[lang], other[lang] = kept, n_leak, len(raw) - len(clean)
+    log.info(
+        "%d training pairs; dropped %d leaking, %d empty/duplicate",
+        sum(map(len, pairs.values())), sum(leaking.values()), sum(other.values()),
+    )  # fmt: skip
+    return TrainingPairs(pairs, leaking, other)
+
+
+def sample_pairs(
+    pairs: Mapping[str, Sequence[tuple[str, str]]], max_pairs: int | None, rng: np.random.Generator
+) -> list[tuple[str, str, str]]:
+    """Up to ``max_pairs`` (lang, non-English, English) triples, balanced across languages, in random order.
+
+    Each language's pairs are shuffled, then taken round-robin (so a cap keeps small languages fully and
+    trims large ones), then the selection is shuffled again so batches mix languages.
+
+    Raises:
+        ValueError: ``max_pairs`` below 1.
+    """
+    if max_pairs is not None and max_pairs < 1:
+        raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
+    queues = []
+    for lang in sorted(pairs):
+        order = rng.permutation(len(pairs[lang]))
+        queues.append([(lang, *pairs[lang][i]) for i in order])
+    picked: list[tuple[str, str, str]] = []
+    depth = 0
+    limit = max_pairs if max_pairs is not None else sum(map(len, queues))
+    while len(picked) < limit and any(depth < len(q) for q in queues):
+        picked.extend(q[depth] for q in queues if depth < len(q))
+        depth += 1
+    picked = picked[:limit]
+    return [picked[i] for i in rng.permutation(len(picked))]
+
+
+def _corrupt(
+    triples: Sequence[tuple[str, str, str]], rng: np.random.Generator, seed: int
+) -> tuple[list[str], list[tuple[str, float]]]:
+    """Noisy non-English sides; example ``i`` uses noise seed ``seed`` and qid ``i``."""
+    try:
+        from core.noise import apply_noise, list_noise_types
+    except ImportError as exc:  # pragma: no cover - the noise library is part of the project
+        raise ConfigError(f"noisy-bitext needs the noise library (core.noise): {exc}") from exc
+    missing = sorted(set(NOISE_TYPES) - set(list_noise_types()))
+    if missing:
+        raise ConfigError(f"noise types {', '.join(missing)} are not in the noise library")
+    kinds = rng.integers(len(NOISE_TYPES), size=len(triples))
+    levels = rng.uniform(*NOISE_LEVEL_RANGE, size=len(triples))
+    out, used = [], []
+    for i, ((lang, src, _), k, lvl) in enumerate(zip(triples, kinds, levels)):
+        noise, level = NOISE_TYPES[int(k)], round(float(lvl), 4)
+        noisy = apply_noise(src, noise, level, seed=seed, qid=i, lang=lang).noisy
+        # A corruption that empties a short sentence would give the encoder nothing to match.
+        out.append(noisy if noisy.strip() else src)
+        used.append((noise, level))
+    return out, used
+
+
+def build_examples(
+    objective: str, triples: Sequence[tuple[str, str, str]], rng: np.random.Generator, seed: int
+) -> Examples:
+    """Positive pairs for ``objective`` from sampled (lang, non-English, English) triples.
+
+    - ``unsup``: each distinct non-English sentence paired with itself (dropout makes the two views
+      differ, SimCSE's positive).
+    - ``bitext``: (non-English, English); the loss uses both directions.
+    - ``noisy-bitext``: as ``bitext`` with the non-English side corrupted by a noise type drawn from
+      :data:`NOISE_TYPES` at a level drawn from :data:`NOISE_LEVEL_RANGE` (drawn from ``rng``; the noise
+      library gets ``seed`` and the example's index as qid).
+
+    Raises:
+        ConfigError: unknown objective, or the noise library lacks a type of :data:`NOISE_TYPES`.
+    """
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)}")
+    if objective == "unsup":
+        seen: dict[str, str] = {}
+        for lang, src, _ in triples:
+            seen.setdefault(src, lang)
+        texts = list(seen)
+        return Examples(texts, list(texts), [seen[t] for t in texts])
+    langs = [t[0] for t in triples]
+    english = [t[2] for t in triples]
+    if objective == "bitext":
+        return Examples([t[1] for t in triples], english, langs)
+    noisy, used = _corrupt(triples, rng, seed)
+    return Examples(noisy, english, langs, used)

@@ -1,0 +1,280 @@
+"""SimCSE training of a sentence-transformers model: unsupervised, bitext-supervised, noise-augmented.
+
+The loss is sentence-transformers' multiple-negatives ranking loss, which is SimCSE's InfoNCE with in-batch
+negatives: ``-log softmax(cos(a_i, p_j) / temperature)_{j=i}`` over the batch. ``bitext`` objectives add the
+reverse direction (English -> non-English) with its own softmax, as in cross-lingual SimCSE.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from core.encoders.registry import MODEL_CARD, resolve_spec
+from core.errors import ConfigError, EncoderUnavailable
+from core.training.data import (
+    NOISE_LEVEL_RANGE,
+    NOISE_TYPES,
+    OBJECTIVES,
+    build_examples,
+    load_training_pairs,
+    sample_pairs,
+)
+from core.training.splits import Split, make_split
+
+log = logging.getLogger(__name__)
+
+# Defaults sized so that the three minilm models train in under 10 minutes together on 2 CPU cores
+# (measured by benchmarks/train_simcse_time.py); the card records the values actually used.
+DEFAULT_STEPS = 60
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_MAX_PAIRS = 20_000
+DEFAULT_MAX_SEQ_LENGTH = 32
+DEFAULT_LEARNING_RATE = 1e-4
+TEMPERATURE = 0.05  # SimCSE's; scale = 1 / temperature = 20
+PARTIAL_CARD = MODEL_CARD + ".partial"  # a card not yet published: the registry ignores it
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained model; serialised into its card.
+
+    Raises (on construction):
+        ConfigError: unknown objective or a non-positive number.
+    """
+
+    base: str
+    objective: str
+    name: str
+    split: Split
+    seed: int = 0
+    steps: int = DEFAULT_STEPS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_pairs: int | None = DEFAULT_MAX_PAIRS
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    warmup_ratio: float = 0.1
+    temperature: float = TEMPERATURE
+    data_dir: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
+        for key in ("steps", "batch_size", "max_seq_length"):
+            if int(getattr(self, key)) < 1:
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.batch_size < 2:
+            raise ConfigError("batch_size must be >= 2: in-batch negatives need a batch")
+        if self.max_pairs is not None and self.max_pairs < 2:
+            raise ConfigError(f"max_pairs must be >= 2, got {self.max_pairs}")
+        if not (self.learning_rate > 0 and self.temperature > 0 and 0 <= self.warmup_ratio < 1):
+            raise ConfigError("learning_rate and temperature must be > 0 and warmup_ratio in [0, 1)")
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise ConfigError(f"model name {self.name!r} must be a plain folder name")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the packages that determine a trained model."""
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "sentence-transformers", "transformers", "numpy"):
+        out[pkg] = version(pkg)
+    return out
+
+
+def load_base(base: str, max_seq_length: int):
+    """Load ``base`` (registry name, model folder or hub id) as a trainable SentenceTransformer on CPU.
+
+    Returns:
+        (model, fingerprint of the base as the encoder registry computes it).
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: not a sentence-transformers model, or it cannot
+        load here (an uncached hub id with no network fails fast).
+    """
+    from core.encoders.sentence_transformer import describe
+
+    spec = resolve_spec(base)
+    if spec.get("kind") != "sentence-transformers":
+        raise EncoderUnavailable(base, f"kind {spec.get('kind')!r} cannot be trained; need sentence-transformers")
+    source, _, fingerprint = describe(base, spec["model"], spec.get("pooling"), max_seq_length)
+    try:
+        from sentence_transformers import SentenceTransformer, models
+
+        if spec.get("pooling"):
+            word = models.Transformer(source, max_seq_length=max_seq_length)
+            pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
+            model = SentenceTransformer(modules=[word, pool], device="cpu")
+        else:
+            model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one clear line
+        raise EncoderUnavailable(base, f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}") from exc
+    model.max_seq_length = max_seq_length
+    return model, fingerprint
+
+
+@contextmanager
+def _deterministic(seed: int) -> Iterator[None]:
+    """Seed torch and force deterministic kernels for the block, restoring the previous mode after."""
+    import torch
+
+    prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)  # dropout masks (the unsup positives) come from torch's generator
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+
+
+def _loss(model, objective: str, temperature: float):
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    if objective == "unsup":
+        return MultipleNegativesRankingLoss(model, scale=1.0 / temperature)
+    # Symmetric: non-English -> English and English -> non-English, each with its own softmax.
+    return MultipleNegativesRankingLoss(
+        model, scale=1.0 / temperature, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction"
+    )
+
+
+def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Move a complete model folder into place, then make its card visible: both steps are renames."""
+    if out.exists():
+        if not overwrite:
+            raise ConfigError(f"{out} already exists (pass --overwrite to replace it)")
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    os.replace(out / PARTIAL_CARD, out / MODEL_CARD)
+
+
+def train_simcse(config: TrainConfig, out: str | Path, *, progress: bool = True, overwrite: bool = False) -> Path:
+    """Train ``config.base`` with ``config.objective`` and save it to ``out`` with its ``clir_encoder.json``.
+
+    Guarantees:
+        - the same config (seed included) on the same machine and versions gives the same weights;
+        - ``out`` appears only once complete: training happens in ``<out>.tmp``, which is renamed, and the
+          card is published last, so a killed run never leaves a folder the encoder registry would list;
+        - no training pair shares a sentence with an evaluation or dev language (see ``load_training_pairs``).
+
+    Args:
+        config: see :class:`TrainConfig`.  out: model folder to create.
+        progress: show the trainer's progress bar.  overwrite: replace an existing ``out``.
+
+    Returns:
+        ``out`` as a Path.
+
+    Raises:
+        ConfigError: ``out`` exists and not ``overwrite``, or a bad config.  UnknownNameError /
+        EncoderUnavailable: the base cannot be loaded.  DataError: missing data.
+    """
+    out = Path(out).expanduser()
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} already exists (pass --overwrite to replace it)")
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    data = load_training_pairs(config.split, config.data_dir)
+    triples = sample_pairs(data.pairs, config.max_pairs, rng)
+    examples = build_examples(config.objective, triples, rng, config.seed)
+    if len(examples) < config.batch_size:
+        raise ConfigError(f"only {len(examples)} training examples for batch size {config.batch_size}")
+
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():  # left by a killed run: never published, safe to discard
+        shutil.rmtree(tmp)
+    with _deterministic(config.seed), tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch:
+        model, base_fp = load_base(config.base, config.max_seq_length)
+        dataset = Dataset.from_dict({"anchor": examples.anchors, "positive": examples.positives})
+        args = SentenceTransformerTrainingArguments(
+            output_dir=scratch,
+            max_steps=config.steps,
+            per_device_train_batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio of max_steps
+            seed=config.seed,
+            data_seed=config.seed,
+            # A duplicate text in a batch would be a false negative for InfoNCE.
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            dataloader_drop_last=True,
+            dataloader_num_workers=0,
+            save_strategy="no",
+            logging_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            disable_tqdm=not progress,
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=dataset, loss=_loss(model, config.objective, config.temperature)
+        )
+        trainer.train()
+        model.save(str(tmp))
+    card = {
+        "name": config.name,
+        "description": _describe(config),
+        "base": config.base,
+        "base_fingerprint": base_fp,
+        "objective": config.objective,
+        **config.split.to_dict(),
+        "seed": config.seed,
+        "steps": config.steps,
+        "batch_size": config.batch_size,
+        "temperature": config.temperature,
+        "learning_rate": config.learning_rate,
+        "warmup_ratio": config.warmup_ratio,
+        "max_seq_length": config.max_seq_length,
+        "max_pairs": config.max_pairs,
+        "n_available_pairs": data.n_pairs,
+        "n_train_pairs": len(examples),
+        "pairs_per_language": {lang: examples.langs.count(lang) for lang in config.split.train_langs},
+        "dropped_leaking_pairs": sum(data.dropped_leaking.values()),
+        "dropped_leaking_by_language": data.dropped_leaking,
+        "dropped_empty_or_duplicate_pairs": sum(data.dropped_other.values()),
+        "noise": {"types": list(NOISE_TYPES), "level_range": list(NOISE_LEVEL_RANGE)}
+        if config.objective == "noisy-bitext"
+        else None,
+        "versions": versions(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    (tmp / PARTIAL_CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _publish(tmp, out, overwrite)
+    log.info("saved %s (%s, %.0fs)", out, config.objective, card["train_seconds"])
+    return out
+
+
+def _describe(config: TrainConfig) -> str:
+    what = {
+        "unsup": "unsupervised SimCSE (dropout positives)",
+        "bitext": "supervised cross-lingual SimCSE on translation pairs",
+        "noisy-bitext": "cross-lingual SimCSE on translation pairs with noisy non-English sides",
+    }[config.objective]
+    return f"{config.base} + {what}; {len(config.split.train_langs)} training languages; trained here"
+
+
+def config_to_dict(config: TrainConfig) -> dict:
+    """The config as a JSON-ready dict (the split as lists)."""
+    d = asdict(config)
+    d["split"] = config.split.to_dict()
+    return d
+
+
+def default_config(base: str, objective: str, name: str, **overrides) -> TrainConfig:
+    """A :class:`TrainConfig` with the default split (see :func:`make_split`) unless ``split`` is given."""
+    split = overrides.pop("split", None) or make_split()
+    return TrainConfig(base=base, objective=objective, name=name, split=split, **overrides)

@@ -1,0 +1,1 @@
+"""Command-line jobs over the core library: run a grid into DuckDB, summarise, export, train SimCSE."""

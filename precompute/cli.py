@@ -1,0 +1,112 @@
+"""``python -m precompute {run,summary,export,migrate}``: thin argument parsing over ``core``.
+
+Every error the user can cause is printed as one line (``error: ...``) with exit status 2; nothing stored
+is touched by a failed command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from core.errors import ClirError
+from core.paths import default_db_path
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from core.pipeline import load_grid, run_grid
+    from precompute.report import print_summary
+
+    grid = load_grid(args.grid)
+    report = run_grid(grid, args.db, progress=not args.quiet)
+    print(
+        f"run {report.run_id}: {report.cells_written} cells computed, {report.cells_skipped} already stored, "
+        f"{report.texts_encoded} texts encoded, {report.seconds:.1f}s"
+    )
+    for name, reason in report.skipped_encoders.items():
+        print(f"skipped: encoder {name} unavailable: {reason}")
+    print_summary(args.db, noise=None if args.all_noise else list(grid.noise) + ["none"])
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from precompute.report import print_summary
+
+    print_summary(args.db, metric=args.metric)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from precompute.export import export
+
+    for path in export(args.db, args.out, fmt=args.format, encoder=args.encoder, lang=args.lang,
+                       noise=args.noise, level=args.level, mode=args.mode):  # fmt: skip
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from core.store import SCHEMA_VERSION, connect
+
+    with connect(args.db):
+        pass
+    print(f"{args.db}: schema v{SCHEMA_VERSION}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(prog="python -m precompute", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    db = {
+        "type": Path,
+        "default": default_db_path(),
+        "help": "DuckDB file (default: $CLIR_DB or results/demo.duckdb)",
+    }
+
+    r = sub.add_parser("run", help="compute every missing cell of a grid")
+    r.add_argument("--grid", required=True, type=Path, help="grid TOML (see precompute/grids/demo.toml)")
+    r.add_argument("--db", **db)
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument("--all-noise", action="store_true", help="summarise every noise type in the DB")
+    r.set_defaults(fn=_cmd_run)
+
+    s = sub.add_parser("summary", help="print MRR by encoder x language x level from the DB")
+    s.add_argument("--db", **db)
+    s.add_argument("--metric", choices=("mrr", "acc1"), default="mrr")
+    s.set_defaults(fn=_cmd_summary)
+
+    e = sub.add_parser("export", help="export ranks as Parquet or TREC run + qrels files")
+    e.add_argument("--db", **db)
+    e.add_argument("--out", required=True, type=Path, help="output folder")
+    e.add_argument("--format", choices=("parquet", "trec"), default="parquet")
+    for col in ("encoder", "lang", "noise", "mode"):
+        e.add_argument(f"--{col}", action="append", help=f"only this {col} (repeatable)")
+    e.add_argument("--level", action="append", type=float, help="only this level (repeatable)")
+    e.set_defaults(fn=_cmd_export)
+
+    m = sub.add_parser("migrate", help="upgrade a database to the current schema (keeps every row)")
+    m.add_argument("--db", **db)
+    m.set_defaults(fn=_cmd_migrate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 2 user error, 130 interrupted)."""
+    logging.basicConfig(
+        level=os.environ.get("CLIR_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ClirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: completed cells are stored; run the same command again to finish", file=sys.stderr
+        )
+        return 130
