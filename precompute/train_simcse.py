@@ -18,8 +18,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (exposed for tests and docs)."""
     from core.training import OBJECTIVES
     from core.training.simcse import (
-        DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE, DEFAULT_MAX_PAIRS, DEFAULT_MAX_SEQ_LENGTH, DEFAULT_STEPS,
-    )  # fmt: skip
+        DEFAULT_BATCH_SIZE,
+        DEFAULT_LEARNING_RATE,
+        DEFAULT_MAX_PAIRS,
+        DEFAULT_MAX_SEQ_LENGTH,
+        DEFAULT_STEPS,
+    )
 
     p = argparse.ArgumentParser(prog="python -m precompute.train_simcse", description=__doc__.splitlines()[0])
     p.add_argument("--base", default="minilm", help="registry name, model folder or hub id (default: minilm)")
@@ -28,14 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="registry name (default: simcse-{unsup,bitext,noisy}-BASE)")
     p.add_argument("--train-langs", nargs="+", metavar="LANG", help="default: a built-in multi-script list")
     p.add_argument("--eval-langs", nargs="+", metavar="LANG", help="default: the demo grid's languages")
-    p.add_argument("--dev-langs", nargs="*", metavar="LANG", help="held out for tuning (default: afr tgl ukr)")
+    p.add_argument(
+        "--dev-langs", nargs="*", metavar="LANG", help="held out for tuning (default: afr tgl ukr)"
+    )
     p.add_argument("--allow-overlap", action="store_true", help="allow training on evaluation languages")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
-    p.add_argument("--max-pairs", type=int, default=DEFAULT_MAX_PAIRS, help="cap on training pairs (0: no cap)")
+    p.add_argument(
+        "--max-pairs", type=int, default=DEFAULT_MAX_PAIRS, help="cap on training pairs (0: no cap)"
+    )
     p.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
     p.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: see TrainConfig.threads)"
+    )
     p.add_argument("--data-dir", help="Tatoeba folder (default: $CLIR_DATA_DIR)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,16 +59,28 @@ def _run(args: argparse.Namespace) -> int:
     from core.training import TrainConfig, default_model_names, make_split, train_simcse
 
     split = make_split(
-        args.train_langs, args.eval_langs, args.dev_langs,
-        allow_overlap=args.allow_overlap, available=available_languages("tatoeba", args.data_dir),
-    )  # fmt: skip
+        args.train_langs,
+        args.eval_langs,
+        args.dev_langs,
+        allow_overlap=args.allow_overlap,
+        available=available_languages("tatoeba", args.data_dir),
+    )
     name = args.name or default_model_names(args.base)[args.objective]
     out = args.out or models_dir() / name
     config = TrainConfig(
-        base=args.base, objective=args.objective, name=name, split=split, seed=args.seed, steps=args.steps,
-        batch_size=args.batch_size, max_pairs=args.max_pairs or None, max_seq_length=args.max_seq_length,
-        learning_rate=args.learning_rate, data_dir=args.data_dir,
-    )  # fmt: skip
+        base=args.base,
+        objective=args.objective,
+        name=name,
+        split=split,
+        seed=args.seed,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        max_pairs=args.max_pairs or None,
+        max_seq_length=args.max_seq_length,
+        learning_rate=args.learning_rate,
+        threads=args.threads,
+        data_dir=args.data_dir,
+    )
     print(
         f"training {name} ({args.objective} on {args.base}): {len(split.train_langs)} training languages, "
         f"evaluation languages {' '.join(split.eval_langs)} held out"

@@ -79,10 +79,8 @@ def build_tasks(bitexts: Mapping[str, Bitext], mode: str, max_queries: int | Non
         if mode == "pair":
             docs, index = _dedupe(list(bt.documents))
             corpus = Corpus(f"{bt.dataset}/pair/{lang}", docs)
-        gold = np.fromiter((index[d] for d in bt.documents), dtype=np.int64, count=len(bt))
-        tasks.append(
-            RetrievalTask(
-                bt.dataset, mode, lang, corpus, np.arange(len(bt), dtype=np.int64), bt.queries, gold
-            )
-        )
+        n = len(bt) if max_queries is None else min(len(bt), max_queries)
+        gold = np.fromiter((index[d] for d in bt.documents[:n]), dtype=np.int64, count=n)
+        qids = np.arange(n, dtype=np.int64)
+        tasks.append(RetrievalTask(bt.dataset, mode, lang, corpus, qids, bt.queries[:n], gold))
     return tasks

@@ -60,7 +60,7 @@ class EmbeddingCache:
             )
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT count(*) FROM emb").fetchone()[0]
+        return self._db.execute("SELECT count(*) FROM emb").fetchall()[0][0]
 
     def close(self) -> None:
         self._db.close()

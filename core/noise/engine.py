@@ -27,9 +27,7 @@ class Doc:
         self.text = text
         self.units = graphemes(text)
         # Simple texts have one code point per cluster, so offsets are indices (no accumulate needed).
-        self.starts = (
-            range(len(text) + 1) if len(self.units) == len(text) else cluster_starts(self.units)
-        )
+        self.starts = range(len(text) + 1) if len(self.units) == len(text) else cluster_starts(self.units)
         self.space = list(map(str.isspace, self.units))
         self.n_ns = len(self.units) - sum(self.space)
         self.lang = lang

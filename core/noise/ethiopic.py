@@ -39,8 +39,10 @@ def other_order(ch: str, u: float) -> str | None:
     """Same consonant, another vowel order: the 6th (vowel key missed) with probability 0.4, else any."""
     r, o = row_and_order(ch)
     cells = row(r)
-    if u < 0.4 and o != _SADIS and cells[_SADIS]:
-        return cells[_SADIS]
+    if o != _SADIS and cells[_SADIS]:
+        if u < 0.4:
+            return cells[_SADIS]
+        u = (u - 0.4) / 0.6  # rescale what is left of the uniform to [0, 1)
     options = [c for k, c in enumerate(cells) if c and k != o]
     if not options:
         return None

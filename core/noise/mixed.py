@@ -55,5 +55,12 @@ def mixed(text: str, level: float, rng: np.random.Generator, lang: str) -> Noise
     """
     doc = Doc(text, lang)
     return run(
-        text, level, rng, lang, mixed_kernel, clusters_per_edit=_CLUSTERS_PER_EDIT, layout=text_layout(doc), doc=doc
+        text,
+        level,
+        rng,
+        lang,
+        mixed_kernel,
+        clusters_per_edit=_CLUSTERS_PER_EDIT,
+        layout=text_layout(doc),
+        doc=doc,
     )

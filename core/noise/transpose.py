@@ -13,7 +13,7 @@ def transpose_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, in
     units, space, n = doc.units, doc.space, len(doc.units)
     for j in (i, i - 1) if b < 0.5 else (i - 1, i):
         # Only within a word: swapping a letter with a space is whitespace noise.
-        if 0 <= j and j + 1 < n and not space[j] and not space[j + 1] and units[j] != units[j + 1]:
+        if j >= 0 and j + 1 < n and not space[j] and not space[j + 1] and units[j] != units[j + 1]:
             return "transpose", j, j + 2, units[j + 1] + units[j]
     return None
 

@@ -12,13 +12,16 @@ from pathlib import Path
 import duckdb
 
 from core.errors import StoreError
+from core.store._exec import _exec
 
 CELL_KEY = ("dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed")
 
 
 def m001_initial(conn: duckdb.DuckDBPyConnection) -> None:
     """Runs, inputs (queries, documents, gold), noisy queries, completed cells and per-query ranks."""
-    conn.execute("""
+    _exec(
+        conn,
+        """
         CREATE TABLE runs (
             run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR,
             grid_toml VARCHAR, grid_json VARCHAR, versions_json VARCHAR, host VARCHAR, argv VARCHAR);
@@ -44,16 +47,20 @@ def m001_initial(conn: duckdb.DuckDBPyConnection) -> None:
             dataset VARCHAR, mode VARCHAR, corpus VARCHAR, lang VARCHAR, encoder VARCHAR, noise VARCHAR,
             level DOUBLE, seed INTEGER, qid INTEGER, rank INTEGER, n_docs INTEGER, score_gold REAL,
             top_ids INTEGER[], top_scores REAL[], query_noisy VARCHAR, run_id VARCHAR);
-    """)
+    """,
+    )
 
 
 def m002_encoder_languages(conn: duckdb.DuckDBPyConnection) -> None:
     """Whether each (encoder, language) was seen in the encoder's training (NULL: unknown)."""
-    conn.execute("""
+    _exec(
+        conn,
+        """
         CREATE TABLE encoder_languages (
             encoder VARCHAR, fingerprint VARCHAR, lang VARCHAR, seen_in_training BOOLEAN,
             PRIMARY KEY (encoder, fingerprint, lang));
-    """)
+    """,
+    )
 
 
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [m001_initial, m002_encoder_languages]
@@ -78,7 +85,7 @@ def schema_version(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> in
                 "it was not written by this version of clir-noise-lab; use a new --db path"
             )
         return 0
-    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    return conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
 
 
 def check_schema(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
@@ -110,16 +117,17 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
     if v > SCHEMA_VERSION:
         raise StoreError(f"database {str(path)!r} has schema v{v}, newer than this code (v{SCHEMA_VERSION})")
     if v == 0:
-        conn.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+        _exec(
+            conn,
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)",
         )
     for number, fn in enumerate(MIGRATIONS[v:], start=v + 1):
-        conn.execute("BEGIN TRANSACTION")
+        _exec(conn, "BEGIN TRANSACTION")
         try:
             fn(conn)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
-            conn.execute("COMMIT")
+            _exec(conn, "INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
+            _exec(conn, "COMMIT")
         except Exception:
-            conn.execute("ROLLBACK")
+            _exec(conn, "ROLLBACK")
             raise
     return SCHEMA_VERSION

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from core.store._exec import _exec
 from core.store.schema import CELL_KEY
 
 
@@ -18,19 +19,21 @@ def _insert_missing(
     try:
         cond = " AND ".join(f"t.{k} = i.{k}" for k in key)
         cols = ", ".join(df.columns)
-        before = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        conn.execute(
+        before = conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        _exec(
+            conn,
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming i "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {cond})"
+            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {cond})",
         )
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] - before
     finally:
         conn.unregister("_incoming")
 
 
 def record_run_start(conn: duckdb.DuckDBPyConnection, run: dict) -> None:
     """Insert a ``runs`` row with status 'running' (``run`` holds the ``runs`` columns but finished_at)."""
-    conn.execute(
+    _exec(
+        conn,
         "INSERT INTO runs (run_id, started_at, status, grid_toml, grid_json, versions_json, host, argv) "
         "VALUES ($run_id, now(), 'running', $grid_toml, $grid_json, $versions_json, $host, $argv)",
         run,
@@ -39,15 +42,16 @@ def record_run_start(conn: duckdb.DuckDBPyConnection, run: dict) -> None:
 
 def record_run_end(conn: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
     """Mark a run finished ('done', 'failed' or 'interrupted')."""
-    conn.execute("UPDATE runs SET finished_at = now(), status = ? WHERE run_id = ?", [status, run_id])
+    _exec(conn, "UPDATE runs SET finished_at = now(), status = ? WHERE run_id = ?", [status, run_id])
 
 
 def record_encoder(
     conn: duckdb.DuckDBPyConnection, encoder: str, fingerprint: str, spec_json: str, run_id: str, seen: dict
 ) -> None:
     """Remember an encoder's spec and, per language, whether it was seen in training (None: unknown)."""
-    conn.execute("BEGIN TRANSACTION")
-    conn.execute(
+    _exec(conn, "BEGIN TRANSACTION")
+    _exec(
+        conn,
         "INSERT INTO encoders SELECT ?, ?, ?, ? WHERE NOT EXISTS "
         "(SELECT 1 FROM encoders WHERE encoder = ? AND fingerprint = ?)",
         [encoder, fingerprint, spec_json, run_id, encoder, fingerprint],
@@ -61,18 +65,18 @@ def record_encoder(
         }
     )
     _insert_missing(conn, "encoder_languages", df, ("encoder", "fingerprint", "lang"))
-    conn.execute("COMMIT")
+    _exec(conn, "COMMIT")
 
 
 def store_inputs(
     conn: duckdb.DuckDBPyConnection, queries: pd.DataFrame, documents: pd.DataFrame, gold: pd.DataFrame
 ) -> None:
     """Insert clean queries, corpus documents and gold links that are not stored yet, in one transaction."""
-    conn.execute("BEGIN TRANSACTION")
+    _exec(conn, "BEGIN TRANSACTION")
     _insert_missing(conn, "queries", queries, ("dataset", "lang", "qid"))
     _insert_missing(conn, "documents", documents, ("corpus", "doc_id"))
     _insert_missing(conn, "gold", gold, ("corpus", "lang", "qid"))
-    conn.execute("COMMIT")
+    _exec(conn, "COMMIT")
 
 
 def completed_cells(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -88,19 +92,19 @@ def write_cells(
     A cell row and its rank rows land in the same transaction, so after a crash a cell is either complete
     or absent. A cell already stored with another encoder fingerprint (a retrained model) is replaced.
     """
-    conn.execute("BEGIN TRANSACTION")
+    _exec(conn, "BEGIN TRANSACTION")
     try:
         conn.register("_cells", cells)
         cond = " AND ".join(f"t.{k} = c.{k}" for k in CELL_KEY)
         for table in ("ranks", "cells"):
-            conn.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
+            _exec(conn, f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
         conn.unregister("_cells")
         _insert_missing(conn, "noisy_queries", noisy, ("dataset", "lang", "noise", "level", "seed", "qid"))
         for table, df in (("ranks", ranks), ("cells", cells)):
             conn.register("_rows", df)
-            conn.execute(f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")
+            _exec(conn, f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")
             conn.unregister("_rows")
-        conn.execute("COMMIT")
+        _exec(conn, "COMMIT")
     except Exception:
-        conn.execute("ROLLBACK")
+        _exec(conn, "ROLLBACK")
         raise

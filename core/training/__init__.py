@@ -1,11 +1,24 @@
 """SimCSE training of dual encoders: objectives, leak-free language splits, and the default models."""
 
-from core.training.data import NOISE_LEVEL_RANGE, NOISE_TYPES, OBJECTIVES, build_examples, load_training_pairs, sample_pairs
+from core.training.data import (
+    NOISE_LEVEL_RANGE,
+    NOISE_TYPES,
+    OBJECTIVES,
+    build_examples,
+    load_training_pairs,
+    sample_pairs,
+)
 from core.training.defaults import base_slug, default_model_names, train_all_missing
 from core.training.simcse import TrainConfig, load_base, train_simcse
 from core.training.splits import (
-    DEFAULT_DEV_LANGS, DEFAULT_TRAIN_LANGS, Split, demo_eval_languages, drop_leaking_pairs, forbidden_texts, make_split,
-)  # fmt: skip
+    DEFAULT_DEV_LANGS,
+    DEFAULT_TRAIN_LANGS,
+    Split,
+    demo_eval_languages,
+    drop_leaking_pairs,
+    forbidden_texts,
+    make_split,
+)
 
 __all__ = [
     "NOISE_LEVEL_RANGE", "NOISE_TYPES", "OBJECTIVES", "DEFAULT_DEV_LANGS", "DEFAULT_TRAIN_LANGS", "Split", "TrainConfig",

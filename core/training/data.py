@@ -161,3 +161,45 @@ def build_examples(
         return Examples([t[1] for t in triples], english, langs)
     noisy, used = _corrupt(triples, rng, seed)
     return Examples(noisy, english, langs, used)
+
+
+def plan_batches(
+    examples: Examples, batch_size: int, rng: np.random.Generator, *, pool: int = 16
+) -> list[int]:
+    """Row order of ``examples`` as consecutive batches of ``batch_size``: length-grouped, duplicate-free.
+
+    Padding to the longest sentence of a batch wastes about half the compute on Tatoeba's short sentences
+    when lengths are mixed, so examples are shuffled, taken ``pool`` batches at a time, sorted by the
+    anchor's length and cut into batches (transformers' ``group_by_length`` idea); the batch order is then
+    shuffled. A text already in a batch is deferred to a later one, because a duplicate would be a false
+    in-batch negative for InfoNCE. Only full batches are returned.
+
+    Returns:
+        Row indices; row ``k * batch_size + j`` is the ``j``-th example of batch ``k``.
+
+    Example:
+        >>> ex = Examples([f"s{i}" for i in range(10)], [f"t{i}" for i in range(10)], ["fra"] * 10)
+        >>> len(plan_batches(ex, 4, np.random.default_rng(0)))
+        8
+    """
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    order = [int(i) for i in rng.permutation(len(examples))]
+    batches: list[list[int]] = []
+    carry: list[int] = []
+    chunk = pool * batch_size
+    for start in range(0, len(order), chunk):
+        todo = sorted(carry + order[start : start + chunk], key=lambda i: (len(examples.anchors[i]), i))
+        carry, batch, texts = [], [], set()
+        for i in todo:
+            pair = {examples.anchors[i], examples.positives[i]}
+            if pair & texts:
+                carry.append(i)
+                continue
+            batch.append(i)
+            texts |= pair
+            if len(batch) == batch_size:
+                batches.append(batch)
+                batch, texts = [], set()
+        carry += batch
+    return [i for k in rng.permutation(len(batches)) for i in batches[int(k)]]

@@ -14,6 +14,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from core.training.data import (
     OBJECTIVES,
     build_examples,
     load_training_pairs,
+    plan_batches,
     sample_pairs,
 )
 from core.training.splits import Split, make_split
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 
 # Defaults sized so that the three minilm models train in under 10 minutes together on 2 CPU cores
 # (measured by benchmarks/train_simcse_time.py); the card records the values actually used.
-DEFAULT_STEPS = 60
+DEFAULT_STEPS = 80
 DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_PAIRS = 20_000
 DEFAULT_MAX_SEQ_LENGTH = 32
@@ -68,12 +70,16 @@ class TrainConfig:
     learning_rate: float = DEFAULT_LEARNING_RATE
     warmup_ratio: float = 0.1
     temperature: float = TEMPERATURE
+    # One thread by default: the training shares 2 cores with the precompute and the dashboard, and
+    # OpenMP's spin-waiting makes a 2-thread step up to 8x slower when a core is busy (measured); one
+    # thread also fixes the floating-point reduction order, so the seed gives the same model everywhere.
+    threads: int = 1
     data_dir: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {self.objective!r}; valid: {', '.join(OBJECTIVES)}")
-        for key in ("steps", "batch_size", "max_seq_length"):
+        for key in ("steps", "batch_size", "max_seq_length", "threads"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
         if self.batch_size < 2:
@@ -94,6 +100,19 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _check_base(base: str, max_seq_length: int) -> tuple[dict, str, str]:
+    """Return (spec, what to load, fingerprint) of a trainable base without loading its weights."""
+    from core.encoders.sentence_transformer import describe
+
+    spec = resolve_spec(base)
+    if spec.get("kind") != "sentence-transformers":
+        raise EncoderUnavailable(
+            base, f"kind {spec.get('kind')!r} cannot be trained; need sentence-transformers"
+        )
+    source, _, fingerprint = describe(base, spec["model"], spec.get("pooling"), max_seq_length)
+    return spec, source, fingerprint
+
+
 def load_base(base: str, max_seq_length: int):
     """Load ``base`` (registry name, model folder or hub id) as a trainable SentenceTransformer on CPU.
 
@@ -104,18 +123,14 @@ def load_base(base: str, max_seq_length: int):
         UnknownNameError: unknown name.  EncoderUnavailable: not a sentence-transformers model, or it cannot
         load here (an uncached hub id with no network fails fast).
     """
-    from core.encoders.sentence_transformer import describe
-
-    spec = resolve_spec(base)
-    if spec.get("kind") != "sentence-transformers":
-        raise EncoderUnavailable(base, f"kind {spec.get('kind')!r} cannot be trained; need sentence-transformers")
-    source, _, fingerprint = describe(base, spec["model"], spec.get("pooling"), max_seq_length)
+    spec, source, fingerprint = _check_base(base, max_seq_length)
     try:
-        from sentence_transformers import SentenceTransformer, models
+        from sentence_transformers import SentenceTransformer
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
         if spec.get("pooling"):
-            word = models.Transformer(source, max_seq_length=max_seq_length)
-            pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
+            word = Transformer(source, max_seq_length=max_seq_length)
+            pool = Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
             model = SentenceTransformer(modules=[word, pool], device="cpu")
         else:
             model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
@@ -126,17 +141,40 @@ def load_base(base: str, max_seq_length: int):
 
 
 @contextmanager
-def _deterministic(seed: int) -> Iterator[None]:
-    """Seed torch and force deterministic kernels for the block, restoring the previous mode after."""
+def _deterministic(seed: int, threads: int) -> Iterator[None]:
+    """Seed torch, force deterministic kernels and ``threads`` threads for the block; restore both after."""
     import torch
 
-    prev, prev_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    prev_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    prev, prev_warn = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.manual_seed(seed)  # dropout masks (the unsup positives) come from torch's generator
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(prev, warn_only=prev_warn)
+        torch.set_num_threads(prev_threads)
+
+
+def _in_order_batches():
+    """A sentence-transformers batch sampler class that yields consecutive rows in dataset order."""
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+
+    class InOrderBatchSampler(DefaultBatchSampler):
+        def __iter__(self):
+            n, size = len(self.sampler), self.batch_size
+            for start in range(0, n - size + 1 if self.drop_last else n, size):
+                yield list(range(start, min(start + size, n)))
+
+        def __len__(self) -> int:
+            n, size = len(self.sampler), self.batch_size
+            return n // size if self.drop_last else -(-n // size)
+
+    return InOrderBatchSampler
 
 
 def _loss(model, objective: str, temperature: float):
@@ -146,7 +184,10 @@ def _loss(model, objective: str, temperature: float):
         return MultipleNegativesRankingLoss(model, scale=1.0 / temperature)
     # Symmetric: non-English -> English and English -> non-English, each with its own softmax.
     return MultipleNegativesRankingLoss(
-        model, scale=1.0 / temperature, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction"
+        model,
+        scale=1.0 / temperature,
+        directions=("query_to_doc", "doc_to_query"),
+        partition_mode="per_direction",
     )
 
 
@@ -160,7 +201,9 @@ def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
     os.replace(out / PARTIAL_CARD, out / MODEL_CARD)
 
 
-def train_simcse(config: TrainConfig, out: str | Path, *, progress: bool = True, overwrite: bool = False) -> Path:
+def train_simcse(
+    config: TrainConfig, out: str | Path, *, progress: bool = True, overwrite: bool = False
+) -> Path:
     """Train ``config.base`` with ``config.objective`` and save it to ``out`` with its ``clir_encoder.json``.
 
     Guarantees:
@@ -184,23 +227,29 @@ def train_simcse(config: TrainConfig, out: str | Path, *, progress: bool = True,
     if out.exists() and not overwrite:
         raise ConfigError(f"{out} already exists (pass --overwrite to replace it)")
     t0 = time.perf_counter()
+    _check_base(config.base, config.max_seq_length)  # fail in seconds, before any data is read
     rng = np.random.default_rng(config.seed)
     data = load_training_pairs(config.split, config.data_dir)
     triples = sample_pairs(data.pairs, config.max_pairs, rng)
     examples = build_examples(config.objective, triples, rng, config.seed)
-    if len(examples) < config.batch_size:
+    rows = plan_batches(examples, config.batch_size, rng)
+    if not rows:
         raise ConfigError(f"only {len(examples)} training examples for batch size {config.batch_size}")
 
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import BatchSamplers
 
     tmp = out.with_name(out.name + ".tmp")
     if tmp.exists():  # left by a killed run: never published, safe to discard
         shutil.rmtree(tmp)
-    with _deterministic(config.seed), tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch:
+    with (
+        _deterministic(config.seed, config.threads),
+        tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch,
+    ):
         model, base_fp = load_base(config.base, config.max_seq_length)
-        dataset = Dataset.from_dict({"anchor": examples.anchors, "positive": examples.positives})
+        dataset = Dataset.from_dict(
+            {"anchor": [examples.anchors[i] for i in rows], "positive": [examples.positives[i] for i in rows]}
+        )
         args = SentenceTransformerTrainingArguments(
             output_dir=scratch,
             max_steps=config.steps,
@@ -209,8 +258,7 @@ def train_simcse(config: TrainConfig, out: str | Path, *, progress: bool = True,
             warmup_steps=config.warmup_ratio,  # a float < 1 is a ratio of max_steps
             seed=config.seed,
             data_seed=config.seed,
-            # A duplicate text in a batch would be a false negative for InfoNCE.
-            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            batch_sampler=_in_order_batches(),  # batches are planned by plan_batches
             dataloader_drop_last=True,
             dataloader_num_workers=0,
             save_strategy="no",
@@ -220,7 +268,10 @@ def train_simcse(config: TrainConfig, out: str | Path, *, progress: bool = True,
             disable_tqdm=not progress,
         )
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=dataset, loss=_loss(model, config.objective, config.temperature)
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            loss=_loss(model, config.objective, config.temperature),
         )
         trainer.train()
         model.save(str(tmp))
@@ -238,10 +289,14 @@ def train_simcse(config: TrainConfig, out: str | Path, *, progress: bool = True,
         "learning_rate": config.learning_rate,
         "warmup_ratio": config.warmup_ratio,
         "max_seq_length": config.max_seq_length,
+        "threads": config.threads,
         "max_pairs": config.max_pairs,
         "n_available_pairs": data.n_pairs,
-        "n_train_pairs": len(examples),
-        "pairs_per_language": {lang: examples.langs.count(lang) for lang in config.split.train_langs},
+        "n_train_pairs": len(rows),
+        "pairs_per_language": {
+            lang: n for lang, n in sorted(Counter(examples.langs[i] for i in rows).items())
+        },
+        "batching": "length-grouped, duplicate-free (core.training.data.plan_batches)",
         "dropped_leaking_pairs": sum(data.dropped_leaking.values()),
         "dropped_leaking_by_language": data.dropped_leaking,
         "dropped_empty_or_duplicate_pairs": sum(data.dropped_other.values()),

@@ -115,9 +115,7 @@ def make_split(
     )
     if train_langs is None:
         train = tuple(
-            x
-            for x in DEFAULT_TRAIN_LANGS
-            if x not in ev and x not in dev and (avail is None or x in avail)
+            x for x in DEFAULT_TRAIN_LANGS if x not in ev and x not in dev and (avail is None or x in avail)
         )
     else:
         train = tuple(dict.fromkeys(train_langs))
@@ -125,7 +123,9 @@ def make_split(
         for kind, langs in (("training", train), ("evaluation", ev), ("dev", dev)):
             unknown = [x for x in langs if x not in avail]
             if unknown:
-                raise ConfigError(f"unknown {kind} language(s) {', '.join(unknown)}; valid: {', '.join(sorted(avail))}")
+                raise ConfigError(
+                    f"unknown {kind} language(s) {', '.join(unknown)}; valid: {', '.join(sorted(avail))}"
+                )
     if not train:
         raise ConfigError("no training languages left after removing the evaluation and dev languages")
     if not allow_overlap:

@@ -22,12 +22,22 @@ from core.noise import (
     replay,
 )
 
-REQUIRED = {"insert", "delete", "substitute", "transpose", "keyboard", "diacritics", "homoglyph", "whitespace", "mixed"}
+REQUIRED = {
+    "insert",
+    "delete",
+    "substitute",
+    "transpose",
+    "keyboard",
+    "diacritics",
+    "homoglyph",
+    "whitespace",
+    "mixed",
+}
 TEXT = "Tom sagte, dass er das nicht tun wolle."
 
 
 def test_registry_names():
-    assert REQUIRED <= set(NOISE_TYPES)
+    assert set(NOISE_TYPES) >= REQUIRED
     assert "none" not in NOISE_TYPES
     assert list_noise_types()[0] == "none" and set(list_noise_types()[1:]) == set(NOISE_TYPES)
     assert get_noise("delete") is NOISE_TYPES["delete"]
@@ -169,7 +179,17 @@ def test_nfc_and_nfd_preserved():
 def test_graphemes_fast_path_agrees_with_regex():
     import regex
 
-    for s in ["hello", "Привет", "ሰላም", "e\u0301a", "👨\u200d👩\u200d👧", "a\r\nb", "🇫🇷", "한국어", "\u1100\u1161"]:
+    for s in [
+        "hello",
+        "Привет",
+        "ሰላም",
+        "e\u0301a",
+        "👨\u200d👩\u200d👧",
+        "a\r\nb",
+        "🇫🇷",
+        "한국어",
+        "\u1100\u1161",
+    ]:
         assert graphemes(s) == regex.findall(r"\X", s)
 
 

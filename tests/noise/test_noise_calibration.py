@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -13,18 +15,32 @@ FAMILIES = ("insert", "delete", "substitute")
 TOLERANCE = 0.25
 
 
-def realised(path, lang: str, noise: str, level: float, limit: int | None) -> float:
-    """Mean per-sentence CER (each result's own `cer`) over the language's first `limit` sentences."""
+def realised(path, lang: str, noise: str, level: float, limit: int | None, min_draws: int = 0) -> float:
+    """Mean per-sentence CER (each result's own ``cer``) over the language's first ``limit`` sentences.
+
+    Small languages (amh has 168 short sentences) are noised under several seeds until ``min_draws``
+    sentence draws are reached: at level 0.05 a single pass over them gives only ~95 edits, whose
+    sampling error alone is ~10% relative, and the claim under test is convergence, not one draw.
+    """
     queries = [q for q in load_tatoeba(path, lang).queries if q.strip()][:limit]
-    return float(np.mean([apply_noise(q, noise, level, seed=0, qid=i, lang=lang).cer for i, q in enumerate(queries)]))
+    seeds = max(1, math.ceil(min_draws / len(queries)))
+    return float(
+        np.mean(
+            [
+                apply_noise(q, noise, level, seed=seed, qid=i, lang=lang).cer
+                for seed in range(seeds)
+                for i, q in enumerate(queries)
+            ]
+        )
+    )
 
 
-def _check(path, limit):
+def _check(path, limit, min_draws):
     worst, failures = [], []
     for lang in tatoeba_languages(path):
         for noise in FAMILIES:
             for level in LEVELS:
-                got = realised(path, lang, noise, level, limit)
+                got = realised(path, lang, noise, level, limit, min_draws)
                 rel = got / level - 1
                 worst.append((abs(rel), lang, noise, level, got))
                 if abs(rel) > TOLERANCE:
@@ -34,10 +50,10 @@ def _check(path, limit):
 
 
 def test_cer_calibrated_every_language(tatoeba_dir):
-    """First 200 sentences per language (all of them where fewer): ~15 s for 106 languages."""
-    _check(tatoeba_dir, 200)
+    """First 120 sentences per language, at least 240 sentence draws (extra seeds): ~15 s on 2 cores."""
+    _check(tatoeba_dir, 120, 240)
 
 
 @pytest.mark.slow
 def test_cer_calibrated_every_language_all_sentences(tatoeba_dir):
-    _check(tatoeba_dir, None)
+    _check(tatoeba_dir, None, 1000)

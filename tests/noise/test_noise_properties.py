@@ -11,19 +11,54 @@ from core.noise import NOISE_TYPES, apply_noise, cer, graphemes, replay
 from core.noise.text import NEUTRAL_SCRIPTS, cluster_script, has_orphan_mark
 
 PIECES = [
-    *"abcdeéñçß", "e\u0301", "A", "Z",  # Latin, precomposed and decomposed
+    *"abcdeéñçß",
+    "e\u0301",
+    "A",
+    "Z",  # Latin, precomposed and decomposed
     *"ሰላምለዓገጉ",  # Ethiopic
-    "क", "्", "ष", "ि", "ं", "क्ष", "त्रि", "हाँ",  # Devanagari, loose virama and matra included
-    "நா", "ன்", "வீ", "டு", "க்", "கொ",  # Tamil
-    "తె", "లు", "గు", "క్క",  # Telugu
-    *"أناحب", "\u064e", "بَ",  # Arabic with harakat
+    "क",
+    "्",
+    "ष",
+    "ि",
+    "ं",
+    "क्ष",
+    "त्रि",
+    "हाँ",  # Devanagari, loose virama and matra included
+    "நா",
+    "ன்",
+    "வீ",
+    "டு",
+    "க்",
+    "கொ",  # Tamil
+    "తె",
+    "లు",
+    "గు",
+    "క్క",  # Telugu
+    *"أناحب",
+    "\u064e",
+    "بَ",  # Arabic with harakat
     *"приветЁ",  # Cyrillic
-    "ฉั", "น", "ไม่", "รู้",  # Thai
-    "שָׁ", *"לום",  # Hebrew with niqqud
+    "ฉั",
+    "น",
+    "ไม่",
+    "รู้",  # Thai
+    "שָׁ",
+    *"לום",  # Hebrew with niqqud
     *"我们北京",  # Han
-    "👨\u200d👩\u200d👧", "👍🏽", "🇫🇷", "❤\ufe0f",  # emoji sequences
-    "\u0301", "\u093f", "\u0bcd",  # stray combining marks
-    " ", " ", "  ", ",", ".", "5", "\t",
+    "👨\u200d👩\u200d👧",
+    "👍🏽",
+    "🇫🇷",
+    "❤\ufe0f",  # emoji sequences
+    "\u0301",
+    "\u093f",
+    "\u0bcd",  # stray combining marks
+    " ",
+    " ",
+    "  ",
+    ",",
+    ".",
+    "5",
+    "\t",
 ]
 LANGS = ["eng", "fra", "amh", "hin", "tam", "tel", "ara", "rus", "tha", "heb", "cmn", "xyz"]
 
@@ -34,7 +69,13 @@ common = settings(max_examples=150, deadline=None, suppress_health_check=[Health
 
 
 @common
-@given(text=texts | st.text(max_size=30), noise=noises, level=levels, lang=st.sampled_from(LANGS), qid=st.integers(0, 10**6))
+@given(
+    text=texts | st.text(max_size=30),
+    noise=noises,
+    level=levels,
+    lang=st.sampled_from(LANGS),
+    qid=st.integers(0, 10**6),
+)
 def test_never_raises_replays_and_is_deterministic(text, noise, level, lang, qid):
     res = apply_noise(text, noise, level, seed=0, qid=qid, lang=lang)
     assert res.text == text
@@ -65,7 +106,13 @@ def _real(units: list[str], idx: list[int]) -> set[str]:
 
 
 @common
-@given(text=texts, noise=st.sampled_from(["insert", "substitute"]), level=levels, lang=st.sampled_from(LANGS), qid=st.integers(0, 10**6))
+@given(
+    text=texts,
+    noise=st.sampled_from(["insert", "substitute"]),
+    level=levels,
+    lang=st.sampled_from(LANGS),
+    qid=st.integers(0, 10**6),
+)
 def test_new_clusters_share_a_neighbour_script(text, noise, level, lang, qid):
     res = apply_noise(text, noise, level, seed=0, qid=qid, lang=lang)
     units = graphemes(text)

@@ -1,0 +1,87 @@
+"""Time the default SimCSE trainings and compare clean MRR (pair mode) against the base encoder.
+
+Usage:
+    python benchmarks/train_simcse_time.py [--models-dir DIR] [--base minilm] [--langs ...] [--no-train]
+
+Trains each default model missing from ``--models-dir`` (default: a fresh temporary folder, so the real
+``models/`` is untouched) one after the other with the default settings, prints each training's wall time
+and the total against the 10-minute budget, then the clean MRR of the base and of every trained model on
+the evaluation languages (never used for tuning) and the dev languages (the only ones tuning may look at).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BUDGET_S = 600
+
+
+def clean_mrr(names: list[str], langs: list[str]) -> dict[str, dict[str, float]]:
+    """Encoder -> language -> clean pair-mode MRR (exact cosine ranks)."""
+    from core.datasets import build_tasks, load_bitexts
+    from core.encoders import load_encoder
+    from core.metrics import mrr
+    from core.ranking import gold_ranks
+
+    tasks = build_tasks(load_bitexts("tatoeba", langs), "pair")
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        enc = load_encoder(name)
+        out[name] = {}
+        for task in tasks:
+            ranks = gold_ranks(enc.encode(task.queries), enc.encode(task.corpus.documents), task.gold).rank
+            out[name][task.lang] = mrr(ranks)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models-dir", type=Path, help="default: a temporary folder")
+    p.add_argument("--base", default="minilm")
+    p.add_argument("--langs", nargs="+", help="default: evaluation + dev languages of the default split")
+    p.add_argument("--no-train", action="store_true", help="only evaluate what is in --models-dir")
+    args = p.parse_args()
+    root = args.models_dir or Path(tempfile.mkdtemp(prefix="simcse-bench-"))
+    os.environ["CLIR_MODELS_DIR"] = str(root)
+
+    import json
+
+    from core.training import default_model_names, make_split
+    from core.training.defaults import train_all_missing
+
+    split = make_split()
+    names = default_model_names(args.base)
+    if not args.no_train:
+        t0 = time.perf_counter()
+        trained = train_all_missing(args.base, progress=True)
+        total = time.perf_counter() - t0
+        for path in trained:
+            card = json.loads((path / "clir_encoder.json").read_text(encoding="utf-8"))
+            print(f"{card['name']:<26} {card['train_seconds']:7.1f}s  ({card['n_train_pairs']} pairs, "
+                  f"{card['steps']} steps x {card['batch_size']})")  # fmt: skip
+        print(f"total wall time {total:.1f}s for {len(trained)} models (budget {BUDGET_S}s for three)")
+    langs = args.langs or list(split.eval_langs + split.dev_langs)
+    encoders = [args.base] + [n for n in names.values() if (root / n / "clir_encoder.json").is_file()]
+    table = clean_mrr(encoders, langs)
+    print(f"\nclean MRR, pair mode (eval: {' '.join(split.eval_langs)}; dev: {' '.join(split.dev_langs)})")
+    print(f"{'lang':<6}" + "".join(f"{e:>24}" for e in encoders))
+    for lang in langs:
+        tag = "dev" if lang in split.dev_langs else "eval"
+        print(f"{lang:<6}" + "".join(f"{table[e][lang]:>24.4f}" for e in encoders) + f"  {tag}")
+    for tag, group in (("eval", split.eval_langs), ("dev", split.dev_langs)):
+        group = [x for x in group if x in langs]
+        if group:
+            means = [sum(table[e][x] for x in group) / len(group) for e in encoders]
+            print(f"{'mean ' + tag:<10}" + "".join(f"{m:>24.4f}" for m in means)[4:])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
