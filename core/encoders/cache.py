@@ -80,7 +80,8 @@ def encode_cached(
         (vectors in input order, number of texts actually encoded now).
     """
     own = cache is None
-    cache = cache or EmbeddingCache(encoder.fingerprint)
+    if own:
+        cache = EmbeddingCache(encoder.fingerprint)
     try:
         unique = list(dict.fromkeys(texts))
         found = cache.get(unique)

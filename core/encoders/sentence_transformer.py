@@ -134,10 +134,15 @@ class SentenceTransformerEncoder:
             self._model.max_seq_length = max_seq_length
         self.name, self.batch_size = name, batch_size
 
+    def _dim(self) -> int:
+        # sentence-transformers 6 renamed the method; keep working on both sides of the rename.
+        get = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(get())
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode ``texts``; returns float32 unit rows in input order (shape (0, dim) for no texts)."""
         if not len(texts):
-            return np.zeros((0, self._model.get_sentence_embedding_dimension()), dtype=np.float32)
+            return np.zeros((0, self._dim()), dtype=np.float32)
         emb = self._model.encode(
             list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
         )

@@ -90,3 +90,195 @@ def cells(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
     """Completed cells (one row per stored condition)."""
     where, params = _where({k: v for k, v in filters.items() if k != "qid"})
     return conn.execute(f"SELECT * FROM cells {where} ORDER BY ALL", params).df()
+
+
+# --- Dashboard reads -----------------------------------------------------------------------------------
+# Each page's reads are one or two of the functions below; benchmarks/dashboard_queries.py times them on a
+# 5-million-row ranks table.
+
+
+def db_stamp(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row: the latest run id, the number of stored cells and when the last one completed.
+
+    The dashboard keys its caches on this, so a precompute that adds cells invalidates them.
+    """
+    return conn.execute(
+        """
+        SELECT (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1) AS run_id,
+               (SELECT count(*) FROM cells) AS n_cells,
+               (SELECT max(completed_at) FROM cells) AS last_completed
+        """
+    ).df()
+
+
+def conditions(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stored (dataset, mode, corpus, lang, encoder, noise, level, seed) with its n_queries and n_docs."""
+    return conn.execute(
+        """
+        SELECT dataset, mode, corpus, lang, encoder, noise, level, seed, fingerprint, n_queries, n_docs
+        FROM cells ORDER BY dataset, mode, lang, encoder, noise, level, seed
+        """
+    ).df()
+
+
+def encoders(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Encoders that produced stored rows, with the fingerprint their cells were computed under."""
+    return conn.execute(
+        """
+        SELECT e.encoder, e.fingerprint, e.spec_json, e.first_run_id,
+               (SELECT count(*) FROM cells c WHERE c.encoder = e.encoder AND c.fingerprint = e.fingerprint)
+                   AS n_cells
+        FROM encoders e ORDER BY e.encoder, n_cells DESC
+        """
+    ).df()
+
+
+def encoder_languages(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Whether each (encoder, lang) was seen in the encoder's training (NULL: unknown)."""
+    return conn.execute(
+        "SELECT encoder, fingerprint, lang, seen_in_training FROM encoder_languages ORDER BY encoder, lang"
+    ).df()
+
+
+def curve_ranks(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    noise: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    seeds: Sequence[int],
+) -> pd.DataFrame:
+    """Per-query ranks behind a degradation curve: the clean rows plus every level of ``noise``.
+
+    Clean rows (noise ``none``, level 0, seed 0) are returned once; the caller reuses them for every seed.
+    Columns: encoder, lang, level, seed, qid, rank.
+    """
+    enc_where, enc_params = _where({"encoder": list(encoders), "lang": list(langs)})
+    seed_ph = ", ".join("?" * len(seeds)) or "NULL"
+    return conn.execute(
+        f"""
+        SELECT encoder, lang, level, seed, qid, rank FROM ranks
+        {enc_where} AND dataset = ? AND mode = ?
+              AND ((noise = 'none' AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))
+        """,
+        [*enc_params, dataset, mode, noise, *seeds],
+    ).df()
+
+
+def per_query_ranks(
+    conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, lang: str, noise: str, seed: int
+) -> pd.DataFrame:
+    """Every encoder's rank of every query of ``lang`` at every level of ``noise`` (plus clean, level 0).
+
+    Columns: encoder, level, qid, rank, n_docs.
+    """
+    return conn.execute(
+        """
+        SELECT encoder, level, qid, rank, n_docs FROM ranks
+        WHERE dataset = ? AND mode = ? AND lang = ?
+              AND ((noise = 'none' AND level = 0) OR (noise = ? AND seed = ?))
+        """,
+        [dataset, mode, lang, noise, seed],
+    ).df()
+
+
+def query_texts(conn: duckdb.DuckDBPyConnection, dataset: str, lang: str, limit: int = 5000) -> pd.DataFrame:
+    """Clean query texts of ``lang`` (qid, text), in qid order, at most ``limit`` rows."""
+    return conn.execute(
+        "SELECT qid, text FROM queries WHERE dataset = ? AND lang = ? ORDER BY qid LIMIT ?",
+        [dataset, lang, int(limit)],
+    ).df()
+
+
+def noisy_texts(
+    conn: duckdb.DuckDBPyConnection, dataset: str, lang: str, noise: str, level: float, seed: int
+) -> pd.DataFrame:
+    """Stored noisy versions of ``lang``'s queries under one condition: qid, noisy, edits_json, cer."""
+    return conn.execute(
+        """
+        SELECT qid, noisy, edits_json, cer, layout FROM noisy_queries
+        WHERE dataset = ? AND lang = ? AND noise = ? AND level = ? AND seed = ? ORDER BY qid
+        """,
+        [dataset, lang, noise, float(level), int(seed)],
+    ).df()
+
+
+def query_top(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    lang: str,
+    noise: str,
+    level: float,
+    seed: int,
+    qid: int,
+) -> pd.DataFrame:
+    """Each encoder's stored top-k for one query under one condition, one row per (encoder, position).
+
+    Columns: encoder, corpus, rank (of the gold), pos (1-based), doc_id, score, text (the document), is_gold.
+    """
+    return conn.execute(
+        """
+        WITH r AS (
+            SELECT encoder, corpus, rank, top_ids, top_scores FROM ranks
+            WHERE dataset = ? AND mode = ? AND lang = ? AND noise = ? AND level = ? AND seed = ? AND qid = ?
+        ), u AS (
+            SELECT encoder, corpus, rank, unnest(range(1, len(top_ids) + 1)) AS pos,
+                   unnest(top_ids) AS doc_id, unnest(top_scores) AS score
+            FROM r
+        )
+        SELECT u.encoder, u.corpus, u.rank, u.pos, u.doc_id, u.score, d.text,
+               coalesce(u.doc_id = g.doc_id, FALSE) AS is_gold
+        FROM u
+        LEFT JOIN documents d ON d.corpus = u.corpus AND d.doc_id = u.doc_id
+        LEFT JOIN gold g ON g.corpus = u.corpus AND g.lang = ? AND g.qid = ?
+        ORDER BY u.encoder, u.pos
+        """,
+        [dataset, mode, lang, noise, float(level), int(seed), int(qid), lang, int(qid)],
+    ).df()
+
+
+def gold_document(conn: duckdb.DuckDBPyConnection, corpus: str, lang: str, qid: int) -> pd.DataFrame:
+    """The gold document of one query: doc_id, text (zero rows when the query is not in ``corpus``)."""
+    return conn.execute(
+        """
+        SELECT g.doc_id, d.text FROM gold g
+        JOIN documents d ON d.corpus = g.corpus AND d.doc_id = g.doc_id
+        WHERE g.corpus = ? AND g.lang = ? AND g.qid = ?
+        """,
+        [corpus, lang, int(qid)],
+    ).df()
+
+
+def coverage(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Stored cells per (dataset, mode, lang, encoder, noise, level, seed) (corpus folded in)."""
+    return conn.execute(
+        """
+        SELECT dataset, mode, lang, encoder, noise, level, seed, count(*) AS cells,
+               max(n_queries) AS n_queries, max(completed_at) AS completed_at
+        FROM cells GROUP BY ALL ORDER BY ALL
+        """
+    ).df()
+
+
+def selection_rows(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    noise: Sequence[str],
+) -> pd.DataFrame:
+    """Per-query rows of a selection, for export: no top-k lists, the noisy query text included."""
+    where, params = _where(
+        {"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs), "noise": list(noise)}
+    )
+    return conn.execute(
+        f"""
+        SELECT dataset, mode, corpus, lang, encoder, noise, level, seed, qid, rank, n_docs, score_gold,
+               query_noisy, run_id
+        FROM ranks {where} ORDER BY encoder, lang, noise, level, seed, qid
+        """,
+        params,
+    ).df()

@@ -1,0 +1,56 @@
+"""Offline encoders, the cache, and clean failures for what cannot load here."""
+
+import time
+
+import numpy as np
+import pytest
+
+from core.encoders import EmbeddingCache, encode_cached, encoder_fingerprint, load_encoder, resolve_spec
+from core.errors import EncoderUnavailable, UnknownNameError
+
+TEXTS = ["ሰላም ለዓለም", "Guten Morgen", "", "👩‍👩‍👧 \u200f שלום", "a" * 3000]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["muse3", "minilm"])
+def test_offline_encoders_give_unit_float32_rows(name, request):
+    enc = request.getfixturevalue(name)
+    v = enc.encode(TEXTS)
+    assert v.dtype == np.float32 and v.shape[0] == len(TEXTS)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-4)
+    assert enc.encode([]).shape[0] == 0
+    assert enc.fingerprint == encoder_fingerprint(name)
+    # order of the batch must not change a text's vector (muse3 sorts by length internally)
+    assert np.allclose(enc.encode(TEXTS[::-1])[::-1], v, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_cache_encodes_each_text_once(muse3, tmp_path):
+    cache = EmbeddingCache(muse3.fingerprint, root=tmp_path)
+    v1, n1 = encode_cached(muse3, TEXTS + TEXTS[:2], cache)
+    v2, n2 = encode_cached(muse3, TEXTS, cache)
+    assert (n1, n2) == (len(TEXTS), 0)
+    assert np.array_equal(v1[: len(TEXTS)], v2) and len(cache) == len(TEXTS)
+    cache.close()
+
+
+def test_unknown_and_unavailable_encoders_fail_cleanly(monkeypatch):
+    with pytest.raises(UnknownNameError, match="unknown encoder 'nope'.*muse3"):
+        resolve_spec("nope")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.monotonic()
+    with pytest.raises(EncoderUnavailable, match="^encoder labse unavailable: "):
+        load_encoder("labse")
+    assert time.monotonic() - t0 < 10, "a hub model must fail fast, not retry for a minute"
+    with pytest.raises(EncoderUnavailable, match="pooling"):
+        load_encoder("org/model@weird")
+
+
+def test_hub_without_network_fails_fast():
+    # This machine has no route to the hub: the probe must answer within seconds, with the reason.
+    t0 = time.monotonic()
+    try:
+        load_encoder("simcse-sup-bert")
+    except EncoderUnavailable as exc:
+        assert str(exc).startswith("encoder simcse-sup-bert unavailable: ")
+    assert time.monotonic() - t0 < 30

@@ -1,0 +1,67 @@
+"""Exact ranks and metrics against hand-computed values and a brute-force reference."""
+
+import numpy as np
+import pytest
+
+from core.metrics import bootstrap_ci, mrr, per_query, recall_at
+from core.ranking import gold_ranks
+
+
+def _unit(x):
+    x = np.asarray(x, np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_rank_counts_strictly_higher_scores():
+    docs = _unit([[1, 0], [0, 1], [1, 1]])
+    q = _unit([[1, 0.1], [1, 0.1], [0, 1]])
+    r = gold_ranks(q, docs, np.array([0, 1, 1]), k=2)
+    # q0: doc0 best -> 1; q1: doc1 has the lowest of three scores -> 3; q2: doc1 exact -> 1
+    assert r.rank.tolist() == [1, 3, 1]
+    assert r.top_ids[0].tolist() == [0, 2]
+    assert np.all(np.diff(r.top_scores, axis=1) <= 0)
+
+
+def test_ties_go_to_the_gold():
+    docs = _unit([[1, 0], [1, 0], [0, 1]])
+    r = gold_ranks(_unit([[1, 0]]), docs, np.array([1]))
+    assert r.rank.tolist() == [1]
+
+
+def test_matches_brute_force_on_random_data():
+    rng = np.random.default_rng(0)
+    docs, q = _unit(rng.normal(size=(300, 16))), _unit(rng.normal(size=(1100, 16)))
+    gold = rng.integers(0, 300, size=1100)
+    got = gold_ranks(q, docs, gold, block=128).rank
+    scores = q @ docs.T
+    want = [1 + int((s > s[g]).sum()) for s, g in zip(scores, gold)]
+    assert got.tolist() == want
+
+
+@pytest.mark.parametrize(
+    "bad", [(np.zeros((2, 3)), np.zeros((4, 2)), [0, 0]), (np.zeros((2, 2)), np.zeros((4, 2)), [0, 9])]
+)
+def test_bad_shapes_raise(bad):
+    with pytest.raises(ValueError):
+        gold_ranks(*bad)
+
+
+def test_metric_values_by_hand():
+    ranks = [1, 2, 4, 20]
+    assert mrr(ranks) == pytest.approx((1 + 0.5 + 0.25 + 0.05) / 4)
+    assert mrr(ranks, k=10) == pytest.approx((1 + 0.5 + 0.25) / 4)
+    assert recall_at(ranks, 1) == 0.25
+    assert recall_at(ranks, 5) == 0.75
+    assert per_query(ranks, "recall@5").tolist() == [1, 1, 1, 0]
+    with pytest.raises(ValueError):
+        mrr([0, 1])
+    with pytest.raises(ValueError, match="unknown metric"):
+        per_query(ranks, "ndcg@3")
+
+
+def test_bootstrap_is_seeded_and_brackets_the_mean():
+    ranks = np.random.default_rng(1).integers(1, 50, size=400)
+    a, b = bootstrap_ci(ranks, seed=3), bootstrap_ci(ranks, seed=3)
+    assert a == b
+    assert a.low < a.value < a.high and a.n == 400
+    assert bootstrap_ci(ranks, seed=4) != a
