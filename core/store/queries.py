@@ -272,7 +272,13 @@ def selection_rows(
 ) -> pd.DataFrame:
     """Per-query rows of a selection, for export: no top-k lists, the noisy query text included."""
     where, params = _where(
-        {"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs), "noise": list(noise)}
+        {
+            "dataset": dataset,
+            "mode": mode,
+            "encoder": list(encoders),
+            "lang": list(langs),
+            "noise": list(noise),
+        }
     )
     return conn.execute(
         f"""

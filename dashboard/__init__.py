@@ -1,0 +1,1 @@
+"""Streamlit dashboard over the results database: `streamlit run dashboard/app.py`."""

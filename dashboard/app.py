@@ -1,0 +1,40 @@
+"""CLIR Noise Lab dashboard: ``streamlit run dashboard/app.py`` (``make dashboard`` binds it to 127.0.0.1).
+
+Reads the precompute's DuckDB (``$CLIR_DB``, default ``results/demo.duckdb``) read-only; pages are thin
+modules under ``dashboard/pages`` with a ``main()`` each.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts dashboard/ on the path, not the repo
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from core.errors import ClirError  # noqa: E402
+from dashboard.pages import curves, live_search, per_query, runs  # noqa: E402
+
+PAGES = [
+    st.Page(curves.main, title=curves.TITLE, icon=":material/show_chart:", url_path="curves", default=True),
+    st.Page(per_query.main, title=per_query.TITLE, icon=":material/compare_arrows:", url_path="per-query"),
+    st.Page(live_search.main, title=live_search.TITLE, icon=":material/search:", url_path="live-search"),
+    st.Page(runs.main, title=runs.TITLE, icon=":material/storage:", url_path="runs"),
+]
+
+
+def main() -> None:
+    """Configure the page, draw the navigation and run the selected page."""
+    st.set_page_config(page_title="CLIR Noise Lab", page_icon=":material/spellcheck:", layout="wide")
+    page = st.navigation(PAGES)
+    st.sidebar.caption("CLIR Noise Lab: how cross-lingual retrieval degrades when queries contain typos.")
+    try:
+        page.run()
+    except ClirError as exc:  # any expected failure (locked, missing, foreign DB) is a message, not a trace
+        st.warning(f"{exc}")
+
+
+main()

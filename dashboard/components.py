@@ -1,0 +1,180 @@
+"""Widgets shared by the pages: database guard, language metadata, caveats and the edit highlighter.
+
+Text from the data or from a user is only ever put into HTML after :func:`html.escape` (see
+:func:`highlight_edits`), so a query holding ``<script>`` is shown as those characters.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable
+
+import pandas as pd
+import streamlit as st
+
+from core.errors import ClirError
+from core.languages import load_languages, resource_class_label
+from dashboard import data
+
+CAVEATS = (
+    "**Data caveats.** Tatoeba's English sides differ per language (each language has its own set of "
+    "English sentences, of different length and difficulty), so comparisons of absolute scores *across* "
+    "languages are indicative only; compare encoders within a language. Several low-resource languages "
+    "have few queries (see *n*), so their intervals are wide."
+)
+# Markdown-active characters encoded as entities, so escaped text cannot turn into emphasis, links or math.
+# One pass over the text, so the entities themselves are never re-escaped.
+_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]()#$\\~|!{}"})
+
+
+def guard() -> bool:
+    """Show a helpful message and return False when the database cannot be shown yet."""
+    state = data.db_state()
+    if not state.ok:
+        (st.warning if state.level == "warning" else st.info)(state.message)
+    return state.ok
+
+
+def lang_name(code: str) -> str:
+    """``"Amharic (amh)"``, or the bare code for a language outside the registry."""
+    try:
+        lang = load_languages().get(code)
+    except ClirError:
+        lang = None
+    return lang.label if lang else code
+
+
+def resource_class(code: str) -> str:
+    """Joshi et al. class label of ``code`` (``"unclassified"`` when unknown)."""
+    try:
+        lang = load_languages().get(code)
+    except ClirError:
+        return "unclassified"
+    return resource_class_label(lang.resource_class) if lang else "unclassified"
+
+
+def language_table(langs: Iterable[str]) -> pd.DataFrame:
+    """Metadata of ``langs``: name, script, resource class, n queries, and per encoder seen-in-training."""
+    langs = list(langs)
+    try:
+        registry = load_languages()
+    except ClirError:
+        registry = {}
+    cond = data.read("conditions")
+    n = cond[cond["noise"] == "none"].groupby("lang")["n_queries"].max()
+    rows = []
+    for code in langs:
+        lang = registry.get(code)
+        rows.append({
+            "code": code, "language": lang.name if lang else code, "script": lang.script if lang else "",
+            "resource class": resource_class(code), "n queries": int(n.get(code, 0)),
+        })  # fmt: skip
+    out = pd.DataFrame(rows)
+    seen = data.read("encoder_languages")
+    for enc, part in seen.groupby("encoder"):
+        m = dict(zip(part["lang"], part["seen_in_training"]))
+        out[f"seen by {enc}"] = [
+            "unknown" if pd.isna(m.get(c)) else ("yes" if m.get(c) else "no") for c in langs
+        ]
+    return out
+
+
+def language_expander(langs: Iterable[str], *, expanded: bool = False) -> None:
+    """The metadata table of ``langs`` and the data caveats, in an expander."""
+    with st.expander("Languages and data caveats", expanded=expanded):
+        st.dataframe(language_table(langs), hide_index=True, width="stretch")
+        st.markdown(CAVEATS)
+
+
+def dataset_mode(prefix: str, cond: pd.DataFrame) -> tuple[str, str]:
+    """Dataset and mode selectors (a selector is hidden when there is one choice)."""
+    datasets = sorted(cond["dataset"].unique())
+    dataset = (
+        datasets[0] if len(datasets) == 1 else st.selectbox("Dataset", datasets, key=f"{prefix}_dataset")
+    )
+    modes = sorted(cond.loc[cond["dataset"] == dataset, "mode"].unique())
+    mode = st.selectbox(
+        "Mode",
+        modes,
+        key=f"{prefix}_mode",
+        help="pair: each language's queries against its own English sentences; pooled: against the union "
+        "of all languages' English sentences (harder, more distractors).",
+    )
+    return dataset, mode
+
+
+def safe(text: str) -> str:
+    """``text`` escaped for HTML and neutralised for Markdown; line breaks kept."""
+    return text.translate(_ENTITIES).replace("\n", "<br>")
+
+
+def parse_edits(edits) -> list[dict]:
+    """Edits as dicts from a JSON string, a list of dicts or of :class:`core.noise.Edit`; bad input -> []."""
+    if isinstance(edits, str):
+        try:
+            edits = json.loads(edits)
+        except ValueError:
+            return []
+    out = []
+    for e in edits or []:
+        d = e.to_dict() if hasattr(e, "to_dict") else e
+        if isinstance(d, dict) and {"start", "end", "new"} <= set(d):
+            out.append(d)
+    return sorted(out, key=lambda d: (d["start"], d["end"]))
+
+
+_DEL = "background:#fbd5d5;color:#7a1010;text-decoration:line-through;border-radius:3px;padding:0 1px"
+_INS = "background:#c9f2d4;color:#0c5a23;border-radius:3px;padding:0 1px;font-weight:600"
+_BOX = (
+    "font-size:1.15rem;line-height:1.9;padding:.35rem .6rem;border:1px solid rgba(128,128,128,.35);"
+    "border-radius:6px;margin:.15rem 0 .5rem 0;white-space:pre-wrap;unicode-bidi:plaintext"
+)
+
+
+def highlight_edits(original: str, edits) -> tuple[str, str]:
+    """HTML of the original (edited spans struck through) and of the noisy text (replacements marked).
+
+    Every piece of text is escaped; only the wrapping ``<span>`` tags are markup. Edits are in the
+    original's code-point offsets (see :class:`core.noise.Edit`); the noisy side is rebuilt from them, so it
+    equals ``replay(original, edits)``.
+    """
+    edits = parse_edits(edits)
+    a, b, pos = [], [], 0
+    for e in edits:
+        start, end = int(e["start"]), int(e["end"])
+        if start < pos or end > len(original):
+            continue  # malformed or overlapping: skip rather than mis-highlight
+        a.append(safe(original[pos:start]))
+        b.append(safe(original[pos:start]))
+        old, new, op = original[start:end], str(e.get("new", "")), e.get("op", "")
+        if old:
+            a.append(f'<span style="{_DEL}" title="{html.escape(op)}">{safe(old)}</span>')
+        if new:
+            b.append(f'<span style="{_INS}" title="{html.escape(op)}">{safe(new)}</span>')
+        elif op == "delete":
+            b.append(f'<span style="{_INS}" title="deleted">&#8248;</span>')
+        pos = end
+    a.append(safe(original[pos:]))
+    b.append(safe(original[pos:]))
+    return "".join(a), "".join(b)
+
+
+def show_edits(original: str, edits, *, noisy_label: str = "Noisy", cer: float | None = None) -> None:
+    """Render the clean and the noisy query one above the other with the edits highlighted."""
+    clean_html, noisy_html = highlight_edits(original, edits)
+    n = len(parse_edits(edits))
+    extra = f" &middot; CER {cer:.3f}" if cer is not None else ""
+    st.html(
+        f'<div style="font-size:.85rem;opacity:.7">Clean</div><div dir="auto" style="{_BOX}">{clean_html}</div>'
+        f'<div style="font-size:.85rem;opacity:.7">{html.escape(noisy_label)} &middot; {n} edit(s){extra}'
+        f'</div><div dir="auto" style="{_BOX}">{noisy_html}</div>'
+    )
+
+
+def text_box(label: str, text: str) -> None:
+    """One escaped text in a bordered box (e.g. a gold document)."""
+    st.html(
+        f'<div style="font-size:.85rem;opacity:.7">{html.escape(label)}</div>'
+        f'<div dir="auto" style="{_BOX}">{safe(text)}</div>'
+    )

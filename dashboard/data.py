@@ -1,0 +1,251 @@
+"""The dashboard's only door to the results database and the encoders.
+
+Pages call these functions, never SQL. Reads are ``@st.cache_data`` wrappers over :mod:`core.store.queries`
+keyed by the database's *stamp* (file size and mtime of the DuckDB file and its WAL), so a precompute that
+writes new cells invalidates them on the next rerun. Every read opens a short read-only connection through
+:func:`core.store.connect`, which waits (with backoff) while a precompute holds the write lock: a user sees
+a spinner, never a lock error. Encoders and document matrices are ``@st.cache_resource`` (once per process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.errors import ClirError
+from core.paths import REPO_ROOT, default_db_path
+from core.store import connect
+from core.store import queries as q
+from dashboard import analysis
+
+READ_TIMEOUT_S = 45.0  # how long a read waits for a precompute's write transaction before giving up
+_READS = {
+    "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "per_query_ranks",
+    "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
+    "documents", "gold_documents",
+}  # fmt: skip
+
+
+def db_path() -> Path:
+    """The database the app reads: ``$CLIR_DB`` or the demo grid's ``results/demo.duckdb``."""
+    return default_db_path()
+
+
+def stamp(path: Path | None = None) -> tuple | None:
+    """Cheap change marker of the database file (and its WAL); None when the file does not exist."""
+    path = Path(path or db_path())
+    parts = []
+    for p in (path, path.with_name(path.name + ".wal")):
+        try:
+            s = p.stat()
+            parts.append((s.st_size, s.st_mtime_ns))
+        except OSError:
+            parts.append(None)
+    return None if parts[0] is None else (str(path), *parts)
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple, set)):
+        return tuple(value)
+    return value
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _read(name: str, path: str, key: tuple, kwargs: tuple) -> pd.DataFrame:
+    with connect(path, read_only=True, timeout=READ_TIMEOUT_S) as conn:
+        return getattr(q, name)(conn, **{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs})
+
+
+def read(name: str, **kwargs) -> pd.DataFrame:
+    """Call ``core.store.queries.<name>(conn, **kwargs)`` through the cache.
+
+    Raises:
+        StoreError: missing, empty or foreign database, or locked longer than :data:`READ_TIMEOUT_S`.
+        ValueError: ``name`` is not one of the dashboard's reads.
+    """
+    if name not in _READS:
+        raise ValueError(f"unknown read {name!r}; allowed: {', '.join(sorted(_READS))}")
+    key = stamp()
+    if key is None:
+        from core.errors import StoreError
+
+        raise StoreError(f"database {str(db_path())!r} does not exist")
+    kw = tuple(sorted((k, _hashable(v)) for k, v in kwargs.items()))
+    return _read(name, str(db_path()), key, kw).copy()
+
+
+@dataclass(frozen=True)
+class DbState:
+    """Whether the database can be shown, and if not, what to tell the user."""
+
+    ok: bool
+    level: str = "info"  # "info" or "warning"
+    message: str = ""
+
+
+def db_state() -> DbState:
+    """Check the database: missing, empty, foreign, or holding no cells gives a message, never an error."""
+    path = db_path()
+    if not path.is_file():
+        return DbState(
+            False,
+            "info",
+            f"No results database at `{path}` yet. Run `make precompute` (or `python -m precompute run "
+            f"--grid precompute/grids/demo.toml --db {path}`), or point `CLIR_DB` at an existing file.",
+        )
+    try:
+        cells = read("db_stamp")
+    except ClirError as exc:
+        return DbState(False, "warning", f"The results database cannot be read: {exc}")
+    if cells.empty or int(cells["n_cells"].iloc[0]) == 0:
+        return DbState(
+            False,
+            "info",
+            f"`{path}` holds no results yet: a precompute may be starting. This page refreshes when cells "
+            "arrive (reload the page).",
+        )
+    return DbState(True)
+
+
+# --- Derived, cached numbers ----------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner="Bootstrapping confidence bands...", max_entries=128)
+def _curve(key, dataset, mode, noise, encoders, langs, seeds, metric, facets_items, n_boot):
+    ranks = read("curve_ranks", dataset=dataset, mode=mode, noise=noise, encoders=encoders, langs=langs,
+                 seeds=seeds)  # fmt: skip
+    values = analysis.per_query_values(ranks, metric)
+    return values, analysis.curves(values, dict(facets_items) if facets_items else None, n_boot=n_boot)
+
+
+def curve(
+    dataset: str,
+    mode: str,
+    noise: str,
+    encoders: list[str],
+    langs: list[str],
+    seeds: list[int],
+    metric: str,
+    facets: dict[str, str] | None,
+    n_boot: int = analysis.N_BOOT,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(seed-averaged per-query values, curve table with bootstrap bands) for one selection; cached."""
+    facet_items = tuple(sorted(facets.items())) if facets else None
+    return _curve(stamp(), dataset, mode, noise, tuple(encoders), tuple(langs), tuple(seeds), metric,
+                  facet_items, n_boot)  # fmt: skip
+
+
+@st.cache_data(show_spinner="Running paired randomization tests...", max_entries=64)
+def _pairwise(key, dataset, mode, noise, encoders, langs, seeds, metric, a, b):
+    values, _ = curve(dataset, mode, noise, list(encoders), list(langs), list(seeds), metric, None)
+    return analysis.pairwise(values, a, b)
+
+
+def pairwise(dataset, mode, noise, encoders, langs, seeds, metric, a, b) -> pd.DataFrame:
+    """Encoder ``a`` minus ``b`` per level and language, randomization test, Holm across languages."""
+    return _pairwise(stamp(), dataset, mode, noise, tuple(encoders), tuple(langs), tuple(seeds), metric, a, b)
+
+
+# --- Background job ---------------------------------------------------------------------------------------
+
+
+def background_status() -> dict | None:
+    """The background job's progress file ``background.json`` beside the DB (or in ``results/``), if any.
+
+    Keys written by the job: stage, done, total, message, updated_at. An unreadable file gives
+    ``{"error": ...}``.
+    """
+    for p in (db_path().parent / "background.json", REPO_ROOT / "results" / "background.json"):
+        if p.is_file():
+            try:
+                data = json.loads(p.read_text(encoding="utf-8"))
+                return data if isinstance(data, dict) else {"error": f"{p}: not a JSON object"}
+            except (OSError, ValueError) as exc:
+                return {"error": f"{p}: {exc}"}
+    return None
+
+
+# --- Live search resources --------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading encoder (once per server process)...")
+def encoder(name: str):
+    """``(encoder, None)`` or ``(None, reason)``; loaded once per server process."""
+    from core.encoders import load_encoder
+
+    try:
+        return load_encoder(name), None
+    except ClirError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a broken model must not take the page down
+        return None, f"{exc.__class__.__name__}: {exc}"
+
+
+@dataclass
+class DocIndex:
+    """Unit-norm document vectors of one corpus under one encoder fingerprint."""
+
+    matrix: np.ndarray  # (n_docs, dim) float32
+    texts: list[str]
+    encoded_now: int  # documents that were missing from the embedding cache and were encoded on load
+    seconds: float
+
+
+@st.cache_resource(show_spinner="Reading document vectors from the embedding cache...", max_entries=16)
+def doc_index(name: str, fingerprint: str, corpus: str, _key: tuple | None = None) -> DocIndex:
+    """Document vectors of ``corpus`` from the precompute's embedding cache (``EmbeddingCache(fingerprint)``);
+    documents absent from the cache are encoded once, stored there, and counted in ``encoded_now``.
+    """
+    from core.encoders import EmbeddingCache, encode_cached
+
+    t0 = time.monotonic()
+    docs = read("documents", corpus=corpus)
+    texts = docs["text"].tolist()
+    enc, err = encoder(name)
+    cache = EmbeddingCache(fingerprint)
+    try:
+        found = cache.get(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            if enc is None:
+                raise ClirError(
+                    f"{len(missing)} documents are not in the cache and {name} cannot load: {err}"
+                )
+            vecs, _ = encode_cached(enc, missing, cache)
+            found.update(zip(missing, vecs))
+    finally:
+        cache.close()
+    matrix = np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 1), np.float32)
+    return DocIndex(matrix, texts, len(missing), time.monotonic() - t0)
+
+
+def search(
+    name: str, index: DocIndex, text: str, k: int = 10
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Encode ``text``; return (top doc ids, their cosine scores, seconds for encode + search, all scores)."""
+    enc, err = encoder(name)
+    if enc is None:
+        raise ClirError(f"encoder {name} is not available: {err}")
+    t0 = time.perf_counter()
+    qv = enc.encode([text])[0].astype(np.float32)
+    scores = index.matrix @ qv
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=int)
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return top, scores[top], time.perf_counter() - t0, scores
+
+
+def env_summary() -> dict:
+    """Where the app reads from (shown on the Runs page)."""
+    return {
+        "database": str(db_path()),
+        "embedding cache": os.environ.get("CLIR_CACHE_DIR") or str(REPO_ROOT / "cache"),
+        "data": os.environ.get("CLIR_DATA_DIR", "(CLIR_DATA_DIR not set)"),
+    }

