@@ -48,6 +48,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_background(args: argparse.Namespace) -> int:
+    from precompute.background import run_background
+
+    return run_background(args.grid, args.db, base=args.base)
+
+
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from core.store import SCHEMA_VERSION, connect
 
@@ -87,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument(f"--{col}", action="append", help=f"only this {col} (repeatable)")
     e.add_argument("--level", action="append", type=float, help="only this level (repeatable)")
     e.set_defaults(fn=_cmd_export)
+
+    b = sub.add_parser("background", help="train the missing SimCSE models, then add their cells to the DB")
+    b.add_argument("--grid", required=True, type=Path)
+    b.add_argument("--db", **db)
+    b.add_argument("--base", default="minilm", help="base encoder of the SimCSE models")
+    b.set_defaults(fn=_cmd_background)
 
     m = sub.add_parser("migrate", help="upgrade a database to the current schema (keeps every row)")
     m.add_argument("--db", **db)

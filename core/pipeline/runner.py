@@ -119,8 +119,11 @@ def run_grid(
     progress: bool = True,
     say: Callable[[str], None] = print,
     flush_seconds: float = 2.0,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> RunReport:
     """Compute every missing cell of ``grid`` into ``db_path``.
+
+    ``on_progress(done, total)`` is called after each computed cell (for status files and UIs).
 
     Guarantees: one ``ranks`` row per (cell, query); no cell twice; a second run over a finished grid
     loads no model and encodes nothing; an encoder that cannot load is reported through ``say`` and skipped
@@ -223,6 +226,8 @@ def run_grid(
                     }]))  # fmt: skip
                     report.cells_written += 1
                     overall.update(1)
+                    if on_progress:
+                        on_progress(report.cells_written, n_todo)
                 if time.monotonic() - last_flush > flush_seconds:
                     flush()
             flush()
