@@ -55,7 +55,9 @@ def _dedupe(texts: list[str]) -> tuple[tuple[str, ...], dict[str, int]]:
     return tuple(index), index
 
 
-def build_tasks(bitexts: Mapping[str, Bitext], mode: str, max_queries: int | None = None) -> list[RetrievalTask]:
+def build_tasks(
+    bitexts: Mapping[str, Bitext], mode: str, max_queries: int | None = None
+) -> list[RetrievalTask]:
     """Build one task per language of ``bitexts`` (in sorted language order).
 
     ``pair``: each language's queries against its own English side; ``pooled``: every language's queries

@@ -136,7 +136,10 @@ class SentenceTransformerEncoder:
 
     def _dim(self) -> int:
         # sentence-transformers 6 renamed the method; keep working on both sides of the rename.
-        get = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         return int(get())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
