@@ -25,11 +25,15 @@ BUDGET_S = 600
 
 def clean_mrr(names: list[str], langs: list[str]) -> dict[str, dict[str, float]]:
     """Encoder -> language -> clean pair-mode MRR (exact cosine ranks)."""
+    import torch
+
     from core.datasets import build_tasks, load_bitexts
     from core.encoders import load_encoder
     from core.metrics import mrr
     from core.ranking import gold_ranks
 
+    # One thread: on a shared 2-core machine OpenMP's spin-waiting makes 2 threads several times slower.
+    torch.set_num_threads(1)
     tasks = build_tasks(load_bitexts("tatoeba", langs), "pair")
     out: dict[str, dict[str, float]] = {}
     for name in names:

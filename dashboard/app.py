@@ -1,7 +1,8 @@
 """CLIR Noise Lab dashboard: ``streamlit run dashboard/app.py`` (``make dashboard`` binds it to 127.0.0.1).
 
 Reads the precompute's DuckDB (``$CLIR_DB``, default ``results/demo.duckdb``) read-only; pages are thin
-modules under ``dashboard/pages`` with a ``main()`` each.
+modules under ``dashboard/views`` with a ``main()`` each (not ``pages/``: a folder of that
+name beside the main script switches Streamlit to its legacy multipage mode and bypasses ``st.navigation``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts dashboard
 import streamlit as st  # noqa: E402
 
 from core.errors import ClirError  # noqa: E402
-from dashboard.pages import curves, live_search, per_query, runs  # noqa: E402
+from dashboard.views import curves, live_search, per_query, runs  # noqa: E402
 
 PAGES = [
-    st.Page(curves.main, title=curves.TITLE, icon=":material/show_chart:", url_path="curves", default=True),
+    st.Page(curves.main, title=curves.TITLE, icon=":material/show_chart:", default=True),
     st.Page(per_query.main, title=per_query.TITLE, icon=":material/compare_arrows:", url_path="per-query"),
     st.Page(live_search.main, title=live_search.TITLE, icon=":material/search:", url_path="live-search"),
     st.Page(runs.main, title=runs.TITLE, icon=":material/storage:", url_path="runs"),

@@ -76,7 +76,7 @@ def figure(
                 go.Scatter(
                     x=np.concatenate([line["level"], line["level"][::-1]]),
                     y=np.concatenate([line[hi], line[lo][::-1]]),
-                    fill="toself", fillcolor=_rgba(c, 0.18), line={"width": 0}, hoverinfo="skip",
+                    mode="lines", fill="toself", fillcolor=_rgba(c, 0.18), line={"width": 0}, hoverinfo="skip",
                     showlegend=False, legendgroup=enc, name=f"{enc} 95% CI",
                 ),
                 row=row, col=col,
@@ -101,10 +101,11 @@ def figure(
                 ),
                 row=row, col=col,
             )  # fmt: skip
+    height = max(380, 270 * nrows + 60)
     fig.update_layout(
-        height=max(360, 270 * nrows),
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02 + 0.02 * (nrows > 1), "x": 0},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1 + 45 / (height - 90), "x": 0},
         template="plotly_white",
     )
     fig.update_xaxes(title_text="noise level", row=nrows)

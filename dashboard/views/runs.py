@@ -111,7 +111,7 @@ def _export(cond: pd.DataFrame) -> None:
 
 
 def _report(dataset, mode, encoders, langs, noises, cond) -> str:
-    from dashboard.pages.curves import figure
+    from dashboard.views.curves import figure
 
     all_enc = sorted(cond["encoder"].unique())
     labels = {lang: ui.lang_name(lang) for lang in langs}

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import components as ui
 from dashboard import data
-from dashboard.pages.curves import color
+from dashboard.views.curves import color
 
 TITLE = "Per-query diffs"
 FILTERS = ("all queries", "broke for A but not for B", "correct at clean, wrong at this level")
@@ -129,11 +129,11 @@ def main() -> None:
 
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     qids = view.index.tolist()
-    default_qid = qids[rows[0]] if rows and rows[0] < len(qids) else qids[0]
-    if st.session_state.get("pq_qid") not in qids or rows:
-        st.session_state["pq_qid"] = default_qid
-    qid = st.selectbox("Query to inspect (or select a row above)", qids, key="pq_qid",
-                       format_func=lambda i: f"{i}: {texts.get(i, '')[:80]}")  # fmt: skip
+    labels = [f"{i}: {texts.get(i, '')[:80]}" for i in qids]
+    if st.session_state.get("pq_qid") not in labels or (rows and rows[0] < len(labels)):
+        st.session_state["pq_qid"] = labels[rows[0]] if rows and rows[0] < len(labels) else labels[0]
+    label = st.selectbox("Query to inspect (or select a row above)", labels, key="pq_qid")
+    qid = qids[labels.index(label)]
 
     st.subheader(f"Query {qid}")
     if qid in noisy.index:
@@ -165,5 +165,16 @@ def main() -> None:
                     "#": part["pos"].astype(int), "gold": np.where(part["is_gold"], "✓", ""),
                     "cosine": part["score"].round(3), "document": part["text"].fillna(""),
                 })  # fmt: skip
-                st.dataframe(show, hide_index=True, width="stretch", key=f"pq_top_{enc}")
+                st.dataframe(
+                    show,
+                    hide_index=True,
+                    width="stretch",
+                    key=f"pq_top_{enc}",
+                    column_config={
+                        "#": st.column_config.NumberColumn(width="small"),
+                        "gold": st.column_config.TextColumn(width="small"),
+                        "cosine": st.column_config.NumberColumn(width="small", format="%.3f"),
+                        "document": st.column_config.TextColumn(width="large"),
+                    },
+                )
     ui.language_expander([lang])

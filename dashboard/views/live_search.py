@@ -73,8 +73,9 @@ def _query(dataset: str, lang: str) -> tuple[str, int | None]:
         if texts.empty:
             st.info("No stored queries for this language; type one instead.")
             return "", None
-        qid = st.selectbox("Query from the data", texts["qid"].tolist(), key="live_pick",
-                           format_func=lambda i: f"{i}: {texts.set_index('qid').loc[i, 'text'][:100]}")  # fmt: skip
+        labels = [f"{i}: {t[:100]}" for i, t in zip(texts["qid"], texts["text"])]
+        label = st.selectbox("Query from the data", labels, key="live_pick")
+        qid = int(texts["qid"].iloc[labels.index(label)])
         return str(texts.set_index("qid").loc[qid, "text"]), int(qid)
     text = st.text_area(f"Your query (at most {MAX_CHARS:,} characters)", key="live_text", height=90,
                         placeholder="e.g. ቶም ብዙ ጊዜ ከውሻው ጋር ይናገራል።")  # fmt: skip
@@ -142,7 +143,19 @@ def main() -> None:
                 "#": np.arange(1, len(top) + 1), "gold": ["✓" if gold_id == int(i) else "" for i in top],
                 "cosine": np.round(scores.astype(float), 3), "document": [index.texts[int(i)] for i in top],
             })  # fmt: skip
-            st.dataframe(table, hide_index=True, width="stretch", height=390, key=f"live_top_{name}")
+            st.dataframe(
+                table,
+                hide_index=True,
+                width="stretch",
+                height=390,
+                key=f"live_top_{name}",
+                column_config={
+                    "#": st.column_config.NumberColumn(width="small"),
+                    "gold": st.column_config.TextColumn(width="small"),
+                    "cosine": st.column_config.NumberColumn(width="small", format="%.3f"),
+                    "document": st.column_config.TextColumn(width="large"),
+                },
+            )
     if n_docs:
         st.caption(f"Corpus `{corpus}`: {n_docs:,} English documents ({mode} mode). ✓ marks the gold "
                    "translation when the query comes from the data.")  # fmt: skip

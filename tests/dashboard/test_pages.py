@@ -1,0 +1,204 @@
+"""AppTest over every page on the small real DB: no exception, the heading is the page title, and changing
+widgets changes what is shown."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.views import curves, live_search, per_query, runs
+
+TIMEOUT = 120
+
+
+def page(module) -> AppTest:
+    name = module.__name__.rsplit(".", 1)[1]
+    return AppTest.from_string(f"from dashboard.views import {name}\n{name}.main()", default_timeout=TIMEOUT)
+
+
+def ok(at: AppTest, title: str) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [title]
+
+
+def chart_specs(at: AppTest) -> list[str]:
+    return [c.proto.spec for c in at.get("plotly_chart")]
+
+
+def html_bodies(at: AppTest) -> str:
+    return "".join(h.proto.body for h in at.get("html"))
+
+
+def test_app_entry_point_shows_the_curves_page(small_db):
+    at = AppTest.from_file("../../dashboard/app.py", default_timeout=TIMEOUT).run()
+    ok(at, curves.TITLE)
+    assert chart_specs(at)
+
+
+def test_curves_widgets_change_the_chart(small_db):
+    at = page(curves).run()
+    ok(at, curves.TITLE)
+    base = chart_specs(at)
+    assert len(base) >= 2  # curves + heatmap
+    assert any("muse3" in s for s in base)
+    at.selectbox(key="curves_metric").select("accuracy@1 (recall@1)").run()
+    ok(at, curves.TITLE)
+    assert chart_specs(at)[0] != base[0]
+    at.radio(key="curves_scale").set_value("relative to clean").run()
+    relative = chart_specs(at)[0]
+    at.radio(key="curves_facet").set_value("resource class").run()
+    ok(at, curves.TITLE)
+    assert chart_specs(at)[0] != relative
+    table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
+    assert {"AUC", "half-level", "n"} <= set(table.columns)
+    at.multiselect(key="curves_langs").set_value([]).run()
+    ok(at, curves.TITLE)
+    assert any("at least one" in i.value for i in at.info)
+
+
+def test_per_query_filters_and_detail(small_db):
+    at = page(per_query).run()
+    ok(at, per_query.TITLE)
+    table = at.dataframe(key="pq_table").value
+    assert {"query", "noisy query", "muse3 clean", "muse3 noisy", "muse3 drop", "muse3 flips"} <= set(
+        table.columns
+    )
+    n_all = len(table)
+    assert n_all == 40
+    assert "Gold document" in html_bodies(at) and "Noisy (substitute @ 0.1)" in html_bodies(at)
+    at.radio(key="pq_filter").set_value(per_query.FILTERS[2]).run()
+    ok(at, per_query.TITLE)
+    broke = at.dataframe(key="pq_table").value
+    assert len(broke) < n_all
+    assert ((broke["muse3 clean"] == 1) & (broke["muse3 noisy"] > 1)).all()
+    at.selectbox(key="pq_lang").select("deu").run()
+    ok(at, per_query.TITLE)
+    assert any("German" in c.value for c in at.caption)
+    options = at.selectbox(key="pq_qid").options
+    at.selectbox(key="pq_qid").select_index(len(options) - 1).run()
+    ok(at, per_query.TITLE)
+    assert f"Query {options[-1].split(':')[0]}" in [h.value for h in at.subheader]
+
+
+def test_live_search_amharic_and_widgets(small_db):
+    at = page(live_search).run()
+    ok(at, live_search.TITLE)
+    assert at.selectbox(key="live_lang").value == "amh"
+    first = html_bodies(at)
+    assert "Gold document" in first
+    assert any("ms" in m.value for m in at.metric)
+    top = at.dataframe[0].value
+    assert len(top) == 10 and top["cosine"].is_monotonic_decreasing
+    at.slider(key="live_level").set_value(0.3).run()
+    ok(at, live_search.TITLE)
+    assert html_bodies(at) != first
+
+
+HOSTILE = {
+    "empty": ("", "info"),
+    "long": ("ሀ" * 10_000, "error"),
+    "nul": ("ሰላም\x00world", "error"),
+    "rtl": ("\u202eمرحبا بالعالم\u202c", None),
+    "zwj": ("👩\u200d👩\u200d👧 family", None),
+    "html": ("<script>alert(1)</script><b>bold</b>", None),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_live_search_hostile_input(small_db, case):
+    text, outcome = HOSTILE[case]
+    at = page(live_search).run()
+    at.radio(key="live_source").set_value("Type your own")
+    at.slider(key="live_level").set_value(0.0).run()  # no edits: the text must come back intact, escaped
+    at.text_area(key="live_text").input(text).run()
+    ok(at, live_search.TITLE)
+    if outcome == "error":
+        assert at.error and not at.metric
+    elif outcome == "info":
+        assert any("empty" in i.value for i in at.info)
+    else:
+        assert at.metric, "a valid query is searched"
+        body = html_bodies(at)
+        assert "<script" not in body and "<b>" not in body
+        if case == "html":
+            assert "&#60;script&#62;" in body
+
+
+def test_check_query_refuses_lone_surrogates_and_controls():
+    assert live_search.check_query("abc\ud800def") is not None
+    assert live_search.check_query("a\x07b") is not None
+    assert live_search.check_query("x" * (live_search.MAX_CHARS + 1)) is not None
+    assert live_search.check_query("ሰላም ዓለም") is None
+
+
+def test_runs_coverage_exports_and_report(small_db):
+    at = page(runs).run()
+    ok(at, runs.TITLE)
+    assert chart_specs(at), "coverage heatmap"
+    assert any(
+        "**8** of 8 cells" in m.value and "cells of its grid are stored" in m.value for m in at.markdown
+    )
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Download CSV", "Download Parquet"} <= set(labels)
+    before = [m.value for m in at.markdown if "per-query rows" in m.value]
+    at.multiselect(key="runs_langs").set_value(["amh"]).run()
+    after = [m.value for m in at.markdown if "per-query rows" in m.value]
+    assert before != after
+    at.button(key="runs_build_report").click().run()
+    ok(at, runs.TITLE)
+    assert "Download HTML report" in [b.proto.label for b in at.get("download_button")]
+    report = at.session_state["runs_report"]
+    assert "Plotly.newPlot" in report and "<script src=" not in report and "Robustness summary" in report
+
+
+def test_missing_db_gives_a_message(use_db, tmp_path):
+    use_db(tmp_path / "nope.duckdb")
+    for module in (curves, per_query, live_search, runs):
+        at = page(module).run()
+        ok(at, module.TITLE)
+        assert any("No results database" in i.value for i in at.info)
+
+
+def test_empty_and_foreign_db_give_a_message(use_db, tmp_path):
+    from core.store import connect
+
+    empty = tmp_path / "empty.duckdb"
+    with connect(empty):
+        pass  # migrated schema, no cells
+    use_db(empty)
+    at = page(curves).run()
+    ok(at, curves.TITLE)
+    assert any("holds no results" in i.value for i in at.info)
+    foreign = tmp_path / "foreign.duckdb"
+    con = duckdb.connect(str(foreign))
+    con.execute("CREATE TABLE t (x INTEGER)").fetchall()
+    con.close()
+    use_db(foreign)
+    at = page(per_query).run()
+    ok(at, per_query.TITLE)
+    assert any("cannot be read" in w.value for w in at.warning)
+
+
+def test_missing_cell_gives_a_message(use_db, db_copy):
+    con = duckdb.connect(str(db_copy))
+    con.execute("DELETE FROM ranks WHERE lang = 'deu' AND noise = 'none'").fetchall()
+    con.close()
+    use_db(db_copy)
+    at = page(per_query).run()
+    at.selectbox(key="pq_lang").select("deu").run()
+    ok(at, per_query.TITLE)
+    assert any("No clean and noisy ranks" in w.value for w in at.warning)
+
+
+def test_runs_shows_background_job_progress(use_db, db_copy):
+    import json
+
+    (db_copy.parent / "background.json").write_text(json.dumps(
+        {"stage": "training simcse", "done": 3, "total": 10, "message": "epoch 1", "updated_at": "now"}
+    ))  # fmt: skip
+    use_db(db_copy)
+    at = page(runs).run()
+    ok(at, runs.TITLE)
+    bars = at.get("progress")
+    assert bars and "training simcse" in bars[0].proto.text and bars[0].proto.value == 30
