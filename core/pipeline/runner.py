@@ -149,7 +149,8 @@ def run_grid(
             "host": platform.node(), "argv": " ".join(sys.argv),
         })  # fmt: skip
         w.store_inputs(conn, *_inputs(tasks))
-        done = {tuple(r[:-1]): r[-1] for r in w.completed_cells(conn).itertuples(index=False)}
+        # A cell counts as done only under the same encoder fingerprint and query set (max_queries).
+        done = {tuple(r[:-2]): (r[-2], r[-1]) for r in w.completed_cells(conn).itertuples(index=False)}
 
     # Plan: per encoder, the (lang, condition) groups with at least one cell missing under its fingerprint.
     plan: dict[str, list[tuple[str, tuple, list[RetrievalTask]]]] = {}
@@ -163,7 +164,11 @@ def run_grid(
         groups = []
         for lang in langs:
             for cond in conditions:
-                todo = [t for t in tasks if t.lang == lang and done.get(_cell_key(t, name, *cond)) != fp]
+                todo = [
+                    t
+                    for t in tasks
+                    if t.lang == lang and done.get(_cell_key(t, name, *cond)) != (fp, len(t.queries))
+                ]
                 if todo:
                     groups.append((lang, cond, todo))
         plan[name] = groups

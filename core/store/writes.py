@@ -80,8 +80,8 @@ def store_inputs(
 
 
 def completed_cells(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Key columns and fingerprint of every completed cell."""
-    return conn.execute(f"SELECT {', '.join(CELL_KEY)}, fingerprint FROM cells").df()
+    """Key columns, encoder fingerprint and query count of every completed cell."""
+    return conn.execute(f"SELECT {', '.join(CELL_KEY)}, fingerprint, n_queries FROM cells").df()
 
 
 def write_cells(

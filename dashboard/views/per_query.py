@@ -13,6 +13,12 @@ from dashboard import data
 from dashboard.views.curves import color
 
 TITLE = "Per-query diffs"
+TOP_COLUMNS = {
+    "#": st.column_config.NumberColumn(width=40),
+    "gold": st.column_config.TextColumn(width=50),
+    "cosine": st.column_config.NumberColumn(width=70, format="%.3f"),
+    "document": st.column_config.TextColumn(width="large"),
+}
 FILTERS = ("all queries", "broke for A but not for B", "correct at clean, wrong at this level")
 
 
@@ -63,10 +69,10 @@ def _flip_chart(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: lis
         r = ranks[(ranks["encoder"] == enc) & (ranks["qid"] == qid)].sort_values("level")
         fig.add_trace(go.Scatter(x=r["level"], y=r["rank"], mode="lines+markers", name=enc,
                                  line={"color": color(enc, all_enc), "width": 2.5}))  # fmt: skip
-    fig.update_yaxes(type="log", autorange="reversed", title_text="rank of the gold (log)")
+    fig.update_yaxes(type="log", autorange="reversed", dtick=1, title_text="rank of the gold (log)")
     fig.update_xaxes(title_text="noise level")
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white",
-                      legend={"orientation": "h", "y": 1.1})  # fmt: skip
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})  # fmt: skip
     return fig
 
 
@@ -148,33 +154,19 @@ def main() -> None:
         gold = data.read("gold_document", corpus=tops["corpus"].iloc[0], lang=lang, qid=qid)
         if not gold.empty:
             ui.text_box(f"Gold document (doc {int(gold['doc_id'].iloc[0])})", gold["text"].iloc[0])
-    left, right = st.columns([1, 2])
-    with left:
-        st.markdown("**Rank across levels (flip tracking)**")
-        all_enc = sorted(cond["encoder"].unique())
-        st.plotly_chart(_flip_chart(ranks, qid, present, all_enc), width="stretch", key="pq_flip")
-    with right:
-        st.markdown("**Each encoder's top-5 under the noisy query**")
-        if tops.empty:
-            st.info("No stored top-k for this query.")
-        cols = st.columns(max(1, tops["encoder"].nunique()))
-        for col, (enc, part) in zip(cols, tops.groupby("encoder", sort=True)):
-            with col:
-                st.markdown(f"`{enc}` · gold at rank **{int(part['rank'].iloc[0])}**")
-                show = pd.DataFrame({
-                    "#": part["pos"].astype(int), "gold": np.where(part["is_gold"], "✓", ""),
-                    "cosine": part["score"].round(3), "document": part["text"].fillna(""),
-                })  # fmt: skip
-                st.dataframe(
-                    show,
-                    hide_index=True,
-                    width="stretch",
-                    key=f"pq_top_{enc}",
-                    column_config={
-                        "#": st.column_config.NumberColumn(width="small"),
-                        "gold": st.column_config.TextColumn(width="small"),
-                        "cosine": st.column_config.NumberColumn(width="small", format="%.3f"),
-                        "document": st.column_config.TextColumn(width="large"),
-                    },
-                )
+    st.markdown("**Rank across levels (flip tracking)**")
+    all_enc = sorted(cond["encoder"].unique())
+    st.plotly_chart(_flip_chart(ranks, qid, present, all_enc), width="stretch", key="pq_flip")
+    st.markdown("**Each encoder's top-5 under the noisy query**")
+    if tops.empty:
+        st.info("No stored top-k for this query.")
+    cols = st.columns(max(1, tops["encoder"].nunique()))
+    for col, (enc, part) in zip(cols, tops.groupby("encoder", sort=True)):
+        with col:
+            st.markdown(f"`{enc}` · gold at rank **{int(part['rank'].iloc[0])}**")
+            show = pd.DataFrame({
+                "#": part["pos"].astype(int), "gold": np.where(part["is_gold"], "✓", ""),
+                "cosine": part["score"].round(3), "document": part["text"].fillna(""),
+            })  # fmt: skip
+            st.dataframe(show, hide_index=True, width="stretch", key=f"pq_top_{enc}", column_config=TOP_COLUMNS)
     ui.language_expander([lang])

@@ -122,6 +122,11 @@ def test_rerun_encodes_nothing_and_adding_a_level_computes_only_it(built):
             "GROUP BY ALL HAVING c > 1)"
         ).fetchall()[0][0]
     assert dup == 0
+    fewer = run_grid(_grid(max_queries=50), db, progress=False)
+    assert fewer.cells_written == 3 * 2 * 2 and fewer.texts_encoded == 0  # new query set, vectors cached
+    with connect(db, read_only=True) as conn:
+        n = conn.execute("SELECT max(qid) + 1 FROM ranks WHERE level = 0.1").fetchall()[0][0]
+    assert n == 50
 
 
 def test_published_scale_muse3_deu_fra(tmp_path, data_dir):
