@@ -16,6 +16,7 @@ from core.errors import ClirError
 from core.noise import apply_noise, list_noise_types
 from dashboard import components as ui
 from dashboard import data
+from dashboard.views.per_query import TOP_COLUMNS
 
 TITLE = "Live search"
 MAX_CHARS = 2000  # longer queries are refused: Tatoeba sentences are < 300 characters
@@ -149,12 +150,7 @@ def main() -> None:
                 width="stretch",
                 height=390,
                 key=f"live_top_{name}",
-                column_config={
-                    "#": st.column_config.NumberColumn(width="small"),
-                    "gold": st.column_config.TextColumn(width="small"),
-                    "cosine": st.column_config.NumberColumn(width="small", format="%.3f"),
-                    "document": st.column_config.TextColumn(width="large"),
-                },
+                column_config=TOP_COLUMNS,
             )
     if n_docs:
         st.caption(f"Corpus `{corpus}`: {n_docs:,} English documents ({mode} mode). ✓ marks the gold "

@@ -168,5 +168,7 @@ def main() -> None:
                 "#": part["pos"].astype(int), "gold": np.where(part["is_gold"], "✓", ""),
                 "cosine": part["score"].round(3), "document": part["text"].fillna(""),
             })  # fmt: skip
-            st.dataframe(show, hide_index=True, width="stretch", key=f"pq_top_{enc}", column_config=TOP_COLUMNS)
+            st.dataframe(
+                show, hide_index=True, width="stretch", key=f"pq_top_{enc}", column_config=TOP_COLUMNS
+            )
     ui.language_expander([lang])
