@@ -79,7 +79,7 @@ def main() -> None:
         )
         for noise in ("substitute", "keyboard"):
             for level in (0.1, 0.2):
-                for lang in sorted(l for l in rows.lang.unique() if group[l] == "low") + ["all low"]:
+                for lang in sorted(x for x in rows.lang.unique() if group[x] == "low") + ["all low"]:
                     cells = []
                     for enc in ("simcse-bitext-minilm", "simcse-noisy-minilm"):
                         sel = rows[(rows.encoder == enc) & (rows.noise == noise) & (rows.level == level)]
