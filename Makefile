@@ -52,7 +52,7 @@ check: setup  ## lint and format check
 format: setup  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-data:  ## fetch the Tatoeba test set into $(DATA) (needs internet access)
+data: setup  ## fetch the Tatoeba test set into $(DATA) (needs internet access)
 	$(BIN)/python -m precompute.fetch_data --out $(DATA)
 
 bench: setup  ## run every benchmark script
