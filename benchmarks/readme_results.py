@@ -111,9 +111,7 @@ def main() -> None:
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.png, dpi=90)
-    print(
-        f"![MRR against substitute noise level]({Path(args.png).relative_to('docs') if args.png.startswith('docs') else args.png})"
-    )
+    print(f"![MRR against substitute noise level]({args.png})")
 
 
 if __name__ == "__main__":
