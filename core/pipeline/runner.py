@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from core.datasets import RetrievalTask, build_tasks, load_bitexts
@@ -221,7 +222,10 @@ def run_grid(
                         doc_vectors[cid] = _encode(
                             encoder, list(task.corpus.documents), report, progress, f"docs {cid}"
                         )
-                    gr = gold_ranks(q_emb, doc_vectors[cid], task.gold, k=grid.top_k)
+                    # One BLAS thread for ranking: OpenBLAS workers left spinning after a multi-threaded
+                    # matmul steal the 2 cores from torch's next forward pass.
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        gr = gold_ranks(q_emb, doc_vectors[cid], task.gold, k=grid.top_k)
                     key = _cell_key(task, name, noise, level, seed)
                     buffer["ranks"].append(_rank_frame(task, key, gr, texts, report.run_id))
                     buffer["cells"].append(pd.DataFrame([{
