@@ -104,6 +104,15 @@ def dataset_mode(prefix: str, cond: pd.DataFrame) -> tuple[str, str]:
     return dataset, mode
 
 
+def language_select(
+    prefix: str, sel: pd.DataFrame, label: str = "Language", prefer: str | None = None
+) -> str:
+    """Language selector over the languages of ``sel`` (named, with ``prefer`` preselected when present)."""
+    langs = sorted(sel["lang"].unique())
+    index = langs.index(prefer) if prefer in langs else 0
+    return st.selectbox(label, langs, index=index, key=f"{prefix}_lang", format_func=lang_name)
+
+
 def safe(text: str) -> str:
     """``text`` escaped for HTML and neutralised for Markdown; line breaks kept."""
     return text.translate(_ENTITIES).replace("\n", "<br>")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -19,13 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
 from core.encoders.registry import MODEL_CARD, resolve_spec
 from core.errors import ConfigError, EncoderUnavailable
+from core.provenance import versions
 from core.training.data import (
     NOISE_LEVEL_RANGE,
     NOISE_TYPES,
@@ -90,14 +89,6 @@ class TrainConfig:
             raise ConfigError("learning_rate and temperature must be > 0 and warmup_ratio in [0, 1)")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"model name {self.name!r} must be a plain folder name")
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the packages that determine a trained model."""
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "sentence-transformers", "transformers", "numpy"):
-        out[pkg] = version(pkg)
-    return out
 
 
 def _check_base(base: str, max_seq_length: int) -> tuple[dict, str, str]:
@@ -303,7 +294,7 @@ def train_simcse(
         "noise": {"types": list(NOISE_TYPES), "level_range": list(NOISE_LEVEL_RANGE)}
         if config.objective == "noisy-bitext"
         else None,
-        "versions": versions(),
+        "versions": versions(),  # core.provenance: packages + code commit
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 1),
     }

@@ -51,9 +51,7 @@ def _controls(cond: pd.DataFrame):
         st.header("Search setup")
         dataset, mode = ui.dataset_mode("live", cond)
         sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
-        langs = sorted(sel["lang"].unique())
-        default = langs.index("amh") if "amh" in langs else 0
-        lang = st.selectbox("Query language", langs, index=default, key="live_lang", format_func=ui.lang_name)
+        lang = ui.language_select("live", sel, "Query language", prefer="amh")
         encoders = sorted(sel["encoder"].unique())
         chosen = st.multiselect("Encoders", encoders, default=encoders, key="live_encoders")
         noises = list_noise_types()

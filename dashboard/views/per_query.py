@@ -47,8 +47,7 @@ def _controls(cond: pd.DataFrame):
         st.header("Selection")
         dataset, mode = ui.dataset_mode("pq", cond)
         sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
-        langs = sorted(sel["lang"].unique())
-        lang = st.selectbox("Language", langs, key="pq_lang", format_func=ui.lang_name)
+        lang = ui.language_select("pq", sel)
         sel = sel[sel["lang"] == lang]
         noises = sorted(n for n in sel["noise"].unique() if n != "none")
         if not noises:
