@@ -65,3 +65,37 @@ def test_bootstrap_is_seeded_and_brackets_the_mean():
     assert a == b
     assert a.low < a.value < a.high and a.n == 400
     assert bootstrap_ci(ranks, seed=4) != a
+
+
+def test_relative_drop_is_paired_and_matches_hand_values():
+    from core.metrics import relative_drop_ci
+
+    clean, noisy = [1, 1, 2, 2], [1, 2, 2, 4]
+    # MRR clean = (1+1+.5+.5)/4 = .75, noisy = (1+.5+.5+.25)/4 = .5625 -> drop .25
+    e = relative_drop_ci(clean, noisy, seed=3)
+    assert abs(e.value - 0.25) < 1e-12 and e.n == 4 and e.low <= e.value <= e.high
+    assert relative_drop_ci(clean, noisy, seed=3) == e  # same seed, same interval
+    # Pairing: identical clean and noisy ranks give exactly zero drop in every resample.
+    same = relative_drop_ci([1, 3, 7, 2, 9], [1, 3, 7, 2, 9])
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    import pytest
+
+    with pytest.raises(ValueError, match="differ in length"):
+        relative_drop_ci([1, 2], [1])
+
+
+def test_doctests_in_core_run():
+    """Every docstring example in core/ is executed (they document guarantees, so they must hold)."""
+    import doctest
+    import importlib
+    import pkgutil
+
+    import core
+
+    failed, tried = 0, 0
+    for mod in pkgutil.walk_packages(core.__path__, "core."):
+        if mod.name.endswith("__main__") or ".training" in mod.name:
+            continue  # CLIs parse argv on import; training imports torch (covered by its own tests)
+        result = doctest.testmod(importlib.import_module(mod.name), optionflags=doctest.ELLIPSIS)
+        failed, tried = failed + result.failed, tried + result.attempted
+    assert tried >= 3 and failed == 0
