@@ -451,3 +451,47 @@ class E5PortEncoder:
                 for r, (i, c) in enumerate(batch):
                     sums[i] += max(len(c), 1) * means[r]  # e5.c weighs a window by its content length
         return l2_normalise(sums)
+
+
+# ---------------------------------------------------------------------------------------- fidelity sample
+
+# Tatoeba languages chosen to cover every script the test set has (Latin with many diacritic systems,
+# Cyrillic, Arabic, Hebrew, Greek, Georgian, Ethiopic, Devanagari, Bengali, Tamil, Telugu, Malayalam, Thai,
+# Han, Hiragana/Katakana, Hangul, Javanese); Armenian, Khmer, Tibetan... are not in the data.
+FIDELITY_LANGS = (
+    "deu", "fra", "vie", "tur", "pol", "swh", "tuk", "aze", "ces", "isl", "kab", "uzb", "jav",
+    "rus", "ukr", "bel", "kaz", "mon", "srp", "lfn",
+    "ara", "pes", "urd", "heb", "ell", "kat", "amh", "hin", "mar", "awa", "ben", "tam", "tel", "mal", "tha",
+    "cmn", "yue", "wuu", "jpn", "kor",
+)  # fmt: skip
+
+
+def fidelity_sample(data: Path, n: int = 5000, seed: int = 0) -> list[tuple[str, str]]:
+    """A deterministic sample of ``n`` (language, sentence) pairs from both sides' non-English Tatoeba text.
+
+    Every language of :data:`FIDELITY_LANGS` present in ``data`` gets an equal share (capped by its size,
+    the remainder spread over the larger ones); the same ``seed`` always gives the same list.
+    """
+    import random
+
+    from core.datasets.tatoeba import load_tatoeba, tatoeba_languages
+
+    have = set(tatoeba_languages(data))
+    pools = {
+        lang: sorted({s for s in load_tatoeba(data, lang).queries if s.strip()})
+        for lang in FIDELITY_LANGS
+        if lang in have
+    }
+    rng = random.Random(seed)
+    quota, left, out = {}, n, []
+    for k, lang in enumerate(sorted(pools, key=lambda x: len(pools[x]))):
+        quota[lang] = min(len(pools[lang]), left // (len(pools) - k))
+        left -= quota[lang]
+    for lang in sorted(pools):
+        out += [(lang, s) for s in rng.sample(pools[lang], quota[lang])]
+    return out
+
+
+def script_of(text: str) -> set[str]:
+    """Unicode scripts (first word of each letter's name: LATIN, CJK, HIRAGANA...) used in ``text``."""
+    return {unicodedata.name(c, "?").split()[0] for c in text if c.isalpha()}
