@@ -264,7 +264,7 @@ def test_one_optimizer_step_changes_the_weights(port_folder):
     )
     param = model[0].auto_model.encoder.layer[0].attention.self.query.weight
     before = param.detach().clone()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)  # plain SGD: no optimizer state for 96M embeddings
 
     def embed(texts):
         feats = model.tokenize(texts)
