@@ -327,3 +327,15 @@ def test_stale_stamp_triggers_a_rebuild(tmp_path, monkeypatch, port_folder):
     assert '"converter": "old-' not in (target / e5_port.STAMP).read_text()
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
     assert default_image_path().is_file()
+
+
+@pytest.mark.slow
+def test_registry_loads_the_port_with_its_own_fingerprint(port_folder):
+    from core.encoders import encoder_fingerprint, load_encoder
+
+    enc = load_encoder("e5-small-torch")
+    assert enc.fingerprint == encoder_fingerprint("e5-small-torch") != encoder_fingerprint("e5-small")
+    v = enc.encode(["ሰላም ለዓለም", "nul\x00inside"])
+    assert v.shape == (2, 384) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    # The same sanitising as e5-small: the NUL is removed, not a cut.
+    assert np.allclose(enc.encode(["nulinside"])[0], v[1], atol=1e-5)
