@@ -104,6 +104,24 @@ def dataset_mode(prefix: str, cond: pd.DataFrame) -> tuple[str, str]:
     return dataset, mode
 
 
+def corpus_select(prefix: str, sel: pd.DataFrame) -> str | None:
+    """The pooled corpus to show when ``sel`` (conditions of one dataset and mode) holds several.
+
+    Pooled grids of different language sets are different experiments: their rows are never shown
+    together. Returns None when there is nothing to choose (pair mode, or one pooled corpus).
+    """
+    if sel.empty or (sel["mode"] != "pooled").all() or sel["corpus"].nunique() < 2:
+        return None
+    langs = sel.groupby("corpus")["lang"].agg(lambda s: ", ".join(sorted(s.unique())))
+    corpora = sorted(langs.index)
+    return st.selectbox(
+        "Pooled language set", corpora, key=f"{prefix}_corpus",
+        format_func=lambda c: f"{langs[c]} ({c.rsplit('/', 1)[-1]})",
+        help="Each pooled grid ranks against the English sides of its own languages: different language "
+        "sets are different corpora and are never averaged together.",
+    )  # fmt: skip
+
+
 def language_select(
     prefix: str, sel: pd.DataFrame, label: str = "Language", prefer: str | None = None
 ) -> str:
