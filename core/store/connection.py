@@ -84,6 +84,12 @@ def connect(
             migrate(conn, path)
         yield conn
     except duckdb.Error as exc:
+        text = str(exc).lower()
+        if any(w in text for w in ("could not read", "corrupt", "checksum")):
+            raise StoreError(
+                f"database {str(path)!r} is damaged or truncated ({_first_line(exc)}); restore it from a "
+                "backup or use a new --db"
+            ) from exc
         raise StoreError(f"database {str(path)!r}: {_first_line(exc)}") from exc
     finally:
         try:

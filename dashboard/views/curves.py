@@ -168,6 +168,7 @@ def _controls(cond: pd.DataFrame) -> dict | None:
             "corpus": corpus}  # fmt: skip
 
 
+@ui.one_line_errors
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)

@@ -80,6 +80,7 @@ def _flip_chart(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: lis
     return fig
 
 
+@ui.one_line_errors
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)
