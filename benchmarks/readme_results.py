@@ -40,7 +40,15 @@ def main() -> None:
     ap.add_argument("--png", default="docs/results.png")
     args = ap.parse_args()
     with connect(args.db, read_only=True) as conn:
-        rows = q.rank_rows(conn, ["encoder", "lang", "noise", "level", "seed", "qid", "rank"], mode="pair")
+        rows = q.rank_rows(
+            conn, ["corpus", "encoder", "lang", "noise", "level", "seed", "qid", "rank"], mode="pair"
+        )
+    # Aggregates are keyed by language below; refuse rather than average two corpora of one language (e.g.
+    # two datasets in one DB).
+    per_lang = rows.groupby("lang")["corpus"].nunique()
+    if (per_lang > 1).any():
+        raise SystemExit(f"error: languages {sorted(per_lang[per_lang > 1].index)} have several corpora in "
+                         f"{args.db}; use a database of one dataset")  # fmt: skip
     langs = load_languages()
     cls = {code: langs[code].resource_class for code in rows.lang.unique()}
     group = {
@@ -49,10 +57,11 @@ def main() -> None:
     }
     clean = rows[rows.noise == "none"].set_index(["encoder", "lang", "qid"])["rank"]
     mrr = (
-        rows.groupby(["encoder", "noise", "level", "lang"])["rank"]
+        rows.groupby(["encoder", "noise", "level", "corpus", "lang"])["rank"]
         .apply(lambda r: (1 / r).mean())
         .rename("mrr")
         .reset_index()
+        .drop(columns="corpus")
     )
 
     print("### Clean MRR (pair mode)\n")

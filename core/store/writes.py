@@ -149,15 +149,18 @@ def write_cells(
     try:
         conn.register("_cells", cells)
         cond = " AND ".join(f"t.{k} = c.{k}" for k in CELL_KEY)
-        for table in ("ranks", "cells"):
-            _exec(conn, f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
+        # Only a replacement needs a DELETE; checking the (small) cells table first keeps a flush from
+        # scanning the whole ranks table, so writing stays linear in the number of cells of a run.
+        n_old = conn.execute(f"SELECT count(*) FROM cells t JOIN _cells c ON {cond}").fetchall()[0][0]
+        if n_old:
+            for table in ("ranks", "cells"):
+                _exec(conn, f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
         conn.unregister("_cells")
         if not noisy.empty:
             conn.register("_noisy", noisy)
-            cond = " AND ".join(f"t.{k} = n.{k}" for k in noisy_key)
-            _exec(conn, f"DELETE FROM noisy_queries t WHERE EXISTS (SELECT 1 FROM _noisy n WHERE {cond})")
+            cols = ", ".join(noisy.columns)
+            _exec(conn, f"INSERT OR REPLACE INTO noisy_queries ({cols}) SELECT {cols} FROM _noisy")
             conn.unregister("_noisy")
-        _insert_missing(conn, "noisy_queries", noisy, tuple(noisy_key))
         for table, df in (("ranks", ranks), ("cells", cells)):
             conn.register("_rows", df)
             _exec(conn, f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")
