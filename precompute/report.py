@@ -34,7 +34,9 @@ def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None =
     df = df.assign(corpus=[_corpus_label(m, c) for m, c in zip(df["mode"], df["corpus"])])
     index = ["mode", "corpus", "noise", "encoder", "lang"]
     wide = df.pivot_table(index=index, columns="level", values=metric)
-    wide.columns = [f"{c:g}" for c in wide.columns]
+    labels = [f"{c:g}" for c in wide.columns]
+    # Levels that print alike (0.1 and 0.1000001) get their exact values, never one shared column name.
+    wide.columns = labels if len(set(labels)) == len(labels) else [repr(float(c)) for c in wide.columns]
     n = df.groupby(index).n.max()
     out = wide.join(n).reset_index()
     if (out["corpus"] == "").all():

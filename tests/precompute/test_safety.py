@@ -415,6 +415,9 @@ def test_trec_export_replaces_stale_qrels_and_keeps_close_levels_apart(tmp_path,
         gold = q.gold_documents(conn, "tatoeba/pair/xho")
     expected = "".join(f"xho-{r.qid} 0 d{r.doc_id} 1\n" for r in gold.itertuples())
     assert (out / "pair.xho.qrels").read_text() == expected
+    from precompute.report import summary_frame
+
+    assert {"0.1", "0.1000001"} <= set(summary_frame(db).columns)
     runs = sorted(p.name for p in out.glob("*.run"))
     assert len(runs) == 3 and len(set(runs)) == 3, runs  # clean, 0.1 and 0.1000001: three files
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left behind
