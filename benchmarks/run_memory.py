@@ -8,6 +8,14 @@ Each size runs in a fresh subprocess (so peaks do not carry over) on the cheapes
 as many (level, seed) conditions as needed to reach the number of cells. The cost of a cell is then almost
 only the runner's own bookkeeping (noisy queries, buffers, progress, writes), which is what could grow.
 Prints, per size: cells computed, seconds, peak RSS, and the growth of RSS after the first 500 cells.
+
+Measured here (2 busy cores; seconds depend on the load, memory does not):
+
+    before (41ed33b)   1002 cells: peak 330 MB, +25.7 MB after 500 cells
+                       5002 cells: peak 398 MB, +92.1 MB   (about 16 KB more per cell, without bound)
+    now                1002 cells: peak 315 MB, +12.9 MB
+                      20002 cells: peak 351 MB, +39.9 MB   (Python heap flat per tracemalloc; the rest is
+                                                          DuckDB's native allocations)
 """
 
 from __future__ import annotations

@@ -351,7 +351,7 @@ def test_trainer_keeps_a_users_tmp_folder(tmp_path, monkeypatch, capsys, data_di
     assert train(argv) == 0, capsys.readouterr().err
     assert (tmp_path / "X.tmp" / "thesis.txt").read_text() == "precious"
     assert (out / "clir_encoder.json").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["X", "X.tmp", "models"]  # no staging left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["X", "X.tmp"]  # no staging folder left
     assert train([*argv, "--overwrite"]) == 0
     assert (tmp_path / "X.tmp" / "thesis.txt").read_text() == "precious"
 
