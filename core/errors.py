@@ -7,6 +7,7 @@ can keep catching ``ValueError`` / ``LookupError`` / ``OSError``.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 
 
@@ -42,3 +43,38 @@ class EncoderUnavailable(ClirError, RuntimeError):
 
 class StoreError(ClirError, RuntimeError):
     """The results database is unreadable, locked for too long, or of an unknown schema."""
+
+
+class DataChangedError(ClirError, ValueError):
+    """The data or an encoder changed under stored cells: continuing would mix results."""
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]
+
+
+def user_message(exc: BaseException) -> str | None:
+    """The one-line message for a failure the user can cause, or None when ``exc`` is a bug.
+
+    Covers the project's own errors (:class:`core.errors.ClirError`), DuckDB and SQLite errors (damaged
+    files, full disk) and operating-system errors (permissions, missing files, no space left).
+    """
+    if isinstance(exc, ClirError):
+        return _first_line(str(exc)) or exc.__class__.__name__
+    import sqlite3
+
+    import duckdb
+
+    if isinstance(exc, duckdb.Error):
+        return f"database: {_first_line(str(exc))}"
+    if isinstance(exc, sqlite3.Error):
+        # The embedding cache is SQLite; "database or disk is full" is the usual one.
+        return f"embedding cache: {_first_line(str(exc))}"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            return f"no space left on device{where}; what was stored before is intact, free space and rerun"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"permission denied{where}"
+        return f"{exc.strerror or _first_line(str(exc)) or exc.__class__.__name__}{where}"
+    return None

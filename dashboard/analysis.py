@@ -19,16 +19,22 @@ def per_query_values(ranks: pd.DataFrame, metric: str) -> pd.DataFrame:
     ``ranks`` has columns encoder, lang, level, seed, qid, rank (see ``queries.curve_ranks``); the clean rows
     (level 0) count once whatever the seeds.
     """
+    key = ["encoder", "lang", "level", "qid"]
+    if "corpus" in ranks.columns:
+        # A query is (corpus, lang, qid): the same qid ranked in two pooled corpora is two measurements,
+        # never averaged into one.
+        key = ["corpus", *key]
     if ranks.empty:
-        return pd.DataFrame(columns=["encoder", "lang", "level", "qid", "x"])
-    df = ranks[["encoder", "lang", "level", "qid"]].copy()
+        return pd.DataFrame(columns=[*key, "x"])
+    df = ranks[key].copy()
     df["x"] = per_query(ranks["rank"].to_numpy(), metric)
-    return df.groupby(["encoder", "lang", "level", "qid"], as_index=False, sort=True)["x"].mean()
+    return df.groupby(key, as_index=False, sort=True)["x"].mean()
 
 
 def _matrix(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(queries x levels) matrix of one encoder and facet, rows keyed by (lang, qid); NaN where missing."""
-    wide = values.pivot_table(index=["lang", "qid"], columns="level", values="x", aggfunc="mean")
+    rows = ["corpus", "lang", "qid"] if "corpus" in values.columns else ["lang", "qid"]
+    wide = values.pivot_table(index=rows, columns="level", values="x", aggfunc="mean")
     wide = wide.reindex(sorted(wide.columns), axis=1)
     return wide.to_numpy(dtype=np.float64), wide.columns.to_numpy(dtype=np.float64)
 
@@ -173,8 +179,9 @@ def pairwise(values: pd.DataFrame, a: str, b: str, *, n_perm: int = N_PERM, seed
         level, lang, delta (mean of a - b), n, p, p_holm, mark.
     """
     cols = ["level", "lang", "delta", "n", "p", "p_holm", "mark"]
-    pa = values[values["encoder"] == a].set_index(["level", "lang", "qid"])["x"]
-    pb = values[values["encoder"] == b].set_index(["level", "lang", "qid"])["x"]
+    key = ["level", "corpus", "lang", "qid"] if "corpus" in values.columns else ["level", "lang", "qid"]
+    pa = values[values["encoder"] == a].set_index(key)["x"]
+    pb = values[values["encoder"] == b].set_index(key)["x"]
     joined = pd.concat({"a": pa, "b": pb}, axis=1, join="inner").reset_index()
     if joined.empty:
         return pd.DataFrame(columns=cols)

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts dashboard
 
 import streamlit as st  # noqa: E402
 
-from core.errors import ClirError  # noqa: E402
+from core.errors import ClirError, user_message  # noqa: E402
 from dashboard.views import curves, live_search, per_query, runs  # noqa: E402
 
 PAGES = [
@@ -36,6 +36,11 @@ def main() -> None:
         page.run()
     except ClirError as exc:  # any expected failure (locked, missing, foreign DB) is a message, not a trace
         st.warning(f"{exc}")
+    except Exception as exc:  # a damaged file or a full disk is a one-line message too, never a traceback
+        message = user_message(exc)
+        if message is None:
+            raise
+        st.warning(message)
 
 
 main()

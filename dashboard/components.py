@@ -6,14 +6,15 @@ Text from the data or from a user is only ever put into HTML after :func:`html.e
 
 from __future__ import annotations
 
+import functools
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 import streamlit as st
 
-from core.errors import ClirError
+from core.errors import ClirError, user_message
 from core.languages import load_languages, resource_class_label
 from dashboard import data
 
@@ -26,6 +27,24 @@ CAVEATS = (
 # Markdown-active characters encoded as entities, so escaped text cannot turn into emphasis, links or math.
 # One pass over the text, so the entities themselves are never re-escaped.
 _ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]()#$\\~|!{}"})
+
+
+def one_line_errors(page: Callable[[], None]) -> Callable[[], None]:
+    """Wrap a page's ``main`` so that any failure a user can cause (a locked, missing, foreign or damaged
+    database, a full disk) is one warning line on the page, never a traceback or a source path; bugs still
+    raise."""
+
+    @functools.wraps(page)
+    def run() -> None:
+        try:
+            page()
+        except Exception as exc:
+            message = user_message(exc)
+            if message is None:
+                raise
+            st.warning(message)
+
+    return run
 
 
 def guard() -> bool:
@@ -102,6 +121,24 @@ def dataset_mode(prefix: str, cond: pd.DataFrame) -> tuple[str, str]:
         "of all languages' English sentences (harder, more distractors).",
     )
     return dataset, mode
+
+
+def corpus_select(prefix: str, sel: pd.DataFrame) -> str | None:
+    """The pooled corpus to show when ``sel`` (conditions of one dataset and mode) holds several.
+
+    Pooled grids of different language sets are different experiments: their rows are never shown
+    together. Returns None when there is nothing to choose (pair mode, or one pooled corpus).
+    """
+    if sel.empty or (sel["mode"] != "pooled").all() or sel["corpus"].nunique() < 2:
+        return None
+    langs = sel.groupby("corpus")["lang"].agg(lambda s: ", ".join(sorted(s.unique())))
+    corpora = sorted(langs.index)
+    return st.selectbox(
+        "Pooled language set", corpora, key=f"{prefix}_corpus",
+        format_func=lambda c: f"{langs[c]} ({c.rsplit('/', 1)[-1]})",
+        help="Each pooled grid ranks against the English sides of its own languages: different language "
+        "sets are different corpora and are never averaged together.",
+    )  # fmt: skip
 
 
 def language_select(

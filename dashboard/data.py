@@ -118,9 +118,9 @@ def db_state() -> DbState:
 
 
 @st.cache_data(show_spinner="Bootstrapping confidence bands...", max_entries=128)
-def _curve(key, dataset, mode, noise, encoders, langs, seeds, metric, facets_items, n_boot):
+def _curve(key, dataset, mode, noise, encoders, langs, seeds, metric, facets_items, n_boot, corpus=None):
     ranks = read("curve_ranks", dataset=dataset, mode=mode, noise=noise, encoders=encoders, langs=langs,
-                 seeds=seeds)  # fmt: skip
+                 seeds=seeds, corpus=corpus)  # fmt: skip
     values = analysis.per_query_values(ranks, metric)
     return values, analysis.curves(values, dict(facets_items) if facets_items else None, n_boot=n_boot)
 
@@ -135,22 +135,30 @@ def curve(
     metric: str,
     facets: dict[str, str] | None,
     n_boot: int = analysis.N_BOOT,
+    corpus: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(seed-averaged per-query values, curve table with bootstrap bands) for one selection; cached."""
+    """(seed-averaged per-query values, curve table with bootstrap bands) for one selection; cached.
+
+    ``corpus`` (None: every corpus of the mode) restricts to one corpus; queries are keyed by corpus either
+    way, so rows of two pooled corpora are never averaged into one query.
+    """
     facet_items = tuple(sorted(facets.items())) if facets else None
     return _curve(stamp(), dataset, mode, noise, tuple(encoders), tuple(langs), tuple(seeds), metric,
-                  facet_items, n_boot)  # fmt: skip
+                  facet_items, n_boot, corpus)  # fmt: skip
 
 
 @st.cache_data(show_spinner="Running paired randomization tests...", max_entries=64)
-def _pairwise(key, dataset, mode, noise, encoders, langs, seeds, metric, a, b):
-    values, _ = curve(dataset, mode, noise, list(encoders), list(langs), list(seeds), metric, None)
+def _pairwise(key, dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=None):
+    values, _ = curve(
+        dataset, mode, noise, list(encoders), list(langs), list(seeds), metric, None, corpus=corpus
+    )
     return analysis.pairwise(values, a, b)
 
 
-def pairwise(dataset, mode, noise, encoders, langs, seeds, metric, a, b) -> pd.DataFrame:
+def pairwise(dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=None) -> pd.DataFrame:
     """Encoder ``a`` minus ``b`` per level and language, randomization test, Holm across languages."""
-    return _pairwise(stamp(), dataset, mode, noise, tuple(encoders), tuple(langs), tuple(seeds), metric, a, b)
+    return _pairwise(stamp(), dataset, mode, noise, tuple(encoders), tuple(langs), tuple(seeds), metric, a, b,
+                     corpus)  # fmt: skip
 
 
 # --- Background job ---------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 import traceback
 from pathlib import Path
 
-from core.errors import ClirError
+from precompute.errors import user_message
 
 
 def status_path(db: str | Path) -> Path:
@@ -60,11 +61,16 @@ def run_background(grid_path: str | Path, db: str | Path, base: str = "minilm") 
         cells("precompute", "computing the trained models' cells", everything)
         write_status(db, "done", message="demo grid complete")
         return 0
-    except ClirError as exc:
-        write_status(db, "failed", message=str(exc))
-        print(f"error: {exc}")
-        return 2
+    except KeyboardInterrupt:
+        write_status(db, "interrupted", message="interrupted; run it again to finish")
+        print("interrupted: completed cells are stored; run it again to finish", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - the status file must say that the job died, and why
+        message = user_message(exc)
+        if message is not None:
+            write_status(db, "failed", message=message)
+            print(f"error: {message}", file=sys.stderr)
+            return 2
         write_status(db, "failed", message=f"{exc.__class__.__name__}: {exc}")
         traceback.print_exc()
         return 1

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from pathlib import Path
 
-from core.errors import ClirError
 from core.paths import default_db_path
+from precompute.errors import run_cli
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -21,7 +20,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from precompute.report import print_summary
 
     grid = load_grid(args.grid)
-    report = run_grid(grid, args.db, progress=not args.quiet)
+    report = run_grid(grid, args.db, progress=not args.quiet, replace_changed=args.replace_changed)
     print(
         f"run {report.run_id}: {report.cells_written} cells computed, {report.cells_skipped} already stored, "
         f"{report.texts_encoded} texts encoded, {report.seconds:.1f}s"
@@ -55,11 +54,19 @@ def _cmd_background(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    from core.errors import StoreError
     from core.store import SCHEMA_VERSION, connect
 
-    with connect(args.db):
-        pass
-    print(f"{args.db}: schema v{SCHEMA_VERSION}")
+    if not Path(args.db).is_file():
+        # migrate upgrades an existing file; creating an empty one would hide a mistyped path.
+        raise StoreError(f"database {str(args.db)!r} does not exist")
+    # Every row is read back before any migration writes to the file, so a damaged file is refused as is.
+    with connect(args.db, verify=True) as conn:
+        from core.store.schema import verify
+
+        counts = verify(conn, args.db)
+    print(f"{args.db}: schema v{SCHEMA_VERSION}, {counts.get('cells', 0)} cells, {counts.get('ranks', 0)} "
+          "rank rows, every row read back")  # fmt: skip
     return 0
 
 
@@ -78,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--db", **db)
     r.add_argument("--quiet", action="store_true", help="no progress bars")
     r.add_argument("--all-noise", action="store_true", help="summarise every noise type in the DB")
+    r.add_argument(
+        "--replace-changed",
+        action="store_true",
+        help="when the data or an encoder changed under stored cells, delete and recompute those cells "
+        "(default: refuse, so results are never mixed)",
+    )
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("summary", help="print MRR by encoder x language x level from the DB")
@@ -112,13 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         level=os.environ.get("CLIR_LOG", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
     )
     args = build_parser().parse_args(argv)
-    try:
-        return args.fn(args)
-    except ClirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "interrupted: completed cells are stored; run the same command again to finish", file=sys.stderr
-        )
-        return 130
+    return run_cli(
+        lambda: args.fn(args),
+        interrupted="completed cells are stored; run the same command again to finish",
+    )

@@ -7,7 +7,11 @@ to each query's gold. Cells whose vectors are no longer cached are refused with 
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +26,25 @@ def _slug(*parts) -> str:
     return ".".join(re.sub(r"[^A-Za-z0-9_-]+", "_", str(p)) for p in parts)
 
 
+def _corpus_token(mode: str, corpus: str) -> str:
+    # Pair corpora are one per language (the language is in the name already); pooled corpora differ by
+    # language set, so their file names carry the corpus id's digest and two of them never share a file.
+    return mode if mode == "pair" else f"{mode}-{corpus.rsplit('/', 1)[-1]}"
+
+
+def _level_token(level: float) -> str:
+    # repr() is the shortest text that reads back as the same float: 0.1 and 0.1000001 never share a name.
+    return repr(float(level))
+
+
 def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) -> list[Path]:
     """Write the ranks matching ``filters`` (lists of values, None = all) to ``out``; return the files.
+
+    Guarantees: every file is written to a staging folder inside ``out`` first and renamed into place only
+    when all of them are complete, so a failed export changes nothing in ``out``; a file of the same name
+    already in ``out`` (e.g. a stale ``.qrels`` from another database) is replaced, never kept; no two
+    exported conditions share a file name (levels are named by their exact value, pooled corpora by their
+    id), and a collision would be refused rather than overwritten.
 
     Raises:
         StoreError: unreadable DB.  DataError: nothing matches, or TREC vectors are missing from the cache.
@@ -35,16 +56,15 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
         if rows.empty:
             raise DataError(f"no rows in {db} match { ({k: v for k, v in filters.items() if v}) }")
         if fmt == "parquet":
-            path = out / "ranks.parquet"
-            rows.to_parquet(path, index=False)
-            return [path]
+            return _publish(out, {"ranks.parquet": lambda p: rows.to_parquet(p, index=False)})
         cells = q.cells(conn, **filters)
         docs = {c: q.documents(conn, c) for c in rows.corpus.unique()}
         gold = {c: q.gold_documents(conn, c) for c in rows.corpus.unique()}
-    written: list[Path] = []
+    files: dict[str, Callable[[Path], None]] = {}
     for cell in cells.itertuples(index=False):
         sel = rows[(rows.corpus == cell.corpus) & (rows.lang == cell.lang) & (rows.encoder == cell.encoder)
-                   & (rows.noise == cell.noise) & (rows.level == cell.level) & (rows.seed == cell.seed)]  # fmt: skip
+                   & (rows["mode"] == cell.mode) & (rows.noise == cell.noise) & (rows.level == cell.level)
+                   & (rows.seed == cell.seed)]  # fmt: skip
         if sel.empty:
             continue
         cache = EmbeddingCache(cell.fingerprint)
@@ -60,19 +80,44 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
         d = np.stack([vecs[t] for t in doc_texts])
         qv = np.stack([vecs[t] for t in sel.query_noisy])
         scores = qv @ d.T
-        name = _slug(cell.mode, cell.lang, cell.encoder, cell.noise, f"{cell.level:g}", cell.seed)
-        run_path = out / f"{name}.run"
-        with open(run_path, "w", encoding="utf-8") as fh:
-            for qid, rank, s in zip(sel.qid, sel["rank"], scores):
-                depth = max(int(rank), len(sel.top_ids.iloc[0]))
-                top = np.argsort(-s, kind="stable")[:depth]
-                for pos, doc in enumerate(top, 1):
-                    fh.write(f"{cell.lang}-{qid} Q0 d{doc} {pos} {s[doc]:.7f} {name}\n")
-        written.append(run_path)
-        qrels_path = out / f"{_slug(cell.mode, cell.lang)}.qrels"
-        if not qrels_path.exists():
+        token = _corpus_token(cell.mode, cell.corpus)
+        name = _slug(token, cell.lang, cell.encoder, cell.noise, _level_token(cell.level), cell.seed)
+        lines = []
+        for qid, rank, s in zip(sel.qid, sel["rank"], scores):
+            depth = max(int(rank), len(sel.top_ids.iloc[0]))
+            top = np.argsort(-s, kind="stable")[:depth]
+            lines.extend(
+                f"{cell.lang}-{qid} Q0 d{doc} {pos} {s[doc]:.7f} {name}\n" for pos, doc in enumerate(top, 1)
+            )
+        if f"{name}.run" in files:
+            raise DataError(
+                f"two exported conditions would both be written to {name}.run; export them separately"
+            )
+        files[f"{name}.run"] = _text_writer("".join(lines))
+        qrels = f"{_slug(token, cell.lang)}.qrels"
+        if qrels not in files:
             g = gold[cell.corpus]
             g = g[g.lang == cell.lang]
-            qrels_path.write_text("".join(f"{cell.lang}-{r.qid} 0 d{r.doc_id} 1\n" for r in g.itertuples()))
-            written.append(qrels_path)
-    return written
+            files[qrels] = _text_writer(
+                "".join(f"{cell.lang}-{r.qid} 0 d{r.doc_id} 1\n" for r in g.itertuples())
+            )
+    return _publish(out, files)
+
+
+def _text_writer(text: str) -> Callable[[Path], None]:
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def _publish(out: Path, files: dict[str, Callable[[Path], None]]) -> list[Path]:
+    """Write each file into a staging folder in ``out``, then rename them all into place; return them."""
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        for name, write in files.items():
+            write(staging / name)
+        written = []
+        for name in files:
+            os.replace(staging / name, out / name)
+            written.append(out / name)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

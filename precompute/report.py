@@ -11,7 +11,10 @@ from core.store import queries as q
 
 
 def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None = None) -> pd.DataFrame:
-    """Wide table: one row per (mode, noise, encoder, language), one column per level (seed-averaged)."""
+    """Wide table: one row per (mode, corpus, noise, encoder, language), one column per level (seed-averaged).
+
+    The corpus column (the pooled language set's digest) is shown only when pooled cells are stored.
+    """
     with connect(db, read_only=True) as conn:
         df = q.summary(conn)
     if df.empty:
@@ -27,10 +30,23 @@ def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None =
     df = pd.concat(parts)
     if noise:
         df = df[df.noise.isin(noise)]
-    wide = df.pivot_table(index=["mode", "noise", "encoder", "lang"], columns="level", values=metric)
-    wide.columns = [f"{c:g}" for c in wide.columns]
-    n = df.groupby(["mode", "noise", "encoder", "lang"]).n.max()
-    return wide.join(n).reset_index()
+    # Keyed by corpus too: pooled grids of different language sets in one DB are different experiments.
+    df = df.assign(corpus=[_corpus_label(m, c) for m, c in zip(df["mode"], df["corpus"])])
+    index = ["mode", "corpus", "noise", "encoder", "lang"]
+    wide = df.pivot_table(index=index, columns="level", values=metric)
+    labels = [f"{c:g}" for c in wide.columns]
+    # Levels that print alike (0.1 and 0.1000001) get their exact values, never one shared column name.
+    wide.columns = labels if len(set(labels)) == len(labels) else [repr(float(c)) for c in wide.columns]
+    n = df.groupby(index).n.max()
+    out = wide.join(n).reset_index()
+    if (out["corpus"] == "").all():
+        out = out.drop(columns="corpus")
+    return out
+
+
+def _corpus_label(mode: str, corpus: str) -> str:
+    # A pair corpus is the language's own: its name adds nothing. A pooled one is shown by its id's digest.
+    return "" if mode == "pair" else corpus.rsplit("/", 1)[-1]
 
 
 def print_summary(db: str | Path, metric: str = "mrr", noise: list[str] | None = None) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from core.errors import ClirError
+from precompute.errors import run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,14 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 on bad input, with a one-line message on stderr)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return _run(args)
-    except ClirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: no model was saved", file=sys.stderr)
-        return 130
+    return run_cli(lambda: _run(args), interrupted="no model was saved")
 
 
 if __name__ == "__main__":

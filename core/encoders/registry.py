@@ -33,6 +33,7 @@ def registry(path: Path | None = None) -> dict[str, dict]:
         raise ConfigError(f"encoder registry {path}: {exc}") from exc
     root = models_dir()
     if root.is_dir():
+        builtin, cards = set(specs), {}
         for card_file in sorted(root.glob(f"*/{MODEL_CARD}")):
             try:
                 card = json.loads(card_file.read_text(encoding="utf-8"))
@@ -40,6 +41,18 @@ def registry(path: Path | None = None) -> dict[str, dict]:
                 log.warning("ignoring %s: %s", card_file, exc)
                 continue
             name = card.get("name") or card_file.parent.name
+            # A name means one model: a card never shadows encoders.toml, and two cards of one name are
+            # ambiguous, so neither is listed (refuse rather than guess which one the user meant).
+            if name in builtin:
+                log.warning(
+                    "ignoring %s: its name %r is a built-in encoder in encoders.toml", card_file, name
+                )
+                continue
+            if name in cards:
+                log.warning("ignoring %s and %s: both are named %r", cards[name], card_file.parent, name)
+                specs.pop(name, None)
+                continue
+            cards[name] = card_file.parent
             specs[name] = {
                 "kind": "sentence-transformers",
                 "model": str(card_file.parent),

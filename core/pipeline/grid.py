@@ -11,6 +11,7 @@ from core.errors import ConfigError, UnknownNameError
 
 _DATASET_KEYS = {"name", "path", "mode", "languages", "max_queries"}
 _GRID_KEYS = {"encoders", "noise", "levels", "seeds", "top_k"}
+MAX_SEED = 2**31  # seeds are stored as INTEGER (32-bit signed): refuse larger ones before computing anything
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,11 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
     if (
         not isinstance(seeds, list)
         or not seeds
-        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < MAX_SEED for s in seeds)
     ):
-        raise ConfigError(f"{source}: grid.seeds must be a non-empty list of integers >= 0, got {seeds!r}")
+        raise ConfigError(
+            f"{source}: grid.seeds must be a non-empty list of integers in [0, 2**31), got {seeds!r}"
+        )
     top_k = grid.get("top_k", 5)
     if not isinstance(top_k, int) or not 1 <= top_k <= 100:
         raise ConfigError(f"{source}: grid.top_k must be an integer in 1..100")

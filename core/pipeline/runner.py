@@ -8,12 +8,14 @@ most the cells buffered since its last flush, and the next run recomputes exactl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
 import sys
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +34,8 @@ from core.encoders import (
     resolve_spec,
     seen_languages,
 )
-from core.errors import EncoderUnavailable
-from core.noise import apply_noise
+from core.errors import DataChangedError, EncoderUnavailable
+from core.noise import NOISE_VERSION, apply_noise
 from core.pipeline.grid import Grid
 from core.provenance import versions
 from core.ranking import gold_ranks
@@ -42,6 +44,8 @@ from core.store import writes as w
 
 log = logging.getLogger(__name__)
 CLEAN = ("none", 0.0, 0)  # the clean condition is stored once, as seed 0
+NOISY_MEMO_SIZE = 64  # noisy query sets kept for the next encoder (a run's memory must not grow per cell)
+FLUSH_CELLS = 200  # buffered cells written at the latest after this many (and after flush_seconds)
 
 
 @dataclass
@@ -113,6 +117,53 @@ def _cell_key(task: RetrievalTask, encoder: str, noise: str, level: float, seed:
     )
 
 
+def corpus_digest(task: RetrievalTask) -> str:
+    """sha256 of a task's corpus: its id and every document text, in doc-id order."""
+    h = hashlib.sha256(task.corpus.corpus_id.encode())
+    h.update(json.dumps(list(task.corpus.documents), ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def data_fingerprint(task: RetrievalTask, corpus_sha: str | None = None) -> str:
+    """Fingerprint of exactly the data a cell of ``task`` is computed from.
+
+    sha256 over the dataset, mode, language, the corpus (:func:`corpus_digest`), and every (qid, query text,
+    gold doc id) of the task, so a changed sentence, gold link or query subset gives another fingerprint.
+    """
+    h = hashlib.sha256()
+    header = [task.dataset, task.mode, task.lang, corpus_sha or corpus_digest(task)]
+    h.update(json.dumps(header).encode())
+    h.update(
+        json.dumps([task.qids.tolist(), list(task.queries), task.gold.tolist()], ensure_ascii=False).encode()
+    )
+    return h.hexdigest()[:32]
+
+
+def _input_changes(conn, tasks: list[RetrievalTask]) -> tuple[dict[str, str], set[str]]:
+    """Languages whose stored queries or gold disagree with the data now (lang -> why), and the corpora
+    whose stored documents disagree. Ids present in only one side are additions, not changes."""
+    changed: dict[str, str] = {}
+    corpora: set[str] = set()
+    seen_corpora: set[str] = set()
+    for t in tasks:
+        stored_q, stored_d, stored_g = w.stored_inputs(conn, t.dataset, t.lang, t.corpus.corpus_id)
+        for qid, text, gold in zip(t.qids.tolist(), t.queries, t.gold.tolist()):
+            if qid in stored_q and stored_q[qid] != text:
+                changed.setdefault(t.lang, f"query {qid} is now {text[:40]!r}, stored {stored_q[qid][:40]!r}")
+                break
+            if qid in stored_g and stored_g[qid] != gold:
+                changed.setdefault(t.lang, f"the gold document of query {qid} changed")
+                break
+        if t.corpus.corpus_id in seen_corpora:
+            continue
+        seen_corpora.add(t.corpus.corpus_id)
+        docs = t.corpus.documents
+        if stored_d and (len(stored_d) != len(docs) or any(stored_d.get(i) != d for i, d in enumerate(docs))):
+            corpora.add(t.corpus.corpus_id)
+            changed.setdefault(t.lang, f"the documents of corpus {t.corpus.corpus_id} changed")
+    return changed, corpora
+
+
 def run_grid(
     grid: Grid,
     db_path: str | Path,
@@ -121,6 +172,7 @@ def run_grid(
     say: Callable[[str], None] = print,
     flush_seconds: float = 2.0,
     on_progress: Callable[[int, int], None] | None = None,
+    replace_changed: bool = False,
 ) -> RunReport:
     """Compute every missing cell of ``grid`` into ``db_path``.
 
@@ -128,11 +180,18 @@ def run_grid(
 
     Guarantees: one ``ranks`` row per (cell, query); no cell twice; a second run over a finished grid
     loads no model and encodes nothing; an encoder that cannot load is reported through ``say`` and skipped
-    while the rest of the grid runs.
+    while the rest of the grid runs. Nothing is mixed: a cell counts as done only under the same encoder
+    fingerprint, data fingerprint (:func:`data_fingerprint`), query count and noise version; when the data
+    of a language changed under the database, or a stored cell was computed by another model under the same
+    encoder name, the run refuses before computing anything, unless ``replace_changed``, which deletes and
+    recomputes exactly those cells and says so. Cells stored before data fingerprints existed (schema < v3)
+    are recomputed, with a message. The run's ``runs`` row ends ``done``, ``failed`` or ``interrupted`` on
+    every path once it is written; a failure keeps every cell completed before it.
 
     Raises:
         UnknownNameError: unknown language or encoder (before anything is computed).
-        DataError: missing or malformed data.  StoreError: unreadable, foreign or locked database.
+        DataError: missing or malformed data.  StoreError: unreadable, damaged, foreign or locked database.
+        DataChangedError: the data or an encoder changed under stored cells (without ``replace_changed``).
     """
     started = time.monotonic()
     bitexts = load_bitexts(grid.dataset, grid.languages, grid.path)
@@ -142,46 +201,23 @@ def run_grid(
     report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
     conditions = [CLEAN, *grid.noisy_conditions]
     langs = sorted(bitexts)
+    corpus_sha: dict[str, str] = {}
+    data_fp: dict[tuple, str] = {}
+    for t in tasks:
+        if t.corpus.corpus_id not in corpus_sha:
+            corpus_sha[t.corpus.corpus_id] = corpus_digest(t)
+        data_fp[(t.mode, t.lang)] = data_fingerprint(t, corpus_sha[t.corpus.corpus_id])
 
-    with connect(db_path) as conn:
+    # Every stored row is read back once before anything is written: a damaged file is refused untouched.
+    with connect(db_path, verify=True) as conn:
         w.record_run_start(conn, {
             "run_id": report.run_id, "grid_toml": Path(grid.source).read_text() if Path(grid.source).is_file() else "",
             "grid_json": json.dumps(grid.to_dict()), "versions_json": json.dumps(versions()),
             "host": platform.node(), "argv": " ".join(sys.argv),
         })  # fmt: skip
-        w.store_inputs(conn, *_inputs(tasks))
-        # A cell counts as done only under the same encoder fingerprint and query set (max_queries).
-        done = {tuple(r[:-2]): (r[-2], r[-1]) for r in w.completed_cells(conn).itertuples(index=False)}
 
-    # Plan: per encoder, the (lang, condition) groups with at least one cell missing under its fingerprint.
-    plan: dict[str, list[tuple[str, tuple, list[RetrievalTask]]]] = {}
-    for name in grid.encoders:
-        try:
-            fp = encoder_fingerprint(name)
-        except EncoderUnavailable as exc:
-            report.skipped_encoders[name] = exc.reason
-            say(str(exc))
-            continue
-        groups = []
-        for lang in langs:
-            for cond in conditions:
-                todo = [
-                    t
-                    for t in tasks
-                    if t.lang == lang and done.get(_cell_key(t, name, *cond)) != (fp, len(t.queries))
-                ]
-                if todo:
-                    groups.append((lang, cond, todo))
-        plan[name] = groups
-    n_todo = sum(len(todo) for groups in plan.values() for *_, todo in groups)
-    n_all = len(grid.encoders) * len(tasks) * len(conditions)
-    report.cells_skipped = n_all - n_todo
-
-    overall = tqdm(
-        total=n_todo, desc="cells", unit="cell", disable=not progress or not n_todo, dynamic_ncols=True
-    )
+    overall = None
     buffer: dict[str, list[pd.DataFrame]] = {"cells": [], "ranks": [], "noisy": []}
-    noisy_memo: dict[tuple, pd.DataFrame] = {}
     last_flush = time.monotonic()
 
     def flush() -> None:
@@ -196,6 +232,30 @@ def run_grid(
 
     status = "failed"
     try:
+        with connect(db_path) as conn:
+            _check_inputs(conn, tasks, grid.dataset, replace_changed, say, db_path)
+            w.store_inputs(conn, *_inputs(tasks))
+            done = {tuple(r[: len(CELL_KEY)]): tuple(r[len(CELL_KEY) :])
+                    for r in w.completed_cells(conn).itertuples(index=False)}  # fmt: skip
+
+        plan, n_legacy, n_other = _plan(grid, tasks, langs, conditions, done, data_fp, report, say,
+                                        replace_changed, db_path)  # fmt: skip
+        if n_legacy:
+            say(
+                f"recomputing {n_legacy} cells stored before data fingerprints (schema < v3), to never mix them"
+            )
+        if n_other:
+            say(f"recomputing {n_other} cells stored for another query set (max_queries) of the same data")
+        n_todo = sum(len(todo) for groups in plan.values() for *_, todo in groups)
+        n_all = len(grid.encoders) * len(tasks) * len(conditions)
+        report.cells_skipped = n_all - n_todo
+
+        overall = tqdm(
+            total=n_todo, desc="cells", unit="cell", disable=not progress or not n_todo, dynamic_ncols=True
+        )
+        # Noisy queries of recent conditions, reused by the next encoders; bounded so that a run's memory
+        # does not grow with its number of cells (an evicted entry is simply recomputed, deterministically).
+        noisy_memo: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         for name, groups in plan.items():
             if not groups:
                 continue
@@ -210,10 +270,13 @@ def run_grid(
                 if noise == "none":
                     texts = list(todo[0].queries)
                 else:
-                    key = (todo[0].dataset, lang, noise, level, seed)
+                    key = (todo[0].dataset, lang, noise, level, seed, len(todo[0].queries))
                     if key not in noisy_memo:
                         noisy_memo[key] = _noisy_frame(todo[0], noise, level, seed)
                         buffer["noisy"].append(noisy_memo[key])
+                        while len(noisy_memo) > NOISY_MEMO_SIZE:
+                            noisy_memo.popitem(last=False)
+                    noisy_memo.move_to_end(key)
                     texts = noisy_memo[key]["noisy"].tolist()
                 q_emb = _encode(encoder, texts, report, progress, f"{lang} {noise}@{level:g}")
                 for task in todo:
@@ -232,27 +295,128 @@ def run_grid(
                         **dict(zip(CELL_KEY, key)), "fingerprint": encoder.fingerprint, "run_id": report.run_id,
                         "n_queries": len(task.queries), "n_docs": task.n_docs,
                         "seconds": time.monotonic() - t0, "completed_at": pd.Timestamp.now(),
+                        "data_fingerprint": data_fp[(task.mode, task.lang)], "noise_version": NOISE_VERSION,
                     }]))  # fmt: skip
                     report.cells_written += 1
                     overall.update(1)
                     if on_progress:
                         on_progress(report.cells_written, n_todo)
-                if time.monotonic() - last_flush > flush_seconds:
+                # Bounded in time and in size: a fast encoder must not pile up thousands of cells.
+                if time.monotonic() - last_flush > flush_seconds or len(buffer["cells"]) >= FLUSH_CELLS:
                     flush()
             flush()
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
+        _keep_completed(flush, say)
+        raise
+    except BaseException:
+        _keep_completed(flush, say)
         raise
     finally:
-        overall.close()
+        if overall is not None:
+            overall.close()
+        report.seconds = time.monotonic() - started
         try:
-            flush()
-        finally:
             with connect(db_path) as conn:
                 w.record_run_end(conn, report.run_id, status)
-            report.seconds = time.monotonic() - started
+        except Exception as exc:
+            if status == "done":
+                raise
+            # The run is already failing with its own error; that one is what the user must see.
+            log.warning("could not mark run %s %s: %s", report.run_id, status, exc)
     return report
+
+
+def _keep_completed(flush: Callable[[], None], say: Callable[[str], None]) -> None:
+    """Store the cells completed before a failure; if even that fails, the first error is what counts."""
+    try:
+        flush()
+    except Exception as exc:  # noqa: BLE001 - the original failure is re-raised by the caller
+        log.warning("could not store the last buffered cells: %s", exc)
+
+
+def _check_inputs(conn, tasks, dataset: str, replace_changed: bool, say, db_path) -> None:
+    """Refuse (or, with ``replace_changed``, delete and say) when stored inputs disagree with the data."""
+    changed, corpora = _input_changes(conn, tasks)
+    stale_noise = w.completed_cells(conn)
+    stale_noise = stale_noise[
+        (stale_noise["noise"] != "none")
+        & stale_noise["noise_version"].notna()
+        & (stale_noise["noise_version"] != NOISE_VERSION)
+        & stale_noise["lang"].isin([t.lang for t in tasks])
+        & (stale_noise["dataset"] == dataset)
+    ]
+    for lang in sorted(set(stale_noise["lang"])):
+        changed.setdefault(lang, f"its noisy cells were computed by noise version "
+                                 f"{stale_noise.loc[stale_noise.lang == lang, 'noise_version'].iloc[0]}, "
+                                 f"this code is version {NOISE_VERSION}")  # fmt: skip
+    if not changed:
+        return
+    first = sorted(changed)[0]
+    what = f"language{'s' if len(changed) > 1 else ''} {', '.join(sorted(changed))}"
+    if not replace_changed:
+        raise DataChangedError(
+            f"the data of {what} changed since its cells were stored in {str(db_path)!r} ({first}: "
+            f"{changed[first]}); use a new --db, or pass --replace-changed to delete and recompute its cells"
+        )
+    n = w.delete_changed(conn, dataset, sorted(changed), sorted(corpora))
+    say(f"replaced: the data of {what} changed ({first}: {changed[first]}); deleted {n} stored cells and "
+        "their inputs, recomputing them now")  # fmt: skip
+
+
+def _plan(grid, tasks, langs, conditions, done, data_fp, report, say, replace_changed, db_path):
+    """Per encoder, the (lang, condition, tasks) groups with a cell to compute; refuse another model's cells.
+
+    Returns (plan, number of legacy cells to recompute, number of cells of another query set to recompute).
+    """
+    plan: dict[str, list[tuple[str, tuple, list[RetrievalTask]]]] = {}
+    n_legacy = n_other = 0
+    for name in grid.encoders:
+        try:
+            fp = encoder_fingerprint(name)
+        except EncoderUnavailable as exc:
+            report.skipped_encoders[name] = exc.reason
+            say(str(exc))
+            continue
+        other_model: dict[str, int] = {}
+        groups = []
+        for lang in langs:
+            for cond in conditions:
+                todo = []
+                for t in tasks:
+                    if t.lang != lang:
+                        continue
+                    stored = done.get(_cell_key(t, name, *cond))
+                    want = (fp, len(t.queries), data_fp[(t.mode, t.lang)])
+                    if (
+                        stored is not None
+                        and stored[:3] == want
+                        and (cond[0] == "none" or stored[3] == NOISE_VERSION)
+                    ):
+                        continue
+                    if stored is not None:
+                        if stored[0] != fp:
+                            other_model[stored[0]] = other_model.get(stored[0], 0) + 1
+                        elif stored[2] is None or (isinstance(stored[2], float) and np.isnan(stored[2])):
+                            n_legacy += 1
+                        else:
+                            n_other += 1
+                    todo.append(t)
+                if todo:
+                    groups.append((lang, cond, todo))
+        if other_model:
+            n = sum(other_model.values())
+            olds = ", ".join(sorted(other_model))
+            if not replace_changed:
+                raise DataChangedError(
+                    f"encoder {name} is another model now (fingerprint {fp}); {n} cells in {str(db_path)!r} were "
+                    f"computed under the same name by fingerprint {olds}; use a new --db, rename the model, or "
+                    "pass --replace-changed to replace them"
+                )
+            say(f"replacing {n} cells of encoder {name}: stored fingerprint {olds}, current {fp}")
+        plan[name] = groups
+    return plan, n_legacy, n_other
 
 
 def _rank_frame(task: RetrievalTask, key: tuple, gr, texts: list[str], run_id: str) -> pd.DataFrame:

@@ -19,6 +19,13 @@ import duckdb
 from core.errors import StoreError
 
 log = logging.getLogger(__name__)
+# Never fetch or load code behind the user's back: a file of another format (SQLite, Postgres dump...) would
+# otherwise make DuckDB try to download a scanner extension over the network.
+DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -28,28 +35,37 @@ def _is_lock_error(exc: Exception) -> bool:
 
 @contextmanager
 def connect(
-    path: str | Path, *, read_only: bool = False, timeout: float = 60.0
+    path: str | Path, *, read_only: bool = False, timeout: float = 60.0, verify: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open ``path`` and always close it; wait (with jittered backoff) while another process holds it.
 
     A writer connection brings the schema up to date (:func:`core.store.schema.migrate`); a reader checks
-    that the schema is one this code understands.
+    that the schema is one this code understands. ``verify`` first reads every stored row back
+    (:func:`core.store.schema.verify`), so a damaged file is refused before anything is written to it.
+
+    Extension autoinstall and autoload are off on every connection (:data:`DUCKDB_CONFIG`). Any DuckDB error
+    raised inside the ``with`` block (a truncated or corrupt file, a full disk) leaves it as a one-line
+    :class:`StoreError`, so no caller ever shows a raw DuckDB traceback.
 
     Raises:
         StoreError: the file is missing (read-only), not a DuckDB database, of an unknown or newer schema,
-            or still locked after ``timeout`` seconds.
+            still locked after ``timeout`` seconds, or failing a statement (corrupt, disk full).
     """
     from core.store.schema import check_schema, migrate
+    from core.store.schema import verify as verify_all
 
     path = Path(path)
     if read_only and not path.is_file():
         raise StoreError(f"database {str(path)!r} does not exist; run `python -m precompute run` first")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of database {str(path)!r}: {exc.strerror}") from exc
     deadline, delay = time.monotonic() + timeout, 0.02
     while True:
         try:
-            conn = duckdb.connect(str(path), read_only=read_only)
+            conn = duckdb.connect(str(path), read_only=read_only, config=DUCKDB_CONFIG)
             break
         except duckdb.Error as exc:
             if _is_lock_error(exc) and time.monotonic() < deadline:
@@ -58,12 +74,25 @@ def connect(
                 continue
             if _is_lock_error(exc):
                 raise StoreError(f"database {str(path)!r} stayed locked for {timeout:.0f}s: {exc}") from exc
-            raise StoreError(f"database {str(path)!r} is unreadable: {str(exc).splitlines()[0]}") from exc
+            raise StoreError(f"database {str(path)!r} is unreadable: {_first_line(exc)}") from exc
     try:
+        if verify:
+            verify_all(conn, path)
         if read_only:
             check_schema(conn, path)
         else:
             migrate(conn, path)
         yield conn
+    except duckdb.Error as exc:
+        text = str(exc).lower()
+        if any(w in text for w in ("could not read", "corrupt", "checksum")):
+            raise StoreError(
+                f"database {str(path)!r} is damaged or truncated ({_first_line(exc)}); restore it from a "
+                "backup or use a new --db"
+            ) from exc
+        raise StoreError(f"database {str(path)!r}: {_first_line(exc)}") from exc
     finally:
-        conn.close()
+        try:
+            conn.close()
+        except duckdb.Error as exc:  # closing checkpoints; a full disk must not mask the first error
+            log.warning("closing %s: %s", path, _first_line(exc))

@@ -37,18 +37,19 @@ def _where(filters: dict, alias: str = "") -> tuple[str, list]:
 
 
 def summary(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
-    """MRR, accuracy@1 and n per (dataset, mode, encoder, lang, noise, level), averaged over seeds.
+    """MRR, accuracy@1 and n per (dataset, mode, corpus, encoder, lang, noise, level), averaged over seeds.
 
-    Clean cells appear once with ``noise = 'none'`` and ``level = 0``.
+    Clean cells appear once with ``noise = 'none'`` and ``level = 0``. Rows are keyed by corpus too: two
+    pooled grids of different language sets in one database are two corpora, never averaged together.
     """
     where, params = _where(filters)
     return conn.execute(
         f"""
-        SELECT dataset, mode, encoder, lang, noise, level,
+        SELECT dataset, mode, corpus, encoder, lang, noise, level,
                avg(1.0 / rank) AS mrr, avg(CASE WHEN rank = 1 THEN 1.0 ELSE 0.0 END) AS acc1,
                count(DISTINCT qid) AS n, count(DISTINCT seed) AS seeds
         FROM ranks {where}
-        GROUP BY ALL ORDER BY dataset, mode, encoder, lang, noise, level
+        GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
         """,
         params,
     ).df()
@@ -148,17 +149,19 @@ def curve_ranks(
     encoders: Sequence[str],
     langs: Sequence[str],
     seeds: Sequence[int],
+    corpus: str | None = None,
 ) -> pd.DataFrame:
     """Per-query ranks behind a degradation curve: the clean rows plus every level of ``noise``.
 
     Clean rows (noise ``none``, level 0, seed 0) are returned once; the caller reuses them for every seed.
-    Columns: encoder, lang, level, seed, qid, rank.
+    ``corpus`` (None: all) selects one corpus, e.g. one of several pooled language sets. Columns: corpus,
+    encoder, lang, level, seed, qid, rank; a query is identified by (corpus, lang, qid).
     """
-    enc_where, enc_params = _where({"encoder": list(encoders), "lang": list(langs)})
+    enc_where, enc_params = _where({"encoder": list(encoders), "lang": list(langs), "corpus": corpus})
     seed_ph = ", ".join("?" * len(seeds)) or "NULL"
     return conn.execute(
         f"""
-        SELECT encoder, lang, level, seed, qid, rank FROM ranks
+        SELECT corpus, encoder, lang, level, seed, qid, rank FROM ranks
         {enc_where} AND dataset = ? AND mode = ?
               AND ((noise = 'none' AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))
         """,
@@ -167,19 +170,27 @@ def curve_ranks(
 
 
 def per_query_ranks(
-    conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, lang: str, noise: str, seed: int
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    lang: str,
+    noise: str,
+    seed: int,
+    corpus: str | None = None,
 ) -> pd.DataFrame:
     """Every encoder's rank of every query of ``lang`` at every level of ``noise`` (plus clean, level 0).
 
-    Columns: encoder, level, qid, rank, n_docs.
+    ``corpus`` (None: all) selects one corpus, e.g. one of several pooled language sets; callers showing
+    one row per query must pass it when the mode has several. Columns: corpus, encoder, level, qid, rank,
+    n_docs.
     """
     return conn.execute(
         """
-        SELECT encoder, level, qid, rank, n_docs FROM ranks
-        WHERE dataset = ? AND mode = ? AND lang = ?
+        SELECT corpus, encoder, level, qid, rank, n_docs FROM ranks
+        WHERE dataset = ? AND mode = ? AND lang = ? AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
               AND ((noise = 'none' AND level = 0) OR (noise = ? AND seed = ?))
         """,
-        [dataset, mode, lang, noise, seed],
+        [dataset, mode, lang, corpus, corpus, noise, seed],
     ).df()
 
 
@@ -252,7 +263,7 @@ def gold_document(conn: duckdb.DuckDBPyConnection, corpus: str, lang: str, qid: 
 
 
 def coverage(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Stored cells per (dataset, mode, lang, encoder, noise, level, seed) (corpus folded in)."""
+    """Stored cells per (dataset, mode, lang, encoder, noise, level, seed); ``cells`` counts the corpora."""
     return conn.execute(
         """
         SELECT dataset, mode, lang, encoder, noise, level, seed, count(*) AS cells,

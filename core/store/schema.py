@@ -63,7 +63,26 @@ def m002_encoder_languages(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [m001_initial, m002_encoder_languages]
+def m003_data_fingerprints(conn: duckdb.DuckDBPyConnection) -> None:
+    """Each cell records the fingerprint of its input data and the noise version it was computed under.
+
+    Cells stored before v3 keep NULL in both (legacy): the runner treats them as not done, recomputes them
+    on the next run of their grid and says so, so they are never mixed with fingerprinted cells.
+    """
+    _exec(
+        conn,
+        """
+        ALTER TABLE cells ADD COLUMN data_fingerprint VARCHAR;
+        ALTER TABLE cells ADD COLUMN noise_version VARCHAR;
+    """,
+    )
+
+
+MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
+    m001_initial,
+    m002_encoder_languages,
+    m003_data_fingerprints,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -131,3 +150,26 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
             _exec(conn, "ROLLBACK")
             raise
     return SCHEMA_VERSION
+
+
+def verify(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> dict[str, int]:
+    """Read every row of every table once (a full scan, hashing each row); return table -> row count.
+
+    DuckDB reads blocks lazily, so a truncated or damaged file can open and even answer small queries;
+    this scan touches every stored block, so it fails on any block that cannot be read back.
+
+    Raises:
+        StoreError: a table cannot be read in full (truncated or corrupt file), with the table named.
+    """
+    counts = {}
+    for table in sorted(_tables(conn)):
+        try:
+            # ``table`` comes from the catalog, never from user input; quoting keeps odd names intact.
+            counts[table] = conn.execute(f'SELECT count(*), sum(hash(t)) FROM "{table}" t').fetchall()[0][0]
+        except duckdb.Error as exc:
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise StoreError(
+                f"database {str(path)!r} is damaged (table {table} cannot be read: {first}); "
+                "restore it from a backup or use a new --db"
+            ) from exc
+    return counts

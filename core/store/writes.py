@@ -80,8 +80,56 @@ def store_inputs(
 
 
 def completed_cells(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Key columns, encoder fingerprint and query count of every completed cell."""
-    return conn.execute(f"SELECT {', '.join(CELL_KEY)}, fingerprint, n_queries FROM cells").df()
+    """Key columns, encoder fingerprint, query count, data fingerprint and noise version of every cell.
+
+    ``data_fingerprint`` and ``noise_version`` are NULL for cells stored before schema v3 (legacy).
+    """
+    return conn.execute(
+        f"SELECT {', '.join(CELL_KEY)}, fingerprint, n_queries, data_fingerprint, noise_version FROM cells"
+    ).df()
+
+
+def stored_inputs(
+    conn: duckdb.DuckDBPyConnection, dataset: str, lang: str, corpus: str
+) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
+    """What the database holds for one task: (qid -> query text, doc_id -> document, qid -> gold doc_id)."""
+    queries = conn.execute(
+        "SELECT qid, text FROM queries WHERE dataset = ? AND lang = ?", [dataset, lang]
+    ).fetchall()
+    docs = conn.execute("SELECT doc_id, text FROM documents WHERE corpus = ?", [corpus]).fetchall()
+    gold = conn.execute(
+        "SELECT qid, doc_id FROM gold WHERE corpus = ? AND lang = ?", [corpus, lang]
+    ).fetchall()
+    return dict(queries), dict(docs), dict(gold)
+
+
+def delete_changed(
+    conn: duckdb.DuckDBPyConnection, dataset: str, langs: list[str], corpora: list[str]
+) -> int:
+    """Delete, in one transaction, everything derived from inputs that changed; return the cells deleted.
+
+    For each of ``langs``: its cells and rank rows (every corpus), noisy queries, clean queries and gold
+    links; for each of ``corpora``: its documents, and every cell and rank row ranked against it. The
+    caller then stores the new inputs and recomputes, so stored texts and cells agree again.
+    """
+    langs, corpora = list(langs), list(corpora)
+    lang_ph, corpus_ph = ", ".join("?" * len(langs)) or "NULL", ", ".join("?" * len(corpora)) or "NULL"
+    cond = f"dataset = ? AND (lang IN ({lang_ph}) OR corpus IN ({corpus_ph}))"
+    params = [dataset, *langs, *corpora]
+    _exec(conn, "BEGIN TRANSACTION")
+    try:
+        n = conn.execute(f"SELECT count(*) FROM cells WHERE {cond}", params).fetchall()[0][0]
+        _exec(conn, f"DELETE FROM ranks WHERE {cond}", params)
+        _exec(conn, f"DELETE FROM cells WHERE {cond}", params)
+        for table in ("noisy_queries", "queries"):
+            _exec(conn, f"DELETE FROM {table} WHERE dataset = ? AND lang IN ({lang_ph})", [dataset, *langs])
+        _exec(conn, f"DELETE FROM gold WHERE {cond}", params)
+        _exec(conn, f"DELETE FROM documents WHERE corpus IN ({corpus_ph})", corpora)
+        _exec(conn, "COMMIT")
+    except Exception:
+        _exec(conn, "ROLLBACK")
+        raise
+    return n
 
 
 def write_cells(
@@ -90,16 +138,29 @@ def write_cells(
     """Store finished cells with their rank rows and noisy queries atomically.
 
     A cell row and its rank rows land in the same transaction, so after a crash a cell is either complete
-    or absent. A cell already stored with another encoder fingerprint (a retrained model) is replaced.
+    or absent. A cell already stored under the same key is replaced: the runner decides beforehand which
+    replacements are allowed (it refuses another model's cells unless told to replace them). Noisy queries
+    are written as computed now (replacing a stored row of the same key), so they agree with these cells.
     """
+    noisy_key = ["dataset", "lang", "noise", "level", "seed", "qid"]
+    if not noisy.empty:
+        noisy = noisy.drop_duplicates(noisy_key)
     _exec(conn, "BEGIN TRANSACTION")
     try:
         conn.register("_cells", cells)
         cond = " AND ".join(f"t.{k} = c.{k}" for k in CELL_KEY)
-        for table in ("ranks", "cells"):
-            _exec(conn, f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
+        # Only a replacement needs a DELETE; checking the (small) cells table first keeps a flush from
+        # scanning the whole ranks table, so writing stays linear in the number of cells of a run.
+        n_old = conn.execute(f"SELECT count(*) FROM cells t JOIN _cells c ON {cond}").fetchall()[0][0]
+        if n_old:
+            for table in ("ranks", "cells"):
+                _exec(conn, f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
         conn.unregister("_cells")
-        _insert_missing(conn, "noisy_queries", noisy, ("dataset", "lang", "noise", "level", "seed", "qid"))
+        if not noisy.empty:
+            conn.register("_noisy", noisy)
+            cols = ", ".join(noisy.columns)
+            _exec(conn, f"INSERT OR REPLACE INTO noisy_queries ({cols}) SELECT {cols} FROM _noisy")
+            conn.unregister("_noisy")
         for table, df in (("ranks", ranks), ("cells", cells)):
             conn.register("_rows", df)
             _exec(conn, f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")

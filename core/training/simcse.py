@@ -182,13 +182,72 @@ def _loss(model, objective: str, temperature: float):
     )
 
 
-def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
-    """Move a complete model folder into place, then make its card visible: both steps are renames."""
+def _made_by_trainer(folder: Path) -> bool:
+    """Whether ``folder`` is a model folder this trainer wrote (a published or a not-yet-published card)."""
+    return (folder / MODEL_CARD).is_file() or (folder / PARTIAL_CARD).is_file()
+
+
+def check_target(name: str, out: Path, overwrite: bool) -> None:
+    """Refuse a model name or folder that would take over something else; never deletes anything.
+
+    Guarantees: a trained model never takes the name of an ``encoders.toml`` entry, nor of another trained
+    model's card (whatever its folder), so a registry name always means one model; ``overwrite`` replaces
+    only a folder that holds a card written by this trainer, never any other folder.
+
+    Raises:
+        ConfigError: the name is taken, or ``out`` exists and is not replaceable, each with what to do.
+    """
+    import tomllib
+
+    from core.encoders.registry import REGISTRY_FILE
+    from core.paths import models_dir
+
+    try:
+        builtin = tomllib.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"encoder registry {REGISTRY_FILE}: {exc}") from exc
+    if name in builtin:
+        raise ConfigError(
+            f"model name {name!r} is a built-in encoder in encoders.toml; choose another --name"
+        )
+    root = models_dir()
+    for card_file in sorted(root.glob(f"*/{MODEL_CARD}")) if root.is_dir() else []:
+        try:
+            other = json.loads(card_file.read_text(encoding="utf-8")).get("name") or card_file.parent.name
+        except (OSError, ValueError):
+            continue
+        if other == name and card_file.parent.resolve() != out.resolve():
+            raise ConfigError(
+                f"model name {name!r} is taken by {card_file.parent}; choose another --name "
+                "(--overwrite only replaces the model at --out)"
+            )
     if out.exists():
         if not overwrite:
             raise ConfigError(f"{out} already exists (pass --overwrite to replace it)")
-        shutil.rmtree(out)
+        if not out.is_dir() or not _made_by_trainer(out):
+            raise ConfigError(
+                f"{out} exists and is not a model folder written by this trainer; refusing to replace it "
+                "even with --overwrite: choose another --out"
+            )
+
+
+def _publish(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Move a complete model folder into place, then make its card visible: both steps are renames.
+
+    An existing ``out`` is first renamed aside and deleted only once the new folder is in place, and only
+    if it is a folder this trainer wrote (checked again here: it may have changed during training).
+    """
+    old = None
+    if out.exists():
+        if not overwrite:
+            raise ConfigError(f"{out} already exists (pass --overwrite to replace it)")
+        if not out.is_dir() or not _made_by_trainer(out):
+            raise ConfigError(f"{out} is not a model folder written by this trainer; refusing to replace it")
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
     os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old)
     os.replace(out / PARTIAL_CARD, out / MODEL_CARD)
 
 
@@ -199,8 +258,12 @@ def train_simcse(
 
     Guarantees:
         - the same config (seed included) on the same machine and versions gives the same weights;
-        - ``out`` appears only once complete: training happens in ``<out>.tmp``, which is renamed, and the
-          card is published last, so a killed run never leaves a folder the encoder registry would list;
+        - ``out`` appears only once complete: training happens in a staging folder this call creates beside
+          it (``.<out>.XXXX.staging``), which is renamed, and the card is published last, so a killed run
+          never leaves a folder the encoder registry would list;
+        - it deletes only what it created: its own staging folder, and (with ``overwrite``) a previous
+          model folder holding a card of this trainer; never a user's ``<out>.tmp`` or any other folder;
+        - the model's name is not taken by a built-in encoder or another trained model (:func:`check_target`);
         - no training pair shares a sentence with an evaluation or dev language (see ``load_training_pairs``).
 
     Args:
@@ -215,8 +278,7 @@ def train_simcse(
         EncoderUnavailable: the base cannot be loaded.  DataError: missing data.
     """
     out = Path(out).expanduser()
-    if out.exists() and not overwrite:
-        raise ConfigError(f"{out} already exists (pass --overwrite to replace it)")
+    check_target(config.name, out, overwrite)
     t0 = time.perf_counter()
     _check_base(config.base, config.max_seq_length)  # fail in seconds, before any data is read
     rng = np.random.default_rng(config.seed)
@@ -227,12 +289,26 @@ def train_simcse(
     if not rows:
         raise ConfigError(f"only {len(examples)} training examples for batch size {config.batch_size}")
 
+    # A staging folder of this run only (unique name beside ``out``, so the final rename stays on one file
+    # system): the trainer deletes it on failure and never touches any other folder, e.g. a user's X.tmp.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=out.parent))
+    try:
+        base_fp = _train_into(config, tmp, examples, rows, progress)
+        _write_card(config, tmp, base_fp, data, examples, rows, t0)
+        _publish(tmp, out, overwrite)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("saved %s (%s)", out, config.objective)
+    return out
+
+
+def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) -> str:
+    """Train and save the model's weights into the staging folder ``tmp``; return the base's fingerprint."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
-    tmp = out.with_name(out.name + ".tmp")
-    if tmp.exists():  # left by a killed run: never published, safe to discard
-        shutil.rmtree(tmp)
     with (
         _deterministic(config.seed, config.threads),
         tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch,
@@ -266,6 +342,11 @@ def train_simcse(
         )
         trainer.train()
         model.save(str(tmp))
+    return base_fp
+
+
+def _write_card(config: TrainConfig, tmp: Path, base_fp: str, data, examples, rows, t0: float) -> None:
+    """Write the not-yet-published card (:data:`PARTIAL_CARD`) into the staging folder."""
     card = {
         "name": config.name,
         "description": _describe(config),
@@ -299,9 +380,6 @@ def train_simcse(
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
     (tmp / PARTIAL_CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _publish(tmp, out, overwrite)
-    log.info("saved %s (%s, %.0fs)", out, config.objective, card["train_seconds"])
-    return out
 
 
 def _describe(config: TrainConfig) -> str:

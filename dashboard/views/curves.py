@@ -137,6 +137,9 @@ def _controls(cond: pd.DataFrame) -> dict | None:
         st.header("Selection")
         dataset, mode = ui.dataset_mode("curves", cond)
         sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
+        corpus = ui.corpus_select("curves", sel)
+        if corpus is not None:
+            sel = sel[sel["corpus"] == corpus]
         noises = sorted(n for n in sel["noise"].unique() if n != "none")
         if not noises:
             st.info("Only clean cells are stored for this mode: no noise type to plot yet.")
@@ -161,9 +164,11 @@ def _controls(cond: pd.DataFrame) -> dict | None:
         return None
     return {"dataset": dataset, "mode": mode, "noise": noise, "metric_label": metric_label,
             "metric": METRICS[metric_label], "encoders": encoders, "langs": langs, "seeds": seeds,
-            "facet": facet, "relative": scale != "absolute", "all_encoders": sorted(cond["encoder"].unique())}  # fmt: skip
+            "facet": facet, "relative": scale != "absolute", "all_encoders": sorted(cond["encoder"].unique()),
+            "corpus": corpus}  # fmt: skip
 
 
+@ui.one_line_errors
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)
@@ -175,7 +180,7 @@ def main() -> None:
         return
     facets = facet_map(c["langs"], c["facet"])
     values, curve = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
-                               c["metric"], facets)  # fmt: skip
+                               c["metric"], facets, corpus=c["corpus"])  # fmt: skip
     if curve.empty:
         st.warning("No stored ranks for this selection (a missing cell?). See the Runs page for coverage.")
         return
@@ -217,7 +222,7 @@ def main() -> None:
         if levels:
             level = st.select_slider("At level", levels, value=levels[-1], key="curves_heat_level")
             per_lang = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
-                                  c["metric"], None)[1]  # fmt: skip
+                                  c["metric"], None, corpus=c["corpus"])[1]  # fmt: skip
             st.plotly_chart(heatmap(per_lang, level, {}),
                             width="stretch", key="curves_heatmap")  # fmt: skip
             st.caption(f"1 - {c['metric_label']}(level) / {c['metric_label']}(clean); n/a where clean is 0.")
@@ -229,7 +234,7 @@ def main() -> None:
             a = st.selectbox("Encoder A", c["encoders"], index=0, key="curves_pair_a")
             b = st.selectbox("Encoder B", [e for e in c["encoders"] if e != a], index=0, key="curves_pair_b")
             pw = data.pairwise(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
-                               c["metric"], a, b)  # fmt: skip
+                               c["metric"], a, b, c["corpus"])  # fmt: skip
             if pw.empty:
                 st.info("The two encoders share no queries in this selection.")
             else:

@@ -81,6 +81,7 @@ def _query(dataset: str, lang: str) -> tuple[str, int | None]:
     return text, None
 
 
+@ui.one_line_errors
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)

@@ -47,6 +47,9 @@ def _controls(cond: pd.DataFrame):
         st.header("Selection")
         dataset, mode = ui.dataset_mode("pq", cond)
         sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
+        corpus = ui.corpus_select("pq", sel)
+        if corpus is not None:
+            sel = sel[sel["corpus"] == corpus]
         lang = ui.language_select("pq", sel)
         sel = sel[sel["lang"] == lang]
         noises = sorted(n for n in sel["noise"].unique() if n != "none")
@@ -59,7 +62,9 @@ def _controls(cond: pd.DataFrame):
         levels = sorted(sel.loc[sel["noise"] == noise, "level"].unique().tolist())
         level = st.select_slider("Noise level", levels, value=levels[-1], key="pq_level")
         encoders = sorted(sel["encoder"].unique())
-    return dataset, mode, lang, noise, seed, level, encoders
+    if corpus is None and sel["corpus"].nunique() == 1:
+        corpus = sel["corpus"].iloc[0]
+    return dataset, mode, lang, noise, seed, level, encoders, corpus
 
 
 def _flip_chart(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: list[str]) -> go.Figure:
@@ -75,6 +80,7 @@ def _flip_chart(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: lis
     return fig
 
 
+@ui.one_line_errors
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)
@@ -84,8 +90,10 @@ def main() -> None:
     picked = _controls(cond)
     if picked is None:
         return
-    dataset, mode, lang, noise, seed, level, encoders = picked
-    ranks = data.read("per_query_ranks", dataset=dataset, mode=mode, lang=lang, noise=noise, seed=seed)
+    dataset, mode, lang, noise, seed, level, encoders, corpus = picked
+    # One row per query needs one corpus: pooled grids of other language sets rank the same qids again.
+    ranks = data.read("per_query_ranks", dataset=dataset, mode=mode, lang=lang, noise=noise, seed=seed,
+                      corpus=corpus)  # fmt: skip
     table = diff_table(ranks, level, encoders)
     if table.empty:
         st.warning(f"No clean and noisy ranks stored together for {ui.lang_name(lang)} at level {level:g}.")
@@ -149,6 +157,8 @@ def main() -> None:
         ui.text_box("Clean", texts.get(qid, ""))
     tops = data.read("query_top", dataset=dataset, mode=mode, lang=lang, noise=noise, level=level, seed=seed,
                      qid=qid)  # fmt: skip
+    if corpus is not None:
+        tops = tops[tops["corpus"] == corpus]
     if not tops.empty:
         gold = data.read("gold_document", corpus=tops["corpus"].iloc[0], lang=lang, qid=qid)
         if not gold.empty:

@@ -134,6 +134,7 @@ def _report(dataset, mode, encoders, langs, noises, cond) -> str:
     return build_report("CLIR Noise Lab report", sections, meta)
 
 
+@ui.one_line_errors
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)

@@ -202,3 +202,18 @@ def test_runs_shows_background_job_progress(use_db, db_copy):
     ok(at, runs.TITLE)
     bars = at.get("progress")
     assert bars and "training simcse" in bars[0].proto.text and bars[0].proto.value == 30
+
+
+@pytest.mark.parametrize("frac", [0.5, 0.8])
+def test_damaged_database_is_one_line_on_every_page(use_db, small_db, tmp_path, frac):
+    data = small_db.read_bytes()
+    damaged = tmp_path / "damaged.duckdb"
+    damaged.write_bytes(data[: int(len(data) * frac)])
+    use_db(damaged)
+    for module in (curves, per_query, live_search, runs):
+        at = page(module).run()
+        assert not at.exception, (module.TITLE, at.exception)
+        messages = [w.value for w in at.warning] + [e.value for e in at.error]
+        assert messages, module.TITLE
+        for m in messages:
+            assert "\n" not in m and "Traceback" not in m and ".py" not in m, m

@@ -97,8 +97,9 @@ def test_exported_trec_run_gives_the_same_mrr_in_ranx(built, tmp_path):
     runs = [f for f in files if f.suffix == ".run"]
     assert len(runs) == 8  # 2 langs x 2 modes x (clean + substitute@0.1)
     for run_file in runs:
-        mode, lang, _, noise, level, _ = run_file.stem.split(".", 5)[0:5] + [None]
-        qrels = Qrels.from_file(str(tmp_path / f"{mode}.{lang}.qrels"), kind="trec")
+        token, lang, _, noise, level, _ = run_file.stem.split(".", 5)[0:5] + [None]
+        mode = token.split("-")[0]  # pooled files carry their corpus: pooled-<digest>
+        qrels = Qrels.from_file(str(tmp_path / f"{token}.{lang}.qrels"), kind="trec")
         ours = rows[(rows["mode"] == mode) & (rows.lang == lang) & (rows.noise == noise)]
         ranx_mrr = evaluate(qrels, Run.from_file(str(run_file), kind="trec"), "mrr")
         assert abs(ranx_mrr - np.mean(1.0 / ours["rank"])) < 1e-4, run_file.name
