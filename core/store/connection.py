@@ -33,6 +33,32 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text or "resource temporarily unavailable" in text
 
 
+def _check_length(conn: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a file shorter than the blocks its own header declares (a truncated copy or download).
+
+    Why: DuckDB reads blocks lazily, so a truncated file opens and answers every query whose blocks happen
+    to lie before the cut; pages would then work or fail depending on the file's layout. The header's block
+    count makes the check O(1), where reading every row back (``verify``) is a full scan.
+
+    Raises:
+        StoreError: the file is shorter than ``used_blocks * block_size``.
+    """
+    row = conn.execute("PRAGMA database_size").fetchall()
+    names = [d[0] for d in conn.description]
+    info = dict(zip(names, row[0])) if row else {}
+    # Used blocks, not total: a checkpoint may cut free blocks off the end while the header still counts
+    # them, so only a file too short for its used blocks is surely truncated (no false alarms).
+    blocks, size = info.get("used_blocks"), info.get("block_size")
+    if not isinstance(blocks, int) or not isinstance(size, int):
+        return  # an in-memory or unknown layout: nothing to compare with
+    actual = path.stat().st_size if path.is_file() else 0
+    if actual < blocks * size:
+        raise StoreError(
+            f"database {str(path)!r} is damaged or truncated ({actual:,} bytes, its header declares "
+            f"{blocks} used blocks of {size:,}); restore it from a backup or use a new --db"
+        )
+
+
 @contextmanager
 def connect(
     path: str | Path, *, read_only: bool = False, timeout: float = 60.0, verify: bool = False
@@ -76,6 +102,10 @@ def connect(
                 raise StoreError(f"database {str(path)!r} stayed locked for {timeout:.0f}s: {exc}") from exc
             raise StoreError(f"database {str(path)!r} is unreadable: {_first_line(exc)}") from exc
     try:
+        if read_only and not path.with_name(path.name + ".wal").exists():
+            # Only a reader of a checkpointed file: replaying a WAL allocates blocks in memory, which the
+            # block count then includes although the file does not hold them yet.
+            _check_length(conn, path)
         if verify:
             verify_all(conn, path)
         if read_only:

@@ -204,16 +204,26 @@ def test_runs_shows_background_job_progress(use_db, db_copy):
     assert bars and "training simcse" in bars[0].proto.text and bars[0].proto.value == 30
 
 
-@pytest.mark.parametrize("frac", [0.5, 0.8])
+@pytest.mark.parametrize("frac", [0.3, 0.5, 0.8, 0.99])
 def test_damaged_database_is_one_line_on_every_page(use_db, small_db, tmp_path, frac):
+    """A truncated file never shows a traceback. Where the cut removes blocks that the file's header
+    declares in use, every page says so in one line; past that, DuckDB reads blocks lazily, so a page whose
+    blocks all lie before the cut may still render, and it must then render without error."""
+    import duckdb
+
     data = small_db.read_bytes()
     damaged = tmp_path / "damaged.duckdb"
     damaged.write_bytes(data[: int(len(data) * frac)])
+    with duckdb.connect(str(small_db), read_only=True) as conn:
+        row = conn.execute("PRAGMA database_size").fetchall()[0]
+        info = dict(zip([d[0] for d in conn.description], row))
+    surely_short = len(data) * frac < info["used_blocks"] * info["block_size"]
     use_db(damaged)
     for module in (curves, per_query, live_search, runs):
         at = page(module).run()
         assert not at.exception, (module.TITLE, at.exception)
         messages = [w.value for w in at.warning] + [e.value for e in at.error]
-        assert messages, module.TITLE
+        if surely_short:
+            assert any("damaged or truncated" in m for m in messages), (module.TITLE, messages)
         for m in messages:
             assert "\n" not in m and "Traceback" not in m and ".py" not in m, m
