@@ -40,6 +40,7 @@ from core.pipeline.grid import Grid
 from core.provenance import versions
 from core.ranking import gold_ranks
 from core.store import CELL_KEY, connect
+from core.store import queries as reads
 from core.store import writes as w
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def _input_changes(conn, tasks: list[RetrievalTask]) -> tuple[dict[str, str], se
     corpora: set[str] = set()
     seen_corpora: set[str] = set()
     for t in tasks:
-        stored_q, stored_d, stored_g = w.stored_inputs(conn, t.dataset, t.lang, t.corpus.corpus_id)
+        stored_q, stored_g = w.stored_queries_and_gold(conn, t.dataset, t.lang, t.corpus.corpus_id)
         for qid, text, gold in zip(t.qids.tolist(), t.queries, t.gold.tolist()):
             if qid in stored_q and stored_q[qid] != text:
                 changed.setdefault(t.lang, f"query {qid} is now {text[:40]!r}, stored {stored_q[qid][:40]!r}")
@@ -154,9 +155,11 @@ def _input_changes(conn, tasks: list[RetrievalTask]) -> tuple[dict[str, str], se
             if qid in stored_g and stored_g[qid] != gold:
                 changed.setdefault(t.lang, f"the gold document of query {qid} changed")
                 break
+        # A pooled corpus is shared by every language's task: read and compare its documents once.
         if t.corpus.corpus_id in seen_corpora:
             continue
         seen_corpora.add(t.corpus.corpus_id)
+        stored_d = dict(reads.documents(conn, t.corpus.corpus_id).itertuples(index=False))
         docs = t.corpus.documents
         if stored_d and (len(stored_d) != len(docs) or any(stored_d.get(i) != d for i, d in enumerate(docs))):
             corpora.add(t.corpus.corpus_id)

@@ -89,18 +89,20 @@ def completed_cells(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def stored_inputs(
+def stored_queries_and_gold(
     conn: duckdb.DuckDBPyConnection, dataset: str, lang: str, corpus: str
-) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
-    """What the database holds for one task: (qid -> query text, doc_id -> document, qid -> gold doc_id)."""
+) -> tuple[dict[int, str], dict[int, int]]:
+    """What the database holds for one task's queries: (qid -> query text, qid -> gold doc_id).
+
+    The corpus's documents come from :func:`core.store.queries.documents`.
+    """
     queries = conn.execute(
         "SELECT qid, text FROM queries WHERE dataset = ? AND lang = ?", [dataset, lang]
     ).fetchall()
-    docs = conn.execute("SELECT doc_id, text FROM documents WHERE corpus = ?", [corpus]).fetchall()
     gold = conn.execute(
         "SELECT qid, doc_id FROM gold WHERE corpus = ? AND lang = ?", [corpus, lang]
     ).fetchall()
-    return dict(queries), dict(docs), dict(gold)
+    return dict(queries), dict(gold)
 
 
 def delete_changed(
