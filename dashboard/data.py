@@ -200,12 +200,14 @@ def _single_thread_inference() -> None:
 @st.cache_resource(show_spinner="Loading encoder (once per server process)...")
 def encoder(name: str):
     """``(encoder, None)`` or ``(None, reason)``; loaded once per server process."""
-    from core.encoders import load_encoder
+    from core.encoders import document_side, load_encoder, query_side
 
     _single_thread_inference()
     try:
         enc = load_encoder(name)
-        enc.encode(["warm-up"])  # first call builds lazy state (graphs, tokenizers): not a user's latency
+        # First calls build lazy state (graphs, tokenizers): not a user's latency.
+        query_side(enc).encode(["warm-up"])
+        document_side(enc).encode(["warm-up"])
         return enc, None
     except ClirError as exc:
         return None, str(exc)
@@ -225,10 +227,11 @@ class DocIndex:
 
 @st.cache_resource(show_spinner="Reading document vectors from the embedding cache...", max_entries=16)
 def doc_index(name: str, fingerprint: str, corpus: str, _key: tuple | None = None) -> DocIndex:
-    """Document vectors of ``corpus`` from the precompute's embedding cache (``EmbeddingCache(fingerprint)``);
-    documents absent from the cache are encoded once, stored there, and counted in ``encoded_now``.
+    """Document vectors of ``corpus`` from the precompute's embedding cache of the encoder's document side
+    (``EmbeddingCache(fingerprint)``, ``fingerprint`` being that side's); documents absent from the cache are
+    encoded once by the document side, stored there, and counted in ``encoded_now``.
     """
-    from core.encoders import EmbeddingCache, encode_cached
+    from core.encoders import EmbeddingCache, document_side, encode_cached
 
     t0 = time.monotonic()
     docs = read("documents", corpus=corpus)
@@ -243,7 +246,7 @@ def doc_index(name: str, fingerprint: str, corpus: str, _key: tuple | None = Non
                 raise ClirError(
                     f"{len(missing)} documents are not in the cache and {name} cannot load: {err}"
                 )
-            vecs, _ = encode_cached(enc, missing, cache)
+            vecs, _ = encode_cached(document_side(enc), missing, cache)
             found.update(zip(missing, vecs))
     finally:
         cache.close()
@@ -254,12 +257,15 @@ def doc_index(name: str, fingerprint: str, corpus: str, _key: tuple | None = Non
 def search(
     name: str, index: DocIndex, text: str, k: int = 10
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Encode ``text``; return (top doc ids, their cosine scores, seconds for encode + search, all scores)."""
+    """Encode ``text`` with the encoder's query side; return (top doc ids, their cosine scores, seconds for
+    encode + search, all scores)."""
+    from core.encoders import query_side
+
     enc, err = encoder(name)
     if enc is None:
         raise ClirError(f"encoder {name} is not available: {err}")
     t0 = time.perf_counter()
-    qv = enc.encode([text])[0].astype(np.float32)
+    qv = query_side(enc).encode([text])[0].astype(np.float32)
     scores = index.matrix @ qv
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=int)

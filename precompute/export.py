@@ -7,6 +7,7 @@ to each query's gold. Cells whose vectors are no longer cached are refused with 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.encoders import EmbeddingCache
+from core.encoders import EmbeddingCache, side_fingerprints
 from core.errors import DataError
 from core.store import connect
 from core.store import queries as q
@@ -59,6 +60,10 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
             return _publish(out, {"ranks.parquet": lambda p: rows.to_parquet(p, index=False)})
         cells = q.cells(conn, **filters)
         docs = {c: q.documents(conn, c) for c in rows.corpus.unique()}
+        specs = {
+            (e.encoder, e.fingerprint): json.loads(e.spec_json) if e.spec_json else None
+            for e in q.encoders(conn).itertuples(index=False)
+        }
         gold = {c: q.gold_documents(conn, c) for c in rows.corpus.unique()}
     files: dict[str, Callable[[Path], None]] = {}
     for cell in cells.itertuples(index=False):
@@ -67,18 +72,18 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
                    & (rows.seed == cell.seed)]  # fmt: skip
         if sel.empty:
             continue
-        cache = EmbeddingCache(cell.fingerprint)
-        try:
-            doc_texts = docs[cell.corpus].text.tolist()
-            vecs = cache.get(doc_texts + sel.query_noisy.tolist())
-        finally:
-            cache.close()
-        missing = [t for t in doc_texts + sel.query_noisy.tolist() if t not in vecs]
+        # Each side's vectors live under that side's fingerprint (they differ for asymmetric encoders).
+        q_fp, d_fp = side_fingerprints(cell.fingerprint, specs.get((cell.encoder, cell.fingerprint)))
+        doc_texts = docs[cell.corpus].text.tolist()
+        doc_vecs, query_vecs = _cached(d_fp, doc_texts), _cached(q_fp, sel.query_noisy.tolist())
+        missing = [t for t in doc_texts if t not in doc_vecs] + [
+            t for t in sel.query_noisy.tolist() if t not in query_vecs
+        ]
         if missing:
             raise DataError(f"{len(missing)} vectors of encoder {cell.encoder} are not in the embedding cache; "
                             "re-run the precompute (it re-encodes only what is missing) or export parquet")  # fmt: skip
-        d = np.stack([vecs[t] for t in doc_texts])
-        qv = np.stack([vecs[t] for t in sel.query_noisy])
+        d = np.stack([doc_vecs[t] for t in doc_texts])
+        qv = np.stack([query_vecs[t] for t in sel.query_noisy])
         scores = qv @ d.T
         token = _corpus_token(cell.mode, cell.corpus)
         name = _slug(token, cell.lang, cell.encoder, cell.noise, _level_token(cell.level), cell.seed)
@@ -121,3 +126,12 @@ def _publish(out: Path, files: dict[str, Callable[[Path], None]]) -> list[Path]:
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _cached(fingerprint: str, texts: list[str]) -> dict:
+    """The vectors of ``texts`` found in the embedding cache of ``fingerprint``."""
+    cache = EmbeddingCache(fingerprint)
+    try:
+        return cache.get(texts)
+    finally:
+        cache.close()

@@ -1,4 +1,5 @@
-"""``python -m precompute.train_simcse``: train a SimCSE dual-encoder and register it under ``models/``.
+"""``python -m precompute.train_simcse``: train a dual encoder (SimCSE, typo-contrastive, OT distillation) and
+register it under ``models/``.
 
 Every error the user can cause is printed as one line (``error: ...``) with exit status 2; a failed or
 killed run leaves no model folder behind.
@@ -7,6 +8,7 @@ killed run leaves no model folder behind.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -16,32 +18,47 @@ from precompute.errors import run_cli
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (exposed for tests and docs)."""
     from core.training import OBJECTIVES
-    from core.training.simcse import (
-        DEFAULT_BATCH_SIZE,
-        DEFAULT_LEARNING_RATE,
-        DEFAULT_MAX_PAIRS,
-        DEFAULT_MAX_SEQ_LENGTH,
-        DEFAULT_STEPS,
-    )
+    from core.training.simcse import DEFAULT_BATCH_SIZE, DEFAULT_MAX_PAIRS
 
     p = argparse.ArgumentParser(prog="python -m precompute.train_simcse", description=__doc__.splitlines()[0])
-    p.add_argument("--base", default="minilm", help="registry name, model folder or hub id (default: minilm)")
+    p.add_argument(
+        "--base",
+        default="minilm",
+        help="registry name, model folder or hub id (default: minilm; e5-small-torch)",
+    )
     p.add_argument("--objective", required=True, choices=OBJECTIVES)
     p.add_argument("--out", type=Path, help="model folder (default: models/NAME)")
-    p.add_argument("--name", help="registry name (default: simcse-{unsup,bitext,noisy}-BASE)")
+    p.add_argument(
+        "--name", help="registry name (default: simcse-{unsup,bitext,noisy}-BASE, typo-BASE, optical-BASE)"
+    )
     p.add_argument("--train-langs", nargs="+", metavar="LANG", help="default: a built-in multi-script list")
     p.add_argument("--eval-langs", nargs="+", metavar="LANG", help="default: the demo grid's languages")
     p.add_argument(
         "--dev-langs", nargs="*", metavar="LANG", help="held out for tuning (default: afr tgl ukr)"
     )
     p.add_argument("--allow-overlap", action="store_true", help="allow training on evaluation languages")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    recipe = "default: the base's recipe (core.training.defaults.RECIPES)"
+    p.add_argument("--steps", type=int, help=recipe)
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     p.add_argument(
         "--max-pairs", type=int, default=DEFAULT_MAX_PAIRS, help="cap on training pairs (0: no cap)"
     )
-    p.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
-    p.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
+    p.add_argument("--max-seq-length", type=int, help=recipe)
+    p.add_argument("--learning-rate", type=float, help=recipe)
+    p.add_argument(
+        "--freeze-embeddings",
+        action=argparse.BooleanOptionalAction,
+        help=f"freeze the word embeddings ({recipe})",
+    )
+    p.add_argument(
+        "--typo-weight", type=float, help="typo-contrastive: weight of the clean<->noisy term (1.0)"
+    )
+    p.add_argument("--ot-epsilon", type=float, help="ot-distill: Sinkhorn regularisation (0.05)")
+    p.add_argument(
+        "--ot-sentence-weight",
+        type=float,
+        help="ot-distill: weight of the sentence InfoNCE (1.0; 0: OT only)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--threads", type=int, default=1, help="torch threads (default 1: see TrainConfig.threads)"
@@ -55,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> int:
     from core.datasets import available_languages
     from core.paths import models_dir
-    from core.training import TrainConfig, default_model_names, make_split, train_simcse
+    from core.training import default_model_names, make_split, train_simcse
+    from core.training.defaults import recipe_config
 
     split = make_split(
         args.train_langs,
@@ -64,22 +82,28 @@ def _run(args: argparse.Namespace) -> int:
         allow_overlap=args.allow_overlap,
         available=available_languages("tatoeba", args.data_dir),
     )
-    name = args.name or default_model_names(args.base)[args.objective]
+    name = args.name or default_model_names(args.base, (args.objective,))[args.objective]
     out = args.out or models_dir() / name
-    config = TrainConfig(
-        base=args.base,
-        objective=args.objective,
-        name=name,
-        split=split,
+    config = recipe_config(
+        args.base,
+        args.objective,
+        name,
+        split,
         seed=args.seed,
         steps=args.steps,
         batch_size=args.batch_size,
-        max_pairs=args.max_pairs or None,
+        max_pairs=args.max_pairs,
         max_seq_length=args.max_seq_length,
         learning_rate=args.learning_rate,
+        freeze_embeddings=args.freeze_embeddings,
+        typo_weight=args.typo_weight,
+        ot_epsilon=args.ot_epsilon,
+        ot_sentence_weight=args.ot_sentence_weight,
         threads=args.threads,
         data_dir=args.data_dir,
     )
+    if args.max_pairs == 0:  # 0 means no cap (None would mean "the default" to recipe_config)
+        config = dataclasses.replace(config, max_pairs=None)
     print(
         f"training {name} ({args.objective} on {args.base}): {len(split.train_langs)} training languages, "
         f"evaluation languages {' '.join(split.eval_langs)} held out"

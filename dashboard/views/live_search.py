@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.encoders.base import document_side
 from core.errors import ClirError
 from core.noise import apply_noise, list_noise_types
 from dashboard import components as ui
@@ -121,12 +122,15 @@ def main() -> None:
             if enc is None:
                 st.warning(f"{name} cannot load here: {err}")
                 continue
+            doc_side = document_side(enc)
+            if doc_side is not enc:
+                st.caption(f"Asymmetric: queries by {name}'s student, documents by {doc_side.name}.")
             stored_fp = fps.get(name)
             if stored_fp is not None and stored_fp != enc.fingerprint:
                 st.caption(f"Note: this {name} differs from the one the DB was computed with (fingerprint "
                            f"{enc.fingerprint} vs {stored_fp}); documents use the loaded model's vectors.")  # fmt: skip
             try:
-                index = data.doc_index(name, enc.fingerprint, corpus, data.stamp())
+                index = data.doc_index(name, doc_side.fingerprint, corpus, data.stamp())
                 top, scores, seconds, all_scores = data.search(name, index, res.noisy)
             except ClirError as exc:
                 st.warning(str(exc))

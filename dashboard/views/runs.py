@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.encoders.asymmetric import side_names
 from dashboard import components as ui
 from dashboard import data
 from dashboard.analysis import robustness_table
@@ -58,6 +59,16 @@ def coverage_figure(cov: pd.DataFrame) -> go.Figure:
     ))  # fmt: skip
     fig.update_layout(height=140 + 45 * len(share), margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
+
+
+def encoder_table(encoders: pd.DataFrame) -> pd.DataFrame:
+    """The stored encoders with which model encodes the queries and which the documents."""
+    specs = [json.loads(s) if s else None for s in encoders["spec_json"]]
+    sides = [side_names(n, s) for n, s in zip(encoders["encoder"], specs)]
+    out = encoders.drop(columns=["spec_json"])
+    out.insert(1, "queries encoded by", [q for q, _ in sides])
+    out.insert(2, "documents encoded by", [d for _, d in sides])
+    return out
 
 
 def _background() -> None:
@@ -183,6 +194,10 @@ def main() -> None:
             right.dataframe(pd.DataFrame(list(versions.items()), columns=["package", "version"]),
                             hide_index=True, width="stretch")  # fmt: skip
     st.subheader("Encoders")
-    st.dataframe(data.read("encoders").drop(columns=["spec_json"]), hide_index=True, width="stretch")
+    st.dataframe(
+        encoder_table(data.read("encoders")), hide_index=True, width="stretch", key="runs_encoders_table"
+    )
+    st.caption("An asymmetric encoder (e.g. optical-e5, distilled with optimal transport) encodes queries with its "
+               "trained student and documents with its frozen teacher.")  # fmt: skip
     st.caption(" · ".join(f"{k}: `{v}`" for k, v in data.env_summary().items()))
     _export(cond)
