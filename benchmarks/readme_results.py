@@ -21,6 +21,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.languages import load_languages, published_reference  # noqa: E402
+from core.metrics import mrr as mean_rr  # noqa: E402
 from core.metrics import relative_drop_ci  # noqa: E402
 from core.store import connect  # noqa: E402
 from core.store import queries as q  # noqa: E402
@@ -72,7 +73,7 @@ def main() -> None:
     noises = [n for n in ("substitute", "keyboard", "delete") if n in set(rows.noise)]
     mrr = (
         rows.groupby(["encoder", "corpus", "lang", "noise", "level"])["rank"]
-        .apply(lambda r: (1 / r).mean())
+        .apply(mean_rr)
         .rename("mrr")
         .reset_index()
     )
@@ -106,7 +107,7 @@ def main() -> None:
                     cells.append(_fmt(relative_drop_ci(cl, no)) if len(cl) else "n/a")
             base = rows[(rows.encoder == enc) & (rows.noise == "none") & rows.lang.isin(langs)]["rank"]
             # A drop from a floor is not robustness: show where each group starts.
-            start = f"{(1 / base).mean():.3f}" if len(base) else "n/a"
+            start = f"{mean_rr(base):.3f}" if len(base) else "n/a"
             print(f"| {enc} | {grp} | {start} | " + " | ".join(cells) + " |")
     print()
 

@@ -1,5 +1,6 @@
-"""Numbers behind the charts: seed-averaged per-query metrics, bootstrap bands, robustness summaries and
-paired randomization tests. Pure numpy/pandas (no Streamlit), so it is tested and benchmarked directly.
+"""Numbers behind the charts, as pandas tables: seed-averaged per-query metrics, curves with bootstrap bands,
+robustness summaries and pairwise comparisons. Pure numpy/pandas (no Streamlit). This module only reshapes
+and groups; every statistic (bands, AUC, half-level, randomization test, Holm) comes from ``core.metrics``.
 """
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.metrics import per_query
+from core.metrics import auc, curve_bands, holm, level_at_half, paired_difference, per_query, stars
+from core.metrics.significance import N_PERM
 
 N_BOOT = 1000
-N_PERM = 2000
+
+__all__ = ["N_BOOT", "N_PERM", "curves", "pairwise", "per_query_values", "robustness_table"]
 
 
 def per_query_values(ranks: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -39,19 +42,6 @@ def _matrix(values: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return wide.to_numpy(dtype=np.float64), wide.columns.to_numpy(dtype=np.float64)
 
 
-def _boot_means(x: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot x levels) means of query-resampled rows; resampling is shared across levels (paired)."""
-    rng = np.random.default_rng(seed)
-    n = x.shape[0]
-    out = np.empty((n_boot, x.shape[1]))
-    step = max(1, 2_000_000 // max(1, n * x.shape[1]))
-    for i in range(0, n_boot, step):
-        idx = rng.integers(0, n, size=(min(step, n_boot - i), n))
-        with np.errstate(invalid="ignore"):
-            out[i : i + idx.shape[0]] = np.nanmean(x[idx], axis=1)
-    return out
-
-
 def curves(
     values: pd.DataFrame,
     facets: dict[str, str] | None = None,
@@ -78,107 +68,45 @@ def curves(
     rows = []
     for (enc, facet), part in v.groupby(["encoder", "facet"], sort=True):
         x, levels = _matrix(part)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            point = np.nanmean(x, axis=0)
-            boots = _boot_means(x, n_boot, seed) if x.shape[0] > 1 else np.repeat(point[None], 2, 0)
-            rel_boot = boots / boots[:, :1] if levels[0] == 0 else np.full_like(boots, np.nan)
-            rel_point = point / point[0] if levels[0] == 0 else np.full_like(point, np.nan)
-        lo, hi = np.nanquantile(boots, [alpha / 2, 1 - alpha / 2], axis=0)
-        rlo, rhi = (
-            np.nanquantile(rel_boot, [alpha / 2, 1 - alpha / 2], axis=0)
-            if np.isfinite(rel_boot).any()
-            else (np.full_like(point, np.nan),) * 2
-        )
-        counts = np.sum(~np.isnan(x), axis=0)
+        b = curve_bands(x, levels, n_boot=n_boot, alpha=alpha, seed=seed)
         for j, level in enumerate(levels):
-            rows.append(
-                (enc, facet, level, point[j], lo[j], hi[j], rel_point[j], rlo[j], rhi[j], int(counts[j]))
-            )
+            rows.append((enc, facet, level, b.value[j], b.low[j], b.high[j], b.rel[j], b.rel_low[j],
+                         b.rel_high[j], int(b.n[j])))  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
-
-
-def half_level(levels: np.ndarray, values: np.ndarray) -> float:
-    """Smallest level (linearly interpolated) at which the curve falls to half its clean value; inf if never.
-
-    Example:
-        >>> half_level(np.array([0, 0.1, 0.2]), np.array([0.8, 0.6, 0.2]))
-        0.15
-    """
-    if len(values) == 0 or not np.isfinite(values[0]) or values[0] <= 0:
-        return float("nan")
-    target = values[0] / 2
-    for i in range(1, len(values)):
-        if values[i] <= target:
-            a, b = values[i - 1], values[i]
-            t = 0.0 if a == b else (a - target) / (a - b)
-            return round(float(levels[i - 1] + t * (levels[i] - levels[i - 1])), 6)
-    return float("inf")
 
 
 def robustness_table(curve: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One row per (facet, encoder): clean value, value per level, AUC, half-level, n.
 
-    AUC is the trapezoidal area under the curve divided by the level range, i.e. the curve's mean height
-    over [0, max level] (equal to the clean value for a flat curve).
+    AUC is :func:`core.metrics.auc` (the curve's mean height over its level range); half-level is
+    :func:`core.metrics.level_at_half`, shown as "never" (inf) or "n/a" (NaN).
     """
     rows = []
     for (facet, enc), part in curve.groupby(["facet", "encoder"], sort=True):
         part = part.sort_values("level")
         lv, val = part["level"].to_numpy(), part["value"].to_numpy()
-        auc = float(np.trapezoid(val, lv) / (lv[-1] - lv[0])) if len(lv) > 1 else float("nan")
         row = {"facet": facet, "encoder": enc, f"clean {metric}": val[0] if lv[0] == 0 else np.nan}
         for level, value in zip(lv[1:] if lv[0] == 0 else lv, val[1:] if lv[0] == 0 else val):
             row[f"{metric} @{level:g}"] = value
-        half = half_level(lv, val)
-        row["AUC"] = auc
+        half = level_at_half(lv, val)
+        row["AUC"] = auc(lv, val)
         row["half-level"] = "never" if half == float("inf") else "n/a" if np.isnan(half) else f"{half:.3g}"
         row["n"] = int(part["n"].max())
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def randomization_test(d: np.ndarray, n_perm: int = N_PERM, seed: int = 0) -> float:
-    """Two-sided paired randomization (sign-flip) test of mean(d) = 0; returns the p-value.
-
-    p = (1 + #{|mean(s * d)| >= |mean(d)|}) / (1 + n_perm) over random sign vectors s.
-    """
-    d = np.asarray(d, dtype=np.float64)
-    d = d[np.isfinite(d)]
-    if len(d) == 0 or np.allclose(d, 0):
-        return 1.0
-    rng = np.random.default_rng(seed)
-    obs = abs(d.mean())
-    signs = rng.integers(0, 2, size=(n_perm, len(d)), dtype=np.int8) * 2 - 1
-    perm = np.abs((signs * d).mean(axis=1))
-    return float((1 + np.sum(perm >= obs - 1e-12)) / (1 + n_perm))
-
-
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (monotone, capped at 1)."""
-    p = np.asarray(p, dtype=np.float64)
-    m = len(p)
-    order = np.argsort(p)
-    adj = np.empty(m)
-    running = 0.0
-    for k, i in enumerate(order):
-        running = max(running, min(1.0, (m - k) * p[i]))
-        adj[i] = running
-    return adj
-
-
-def stars(p: float) -> str:
-    """Significance mark of an adjusted p-value: ``***`` < .001, ``**`` < .01, ``*`` < .05, else ``n.s.``."""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
-
-
-def pairwise(values: pd.DataFrame, a: str, b: str, *, n_perm: int = N_PERM, seed: int = 0) -> pd.DataFrame:
-    """Encoder ``a`` minus ``b`` per (level, lang) with a paired randomization test on the shared queries,
+def pairwise(
+    values: pd.DataFrame, a: str, b: str, *, n_perm: int = N_PERM, n_boot: int = 0, seed: int = 0
+) -> pd.DataFrame:
+    """Encoder ``a`` minus ``b`` per (level, lang) on their shared queries (:func:`core.metrics.paired_difference`),
     Holm-corrected across languages at each level.
 
     Returns:
-        level, lang, delta (mean of a - b), n, p, p_holm, mark.
+        level, lang, delta (mean of a - b), low, high (bootstrap interval of delta; NaN unless ``n_boot``),
+        n, p (paired randomization test), p_holm, mark (:func:`core.metrics.stars` of p_holm).
     """
-    cols = ["level", "lang", "delta", "n", "p", "p_holm", "mark"]
+    cols = ["level", "lang", "delta", "low", "high", "n", "p", "p_holm", "mark"]
     key = ["level", "corpus", "lang", "qid"] if "corpus" in values.columns else ["level", "lang", "qid"]
     pa = values[values["encoder"] == a].set_index(key)["x"]
     pb = values[values["encoder"] == b].set_index(key)["x"]
@@ -187,9 +115,9 @@ def pairwise(values: pd.DataFrame, a: str, b: str, *, n_perm: int = N_PERM, seed
         return pd.DataFrame(columns=cols)
     rows = []
     for (level, lang), part in joined.groupby(["level", "lang"], sort=True):
-        d = (part["a"] - part["b"]).to_numpy()
-        rows.append([level, lang, float(d.mean()), len(d), randomization_test(d, n_perm, seed)])
-    out = pd.DataFrame(rows, columns=cols[:5])
+        r = paired_difference(part["a"], part["b"], n_boot=n_boot, n_perm=n_perm, seed=seed)
+        rows.append([level, lang, r.delta, r.low, r.high, r.n, r.p])
+    out = pd.DataFrame(rows, columns=cols[:7])
     out["p_holm"] = out.groupby("level")["p"].transform(lambda s: holm(s.to_numpy()))
     out["mark"] = out["p_holm"].map(stars)
     return out

@@ -1,7 +1,34 @@
-"""Rank-based retrieval metrics (one gold document per query) and bootstrap intervals."""
+"""Rank-based retrieval metrics (one gold document per query), bootstrap intervals, paired significance
+tests and degradation-curve summaries: the project's one home for statistics."""
 
-from core.metrics.bootstrap import METRICS, Estimate, bootstrap_ci, per_query, relative_drop_ci
+from core.metrics.bootstrap import METRICS, Estimate, bootstrap_ci, mean_ci, per_query, relative_drop_ci
+from core.metrics.curves import CurveBands, auc, curve_bands, level_at_half
 from core.metrics.mrr import mrr
 from core.metrics.recall import recall_at
+from core.metrics.significance import (
+    PairedDifference,
+    holm,
+    paired_difference,
+    paired_randomization_test,
+    stars,
+)
 
-__all__ = ["METRICS", "Estimate", "bootstrap_ci", "mrr", "per_query", "recall_at", "relative_drop_ci"]
+__all__ = [
+    "METRICS",
+    "CurveBands",
+    "Estimate",
+    "PairedDifference",
+    "auc",
+    "bootstrap_ci",
+    "curve_bands",
+    "holm",
+    "level_at_half",
+    "mean_ci",
+    "mrr",
+    "paired_difference",
+    "paired_randomization_test",
+    "per_query",
+    "recall_at",
+    "relative_drop_ci",
+    "stars",
+]

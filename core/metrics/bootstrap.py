@@ -36,18 +36,18 @@ def per_query(ranks, metric: str) -> np.ndarray:
 METRICS = ("mrr", "mrr@10", "recall@1", "recall@5", "recall@10")
 
 
-def bootstrap_ci(
-    ranks, metric: str = "mrr", *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
-) -> Estimate:
-    """Metric over ``ranks`` with a percentile bootstrap interval (queries resampled with replacement).
+def mean_ci(values, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> Estimate:
+    """Mean of ``values`` with a percentile bootstrap interval (values resampled with replacement).
 
-    The same ``seed`` gives the same interval. With fewer than 2 queries the interval is the point.
+    Guarantees: the same ``seed`` gives the same interval; ``low <= value <= high`` is not promised (percentile
+    intervals of skewed means may exclude the point) but ``low <= high`` is. With fewer than 2 values the
+    interval is the point; with none everything is NaN and ``n = 0``. Values must be finite.
 
     Example:
-        >>> e = bootstrap_ci([1, 1, 2, 10], "mrr", seed=0); round(e.value, 3), e.n
-        (0.65, 4)
+        >>> e = mean_ci([0.0, 1.0, 1.0, 0.0], seed=0); e.value, e.n, 0 <= e.low <= e.high <= 1
+        (0.5, 4, True)
     """
-    x = per_query(ranks, metric)
+    x = np.asarray(values, dtype=np.float64).ravel()
     n = len(x)
     if n == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), 0)
@@ -58,6 +58,21 @@ def bootstrap_ci(
     means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return Estimate(value, float(low), float(high), n)
+
+
+def bootstrap_ci(
+    ranks, metric: str = "mrr", *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> Estimate:
+    """Metric over ``ranks`` with a percentile bootstrap interval (queries resampled with replacement).
+
+    :func:`mean_ci` of the per-query contributions (:func:`per_query`). The same ``seed`` gives the same
+    interval. With fewer than 2 queries the interval is the point.
+
+    Example:
+        >>> e = bootstrap_ci([1, 1, 2, 10], "mrr", seed=0); round(e.value, 3), e.n
+        (0.65, 4)
+    """
+    return mean_ci(per_query(ranks, metric), n_boot=n_boot, alpha=alpha, seed=seed)
 
 
 def relative_drop_ci(

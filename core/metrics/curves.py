@@ -1,0 +1,147 @@
+"""Degradation curves (metric against noise level): summaries and paired bootstrap bands."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _curve(levels, values) -> tuple[np.ndarray, np.ndarray]:
+    lv = np.asarray(levels, dtype=np.float64).ravel()
+    val = np.asarray(values, dtype=np.float64).ravel()
+    if len(lv) != len(val):
+        raise ValueError(f"levels and values differ in length ({len(lv)} vs {len(val)})")
+    order = np.argsort(lv, kind="stable")
+    return lv[order], val[order]
+
+
+def auc(levels, values) -> float:
+    """Normalised area under a metric-against-level curve: its mean height over the level range.
+
+    The points are sorted by level and joined by straight lines; the trapezoidal area is divided by
+    ``max(levels) - min(levels)``. So a flat curve's AUC is its value, a linear drop from 1 to 0 gives 0.5,
+    and the result lies between the curve's minimum and maximum. The range is the grid's own: the curve is
+    not extended to level 0 when the clean point is absent. Fewer than two points, or a zero level range,
+    give NaN; a NaN value gives NaN.
+
+    Raises:
+        ValueError: ``levels`` and ``values`` differ in length.
+
+    Example:
+        >>> round(auc([0, 0.1, 0.2], [0.8, 0.6, 0.2]), 12)  # (0.7 * 0.1 + 0.4 * 0.1) / 0.2
+        0.55
+        >>> auc([0, 0.2], [0.5, 0.5])
+        0.5
+    """
+    lv, val = _curve(levels, values)
+    if len(lv) < 2 or lv[-1] == lv[0]:
+        return float("nan")
+    return float(np.trapezoid(val, lv) / (lv[-1] - lv[0]))
+
+
+def level_at_half(levels, values) -> float:
+    """Smallest level (linearly interpolated) at which the curve falls to half its reference value.
+
+    The points are sorted by level; the reference is the value at the lowest level (the clean value when
+    level 0 is on the grid). The answer is the first crossing: for the first point ``i`` with
+    ``values[i] <= reference / 2``, the level where the segment from point ``i - 1`` to ``i`` meets half
+    the reference, rounded to 6 decimals. A curve that recovers later does not matter.
+
+    Conventions:
+        * ``inf``: the curve never falls to half within the grid (including a one-point curve).
+        * ``NaN``: no points, or a reference that is NaN, infinite or ``<= 0`` (half of nothing is
+          undefined). A NaN value right before the crossing also gives NaN (NaN points are not skipped).
+
+    Raises:
+        ValueError: ``levels`` and ``values`` differ in length.
+
+    Example:
+        >>> level_at_half([0, 0.1, 0.2], [0.8, 0.6, 0.2])  # 0.6 -> 0.2 crosses 0.4 half way
+        0.15
+        >>> level_at_half([0, 0.1], [0.8, 0.5]), level_at_half([0, 0.1], [0.0, 0.0])
+        (inf, nan)
+    """
+    lv, val = _curve(levels, values)
+    if len(val) == 0 or not np.isfinite(val[0]) or val[0] <= 0:
+        return float("nan")
+    target = val[0] / 2
+    for i in range(1, len(val)):
+        if val[i] <= target:
+            a, b = val[i - 1], val[i]
+            t = 0.0 if a == b else (a - target) / (a - b)
+            return round(float(lv[i - 1] + t * (lv[i] - lv[i - 1])), 6)
+    return float("inf")
+
+
+@dataclass(frozen=True)
+class CurveBands:
+    """A curve's point values and percentile bootstrap bands, one entry per level (ascending).
+
+    Attributes:
+        levels: the levels.  value, low, high: mean over items and its band.
+        rel, rel_low, rel_high: value relative to the first level's (the clean one) and its band; NaN
+            throughout unless the first level is 0.  n: items with a value at each level.
+    """
+
+    levels: np.ndarray
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    rel: np.ndarray
+    rel_low: np.ndarray
+    rel_high: np.ndarray
+    n: np.ndarray
+
+
+def _boot_means(x: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot x levels) means of row-resampled ``x``; one resample of rows serves every level (paired)."""
+    rng = np.random.default_rng(seed)
+    n = x.shape[0]
+    out = np.empty((n_boot, x.shape[1]))
+    step = max(1, 2_000_000 // max(1, n * x.shape[1]))  # bound the memory of one gathered block
+    for i in range(0, n_boot, step):
+        idx = rng.integers(0, n, size=(min(step, n_boot - i), n))
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # NaN is the answer
+            out[i : i + idx.shape[0]] = np.nanmean(x[idx], axis=1)
+    return out
+
+
+def curve_bands(x, levels, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> CurveBands:
+    """Mean per level of an (items x levels) matrix with paired percentile bootstrap bands.
+
+    ``x[i, j]`` is item (query) ``i``'s metric at ``levels[j]``; NaN where the item has no value there (it
+    is left out of that level's mean). Each bootstrap resample draws items with replacement once and uses
+    them at every level, so the relative band (value / clean value within the same resample) reflects the
+    pairing. ``levels`` must be ascending.
+
+    Guarantees: the same ``seed`` gives the same bands; ``low <= high``; with one item the bands collapse
+    to the point; a clean value of 0 gives non-finite relative values rather than an error.
+
+    Example:
+        >>> b = curve_bands([[1.0, 0.5], [0.5, 0.5]], [0, 0.1], n_boot=50, seed=0)
+        >>> b.value.tolist(), b.rel.round(3).tolist(), b.n.tolist()
+        ([0.75, 0.5], [1.0, 0.667], [2, 2])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64).ravel()
+    if x.ndim != 2 or x.shape[1] != len(lv):
+        raise ValueError(f"x must be (items x {len(lv)} levels), got shape {x.shape}")
+    clean = len(lv) > 0 and lv[0] == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = np.nanmean(x, axis=0)
+        boots = _boot_means(x, n_boot, seed) if x.shape[0] > 1 else np.repeat(point[None], 2, 0)
+        rel_boot = boots / boots[:, :1] if clean else np.full_like(boots, np.nan)
+        rel_point = point / point[0] if clean else np.full_like(point, np.nan)
+    q = [alpha / 2, 1 - alpha / 2]
+    with np.errstate(invalid="ignore"):  # inf - inf while interpolating relative values of a 0 clean
+        lo, hi = np.nanquantile(boots, q, axis=0)
+        rlo, rhi = (
+            np.nanquantile(rel_boot, q, axis=0)
+            if np.isfinite(rel_boot).any()
+            else (np.full_like(point, np.nan),) * 2
+        )
+    n = np.sum(~np.isnan(x), axis=0)
+    return CurveBands(lv, point, lo, hi, rel_point, rlo, rhi, n)
