@@ -30,7 +30,7 @@ setup: $(BIN)/.installed  ## create .venv with the pinned requirements
 precompute: setup  ## compute the missing cells of the demo grid's first screen ($(FIRST)) into $(DB)
 	$(BIN)/python -m precompute run --grid $(FIRST) --db $(DB)
 
-background: setup  ## complete $(GRID) with minilm, train the SimCSE models, add their cells, in the background (log: results/background.log)
+background: setup  ## complete $(GRID) with minilm and e5-small-torch, train their models (MiniLM ~10 min, e5 ~30 min), add their cells, in the background (log: results/background.log)
 	@mkdir -p results
 	@nohup $(BIN)/python -m precompute background --grid $(GRID) --db $(DB) > results/background.log 2>&1 &
 	@echo "background job started; progress in results/background.log and on the dashboard's Runs page"

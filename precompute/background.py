@@ -35,11 +35,15 @@ def write_status(db: str | Path, stage: str, done: int = 0, total: int = 0, mess
     tmp.replace(path)
 
 
-def run_background(grid_path: str | Path, db: str | Path, base: str = "minilm") -> int:
-    """Complete ``grid_path`` with ``base`` added, train the missing default models of ``base``, then add
-    their cells.
+DEFAULT_BASES = ("minilm", "e5-small-torch")
 
-    The base model's own cells come first: the trained models are compared with the model they start from.
+
+def run_background(grid_path: str | Path, db: str | Path, bases: tuple[str, ...] = DEFAULT_BASES) -> int:
+    """Complete ``grid_path`` with the ``bases`` added, then for each base train its missing default models
+    (core.training.defaults) and add their cells.
+
+    The bases' own cells come first: trained models are compared with the model they start from. The MiniLM
+    models come before the e5 ones because they train in a third of the time, so their results show sooner.
     Returns the exit status (0 done, 2 a user error, 1 an unexpected failure); the status file says which.
     """
     from core.pipeline import load_grid, run_grid
@@ -52,13 +56,15 @@ def run_background(grid_path: str | Path, db: str | Path, base: str = "minilm") 
 
     try:
         grid = load_grid(grid_path)
-        with_base = tuple(dict.fromkeys([*grid.encoders, base]))
-        cells("completing", f"completing the demo grid ({', '.join(with_base)})", with_base)
-        names = list(default_model_names(base).values())
-        write_status(db, "training", 0, len(names), f"training {', '.join(names)} (about 10 minutes)")
-        train_all_missing(base, progress=True)
-        everything = tuple(dict.fromkeys([*with_base, *names]))
-        cells("precompute", "computing the trained models' cells", everything)
+        everything = tuple(dict.fromkeys([*grid.encoders, *bases]))
+        cells("completing", f"completing the demo grid ({', '.join(everything)})", everything)
+        for base in bases:
+            names = list(default_model_names(base).values())
+            minutes = "about 30 minutes" if base == "e5-small-torch" else "about 10 minutes"
+            write_status(db, "training", 0, len(names), f"training {', '.join(names)} ({minutes})")
+            train_all_missing(base, progress=True)
+            everything = tuple(dict.fromkeys([*everything, *names]))
+            cells("precompute", f"computing the cells of {', '.join(names)}", everything)
         write_status(db, "done", message="demo grid complete")
         return 0
     except KeyboardInterrupt:

@@ -50,7 +50,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_background(args: argparse.Namespace) -> int:
     from precompute.background import run_background
 
-    return run_background(args.grid, args.db, base=args.base)
+    return run_background(args.grid, args.db, bases=tuple(args.base))
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -110,7 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("background", help="train the missing SimCSE models, then add their cells to the DB")
     b.add_argument("--grid", required=True, type=Path)
     b.add_argument("--db", **db)
-    b.add_argument("--base", default="minilm", help="base encoder of the SimCSE models")
+    b.add_argument(
+        "--base", nargs="+", default=["minilm", "e5-small-torch"],
+        help="base encoders whose default models are trained, in order (default: minilm e5-small-torch)",
+    )  # fmt: skip
     b.set_defaults(fn=_cmd_background)
 
     m = sub.add_parser("migrate", help="upgrade a database to the current schema (keeps every row)")

@@ -10,6 +10,7 @@ from core.metrics.significance import (
     holm,
     paired_difference,
     paired_randomization_test,
+    relative_drop_difference,
     stars,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "per_query",
     "recall_at",
     "relative_drop_ci",
+    "relative_drop_difference",
     "stars",
 ]
