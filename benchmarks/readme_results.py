@@ -2,11 +2,13 @@
 
     python benchmarks/readme_results.py --db results/demo.duckdb [--png docs/results.png]
 
-Pair mode, seed 0. Relative drop = 1 - MRR(level) / MRR(clean), from ``core.metrics.relative_drop_ci``: a
-95% percentile bootstrap over queries that resamples the same queries for the clean and the noisy MRR
-(paired), 1000 resamples, seed 0. A resource group pools the queries of its languages.
-Low-resource = Joshi class <= 2, high-resource = class >= 4 (data/languages.csv). LaBSE's figures are
-published clean accuracy@1 (MTEB re-run, data/published/), not measured here.
+Pair mode, seed 0. The research answer comes from ``core.research.research_answer`` (the dashboard's
+Findings page shows the same numbers): relative drop = 1 - MRR(level) / MRR(clean) with a 95% paired
+bootstrap over queries (1000 resamples, seed 0); paired randomization tests (10,000 permutations) of each
+model against ``e5-small`` and against ``simcse-bitext-e5``, Holm-corrected over every test against the same
+reference. A resource group pools the queries of its languages. Low-resource = Joshi class <= 2,
+high-resource = class >= 4 (data/languages.csv). LaBSE's figures are published clean accuracy@1 (MTEB
+re-run, data/published/), not measured here.
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.languages import load_languages, published_reference  # noqa: E402
+from core.languages import published_reference  # noqa: E402
 from core.metrics import mrr as mean_rr  # noqa: E402
 from core.metrics import relative_drop_ci  # noqa: E402
+from core.research import headlines, research_answer, resource_groups  # noqa: E402
 from core.store import connect  # noqa: E402
 from core.store import queries as q  # noqa: E402
 
-ORDER = ["e5-small", "e5-small-torch", "muse3", "minilm"]  # then trained models, alphabetically
+ORDER = [
+    "e5-small", "e5-small-torch", "simcse-unsup-e5", "simcse-bitext-e5", "simcse-noisy-e5", "typo-e5",
+    "optical-e5", "muse3", "minilm",
+]  # then other trained models, alphabetically  # fmt: skip
 LEVELS = (0.1, 0.2)
 
 
@@ -45,11 +51,11 @@ def load(db: str) -> tuple[pd.DataFrame, dict[str, str]]:
             conn, ["corpus", "encoder", "lang", "noise", "level", "seed", "qid", "rank"], mode="pair"
         )
     rows = rows[rows.seed == 0]
-    langs = load_languages()
-    group = {}
-    for code in rows.lang.unique():
-        k = langs[code].resource_class if code in langs else None
-        group[code] = "low" if (k is not None and k <= 2) else "high" if (k is not None and k >= 4) else "mid"
+    groups = resource_groups(sorted(rows.lang.unique()))
+    group = {
+        code: next((g for g, members in groups.items() if code in members), "mid")
+        for code in rows.lang.unique()
+    }
     return rows.assign(group=rows.lang.map(group)), group
 
 
@@ -91,24 +97,21 @@ def main() -> None:
     print(pd.concat([c, pub]).round(3).to_markdown() + "\n")
     print(f"Low-resource: {', '.join(low)}; high-resource: {', '.join(high)}.\n")
 
+    answer = research_answer(rows, {"low": low, "high": high}, encoders=encoders)
+    print("### The research answer: relative MRR drop under noise, by resource group\n")
+    for sentence in headlines(answer).values():
+        print(f"- {sentence}")
     print(
-        "### Relative MRR drop by noise type and resource group (pooled queries, 95% paired bootstrap CI)\n"
+        "\nClean MRR and relative drop (95% paired bootstrap CI). Marks: Holm-corrected paired randomization "
+        "test (p < 0.05) against `e5-small` (▲ higher / ▼ lower) and against `simcse-bitext-e5` (△ higher / "
+        "▽ lower); a lower drop is more robust. Encoders at the floor (clean MRR < 0.3) are not tested.\n"
     )
-    header = [f"{n} {lv:g}" for n in noises for lv in LEVELS]
-    print(
-        "| encoder | group | clean MRR | " + " | ".join(header) + " |\n|---|---|---|" + "---|" * len(header)
-    )
-    for enc in encoders:
-        for grp, langs in (("low", low), ("high", high)):
-            cells = []
-            for noise in noises:
-                for level in LEVELS:
-                    cl, no = paired(rows, enc, noise, level, rows.lang.isin(langs))
-                    cells.append(_fmt(relative_drop_ci(cl, no)) if len(cl) else "n/a")
-            base = rows[(rows.encoder == enc) & (rows.noise == "none") & rows.lang.isin(langs)]["rank"]
-            # A drop from a floor is not robustness: show where each group starts.
-            start = f"{mean_rr(base):.3f}" if len(base) else "n/a"
-            print(f"| {enc} | {grp} | {start} | " + " | ".join(cells) + " |")
+    print(_research_table(answer))
+    sig = answer.tests[answer.tests.significant]
+    print(f"\n{len(sig)} of {len(answer.tests)} paired tests are significant after Holm:\n")
+    for t in sig.itertuples(index=False):
+        print(f"- vs `{t.reference}`, {t.group}: `{t.encoder}` {t.quantity} {t.delta:+.3f} "
+              f"[{t.low:+.3f}, {t.high:+.3f}], Holm p = {t.p_holm:.4f}")  # fmt: skip
     print()
 
     for enc in [e for e in encoders if e.startswith("e5-small")][:1]:
@@ -126,6 +129,36 @@ def main() -> None:
 
     _chart(mrr, group, encoders, published, args.png)
     print(f"![MRR against noise level, by resource group]({args.png})")
+
+
+def _research_table(answer) -> str:
+    marks: dict[tuple, str] = {}
+    for ref, up, down in (("e5-small", "▲", "▼"), ("simcse-bitext-e5", "△", "▽")):
+        for t in answer.tests[(answer.tests.reference == ref) & answer.tests.significant].itertuples(
+            index=False
+        ):
+            key = (t.encoder, t.group, t.quantity)
+            marks[key] = marks.get(key, "") + (up if t.delta > 0 else down)
+    tags = [f"{n} {lv:g}" for n, lv in answer.conditions]
+    lines = [
+        "| encoder | group | clean MRR | " + " | ".join(tags) + " |",
+        "|---|---|---|" + "---|" * len(tags),
+    ]
+    for r in answer.robustness.to_dict("records"):
+        cells = [
+            _cell(r, "clean", "clean_low", "clean_high")
+            + marks.get((r["encoder"], r["group"], "clean MRR"), "")
+        ]
+        for tag in tags:
+            cells.append(_cell(r, tag, f"{tag} low", f"{tag} high")
+                         + marks.get((r["encoder"], r["group"], f"drop {tag}"), ""))  # fmt: skip
+        lines.append(f"| {r['encoder']} | {r['group']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(r: dict, v: str, lo: str, hi: str) -> str:
+    x = r.get(v, np.nan)
+    return "n/a" if x is None or np.isnan(x) else f"{x:.3f} [{r[lo]:.3f}, {r[hi]:.3f}]"
 
 
 def _chart(mrr: pd.DataFrame, group: dict, encoders: list[str], published: dict, png: str) -> None:

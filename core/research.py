@@ -32,10 +32,14 @@ from core.metrics import (
 )
 
 NOISES = ("substitute", "keyboard", "delete")
+# Below this clean MRR an encoder cannot read the language (MiniLM on Ethiopic: 0.04): a drop from a floor is
+# not robustness, so such (encoder, group) pairs are shown but not tested.
+FLOOR_MRR = 0.3
 LEVELS = (0.1, 0.2)
 REFERENCES = ("e5-small", "simcse-bitext-e5")
 KEY = ["corpus", "lang", "qid"]
 CLEAN = "none"
+MEAN = "mean"  # the pseudo-noise whose per-query value is the mean over the noise types
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Answer:
     robustness: pd.DataFrame
     tests: pd.DataFrame
     conditions: list[tuple[str, float]]
+    noises: tuple[str, ...] = ()  # the noise types the "mean" condition averages over
 
 
 def _reciprocal(rows: pd.DataFrame) -> pd.Series:
@@ -71,6 +76,7 @@ def research_answer(
     levels: Sequence[float] = LEVELS,
     n_boot: int = 1000,
     n_perm: int = 10_000,
+    floor: float = FLOOR_MRR,
     seed: int = 0,
 ) -> Answer:
     """Robustness table and Holm-corrected paired tests from per-query rank rows.
@@ -81,6 +87,7 @@ def research_answer(
         groups: group name -> languages (e.g. ``{"low": [...], "high": [...]}``).
         encoders: which encoders, in display order (default: all in ``rows``).
         references: models every other model is tested against (those absent from ``rows`` are skipped).
+        floor: encoders whose clean MRR in a group is below it are not tested there (nor used as reference).
         n_perm: permutations per test; the smallest attainable p is ``1 / (n_perm + 1)``, so with Holm over
             ``m`` tests a difference can only be called significant when ``m / (n_perm + 1) < 0.05``.
 
@@ -88,8 +95,23 @@ def research_answer(
     Holm family of a reference is every (encoder, group, quantity) test against it.
     """
     encoders = list(encoders) if encoders is not None else sorted(rows.encoder.unique())
+    # Only the conditions the database has: a grid without keyboard noise gets no empty keyboard columns.
+    have = {
+        (n, round(float(lv), 6))
+        for n, lv in rows[["noise", "level"]].drop_duplicates().itertuples(index=False)
+    }
+    noises = [n for n in noises if any(h[0] == n for h in have)]
+    levels = [lv for lv in levels if any(h[1] == round(float(lv), 6) for h in have)]
     conditions = [(n, float(lv)) for n in noises for lv in levels]
     rr = _by_condition(rows)
+    # "mean" at a level: each query's reciprocal rank averaged over the noise types, so its relative drop is
+    # exactly the mean of the per-noise drops, with a CI that resamples queries (not query-noise pairs).
+    for enc in encoders:
+        for level in levels:
+            parts = [rr.get((enc, n, round(float(level), 6))) for n in noises]
+            if parts and all(p is not None for p in parts):
+                rr[(enc, MEAN, round(float(level), 6))] = pd.concat(parts, axis=1, join="inner").mean(axis=1)
+    conditions += [(MEAN, float(lv)) for lv in levels]
     robustness, tests = [], []
     for group, langs in groups.items():
         in_group = {enc: {k: v[v.index.get_level_values("lang").isin(list(langs))] for k, v in rr.items()
@@ -115,12 +137,13 @@ def research_answer(
                 e = relative_drop_ci(1 / c.to_numpy(), 1 / x.to_numpy(), n_boot=n_boot, seed=seed)
                 row.update({tag: e.value, f"{tag} low": e.low, f"{tag} high": e.high})
             robustness.append(row)
+        above = {r["encoder"] for r in robustness if r["group"] == group and r.get("clean", 0) >= floor}
         for ref in references:
             ref_clean = series(ref, CLEAN, 0.0)
-            if ref_clean is None:
+            if ref_clean is None or ref not in above:
                 continue
             for enc in encoders:
-                if enc == ref or series(enc, CLEAN, 0.0) is None:
+                if enc == ref or enc not in above:
                     continue
                 a, b = series(enc, CLEAN, 0.0).align(ref_clean, join="inner")
                 d = paired_difference(a.to_numpy(), b.to_numpy(), n_boot=n_boot, n_perm=n_perm, seed=seed)
@@ -140,7 +163,25 @@ def research_answer(
         tests_df.loc[idx, "p_holm"] = holm(tests_df.loc[idx, "p"].to_numpy())
     tests_df["significant"] = tests_df["p_holm"] < 0.05
     tests_df["mark"] = tests_df["p_holm"].map(stars)
-    return Answer(pd.DataFrame(robustness), tests_df, conditions)
+    return Answer(pd.DataFrame(robustness), tests_df, conditions, tuple(noises))
+
+
+def resource_groups(langs: Sequence[str]) -> dict[str, list[str]]:
+    """``{"low": [...], "high": [...]}``: Joshi class 0-2 and 4-5 (``data/languages.csv``); class 3 and
+    unclassified languages are in neither group.
+
+    Example:
+        >>> resource_groups(["deu", "amh", "swh"])
+        {'low': ['amh', 'swh'], 'high': ['deu']}
+    """
+    from core.languages import load_languages
+
+    meta = load_languages()
+    classes = {code: meta[code].resource_class if code in meta else None for code in langs}
+    return {
+        "low": sorted(c for c, k in classes.items() if k is not None and k <= 2),
+        "high": sorted(c for c, k in classes.items() if k is not None and k >= 4),
+    }
 
 
 def _test_row(ref: str, enc: str, group: str, quantity: str, d) -> dict:
@@ -184,4 +225,45 @@ def significance_marks(tests: pd.DataFrame, reference: str) -> dict[tuple[str, s
     for t in tests[tests.reference == reference].itertuples(index=False):
         if t.significant:
             out[(t.encoder, t.group, t.quantity)] = " ▲" if t.delta > 0 else " ▼"
+    return out
+
+
+def headlines(answer: Answer, level: float | None = None, floor: float = FLOOR_MRR) -> dict[str, str]:
+    """Group -> one sentence naming the most and the least robust encoder at ``level`` (mean over the noise
+    types, with its 95% CI), among encoders whose clean MRR in the group reaches ``floor``; encoders below it
+    are named as floors. Generated from the numbers, never written by hand.
+
+    ``level`` defaults to 0.2 when the answer has it, else the highest level it has.
+    """
+    levels = sorted(lv for n, lv in answer.conditions if n == MEAN)
+    if level is None:
+        level = 0.2 if 0.2 in levels else (levels[-1] if levels else None)
+    tag = f"{MEAN} {level:g}" if level is not None else None
+    out = {}
+    for group, part in answer.robustness.groupby("group", sort=False):
+        name = f"{group.capitalize()}-resource"
+        above = part[part["clean"] >= floor] if "clean" in part else part.iloc[:0]
+        floors = sorted(set(part["encoder"]) - set(above["encoder"]))
+        floor_note = (
+            f" At the floor (clean MRR < {floor:g}, not compared): {', '.join(floors)}." if floors else ""
+        )
+        if above.empty:
+            out[group] = (
+                f"{name}: no encoder reaches a clean MRR of {floor:g}; nothing to compare.{floor_note}"
+            )
+            continue
+        ok = above[above[tag].notna()].sort_values(tag) if tag in above else above.iloc[:0]
+        if ok.empty:
+            out[group] = f"{name}: no noisy cells of every noise type yet; nothing to compare.{floor_note}"
+            continue
+        best, worst = ok.iloc[0], ok.iloc[-1]
+
+        def say(r) -> str:
+            return (f"**{r['encoder']}** (clean MRR {r['clean']:.2f}, loses {r[tag]:.0%} "
+                    f"[{r[f'{tag} low']:.0%}, {r[f'{tag} high']:.0%}])")  # fmt: skip
+
+        text = f"{name}, noise level {level:g} (mean of {', '.join(answer.noises) or 'the noise types'}): "
+        text += f"{say(best)} breaks least; {say(worst)} breaks most." if len(ok) > 1 else (
+            f"only {say(best)} is above the floor.")  # fmt: skip
+        out[group] = text + floor_note
     return out

@@ -17,10 +17,11 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts dashboard
 import streamlit as st  # noqa: E402
 
 from core.errors import ClirError, user_message  # noqa: E402
-from dashboard.views import curves, live_search, per_query, runs  # noqa: E402
+from dashboard.views import curves, findings, live_search, per_query, runs  # noqa: E402
 
 PAGES = [
     st.Page(curves.main, title=curves.TITLE, icon=":material/show_chart:", default=True),
+    st.Page(findings.main, title=findings.TITLE, icon=":material/lightbulb:", url_path="findings"),
     st.Page(per_query.main, title=per_query.TITLE, icon=":material/compare_arrows:", url_path="per-query"),
     st.Page(live_search.main, title=live_search.TITLE, icon=":material/search:", url_path="live-search"),
     st.Page(runs.main, title=runs.TITLE, icon=":material/storage:", url_path="runs"),

@@ -29,7 +29,7 @@ READ_TIMEOUT_S = 45.0  # how long a read waits for a precompute's write transact
 _READS = {
     "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "per_query_ranks",
     "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
-    "documents", "gold_documents",
+    "documents", "gold_documents", "rank_rows",
 }  # fmt: skip
 
 
@@ -178,6 +178,31 @@ def background_status() -> dict | None:
             except (OSError, ValueError) as exc:
                 return {"error": f"{p}: {exc}"}
     return None
+
+
+@st.cache_data(
+    show_spinner="Computing the research answer (bootstrap intervals and paired tests, once per database)...",
+    max_entries=8,
+)
+def _research(key, dataset: str, mode: str, corpus: str | None, references: tuple[str, ...]):
+    from core.research import research_answer, resource_groups
+
+    filters = {"dataset": dataset, "mode": mode, "seed": 0}
+    if corpus:
+        filters["corpus"] = corpus
+    rows = read(
+        "rank_rows", columns=("corpus", "encoder", "lang", "noise", "level", "qid", "rank"), **filters
+    )
+    groups = resource_groups(sorted(rows["lang"].unique()))
+    return research_answer(rows, groups, references=references), groups
+
+
+def research(dataset: str, mode: str, corpus: str | None = None, references: tuple[str, ...] | None = None):
+    """The research answer (:func:`core.research.research_answer`) of one dataset, mode (and pooled corpus),
+    seed 0, and its resource groups; computed once per database state."""
+    from core.research import REFERENCES
+
+    return _research(stamp(), dataset, mode, corpus, tuple(references or REFERENCES))
 
 
 # --- Live search resources --------------------------------------------------------------------------------

@@ -67,6 +67,15 @@ def _resolve(name: str, model: str) -> tuple[str, str]:
         return model, f"{model}@latest"
 
 
+def _modules():
+    """sentence-transformers' module classes (moved in release 6; older releases keep them in ``.models``)."""
+    try:
+        from sentence_transformers.sentence_transformer import modules
+    except ImportError:  # pragma: no cover - sentence-transformers < 6
+        from sentence_transformers import models as modules
+    return modules
+
+
 def describe(
     name: str, model: str, pooling: str | None = None, max_seq_length: int | None = 128
 ) -> tuple[str, dict, str]:
@@ -103,11 +112,11 @@ class SentenceTransformerEncoder:
     ):
         source, self.spec, self.fingerprint = describe(name, model, pooling, max_seq_length)
         try:
-            from sentence_transformers import SentenceTransformer, models
+            from sentence_transformers import SentenceTransformer
 
             if pooling:
-                word = models.Transformer(source, max_seq_length=max_seq_length)
-                pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=pooling)
+                word = _modules().Transformer(source, max_seq_length=max_seq_length)
+                pool = _modules().Pooling(word.get_word_embedding_dimension(), pooling_mode=pooling)
                 self._model = SentenceTransformer(modules=[word, pool], device=device)
             else:
                 # trust_remote_code stays False: a hub model must not run code on this machine.
@@ -149,11 +158,11 @@ def trainable(name: str, spec: dict, max_seq_length: int):
     """
     source, _, fingerprint = describe(name, spec["model"], spec.get("pooling"), max_seq_length)
     try:
-        from sentence_transformers import SentenceTransformer, models
+        from sentence_transformers import SentenceTransformer
 
         if spec.get("pooling"):
-            word = models.Transformer(source, max_seq_length=max_seq_length)
-            pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
+            word = _modules().Transformer(source, max_seq_length=max_seq_length)
+            pool = _modules().Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
             model = SentenceTransformer(modules=[word, pool], device="cpu")
         else:
             model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)

@@ -202,13 +202,17 @@ def relative_drop_difference(
     p = 1.0
     if not np.isnan(delta) and n_perm > 0:
         tol = 1e-12 + 1e-9 * abs(delta)
+        # A swap moves query i's values between the systems, so each swapped sum is the unswapped one plus
+        # swap @ (difference): one matrix product per chunk instead of four masked copies.
+        diff = np.stack([cb - ca, nb - na], axis=1)
+        sums = np.array([ca.sum(), na.sum(), cb.sum(), nb.sum()])
         extreme, done = 0, 0
-        while done < n_perm:  # in chunks: n_perm x n matrices of a large family would not fit in memory
+        while done < n_perm:  # in chunks, so a large n_perm x n swap matrix never sits in memory at once
             k = min(2000, n_perm - done)
-            swap = rng.integers(0, 2, size=(k, n)).astype(bool)
-            ca_p, na_p = np.where(swap, cb, ca).sum(1), np.where(swap, nb, na).sum(1)
-            cb_p, nb_p = np.where(swap, ca, cb).sum(1), np.where(swap, na, nb).sum(1)
-            extreme += int(np.sum(np.abs(_drop(ca_p, na_p) - _drop(cb_p, nb_p)) >= abs(delta) - tol))
+            moved = rng.integers(0, 2, size=(k, n)).astype(np.float64) @ diff
+            da = _drop(sums[0] + moved[:, 0], sums[1] + moved[:, 1])
+            db = _drop(sums[2] - moved[:, 0], sums[3] - moved[:, 1])
+            extreme += int(np.sum(np.abs(da - db) >= abs(delta) - tol))
             done += k
         p = float((1 + extreme) / (1 + n_perm))
     relative = delta / drop_b if drop_b not in (0.0,) and not np.isnan(drop_b) else float("nan")

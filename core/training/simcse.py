@@ -29,6 +29,7 @@ import numpy as np
 
 from core.encoders.registry import MODEL_CARD, load_trainable, resolve_spec, trainable_fingerprint
 from core.errors import ConfigError
+from core.noise import NOISE_VERSION
 from core.provenance import versions
 from core.training.data import (
     NOISE_LEVEL_RANGE,
@@ -441,7 +442,11 @@ def _write_card(
         "dropped_leaking_pairs": sum(data.dropped_leaking.values()),
         "dropped_leaking_by_language": data.dropped_leaking,
         "dropped_empty_or_duplicate_pairs": sum(data.dropped_other.values()),
-        "noise": {"types": list(NOISE_TYPES), "level_range": list(NOISE_LEVEL_RANGE)}
+        "noise": {
+            "types": list(NOISE_TYPES),
+            "level_range": list(NOISE_LEVEL_RANGE),
+            "version": NOISE_VERSION,
+        }
         if config.objective in NOISY_OBJECTIVES
         else None,
         "versions": versions(),  # core.provenance: packages + code commit

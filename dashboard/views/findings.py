@@ -1,0 +1,158 @@
+"""Findings: the research answer for the current database, generated from its per-query ranks.
+
+Which encoder breaks least under typos, on low- and high-resource languages: one generated sentence per
+resource group, the robustness table (clean MRR and relative drops with 95% paired bootstrap intervals) with
+Holm-corrected paired tests against a reference model, the chart that tells the story, LaBSE's published
+figures as labelled markers, and the caveats that apply. The same numbers as the README's results
+(``core.research``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core.languages import published_reference
+from core.research import FLOOR_MRR, MEAN, REFERENCES, fmt_ci, headlines
+from dashboard import components as ui
+from dashboard import data
+from dashboard.views.curves import PALETTE, PUBLISHED_NAME
+
+TITLE = "Findings"
+NOISE_COLOURS = {"substitute": PALETTE[0], "keyboard": PALETTE[1], "delete": PALETTE[2], MEAN: "#444444"}
+
+
+def robustness_view(answer, reference: str | None) -> pd.DataFrame:
+    """The robustness table as strings (value [CI]), with ▲/▼ where the Holm-adjusted paired test against
+    ``reference`` is significant (▲ higher than the reference, ▼ lower)."""
+    tests = answer.tests
+    marks = {}
+    if reference:
+        for t in tests[(tests.reference == reference) & tests.significant].itertuples(index=False):
+            marks[(t.encoder, t.group, t.quantity)] = " ▲" if t.delta > 0 else " ▼"
+    rows = []
+    for r in answer.robustness.to_dict("records"):
+        out = {"group": r["group"], "encoder": r["encoder"], "queries": r["n"]}
+        out["clean MRR"] = fmt_ci(
+            r.get("clean", np.nan), r.get("clean_low", np.nan), r.get("clean_high", np.nan)
+        )
+        out["clean MRR"] += marks.get((r["encoder"], r["group"], "clean MRR"), "")
+        for noise, level in answer.conditions:
+            tag = f"{noise} {level:g}"
+            cell = fmt_ci(r.get(tag, np.nan), r.get(f"{tag} low", np.nan), r.get(f"{tag} high", np.nan))
+            out[f"drop {tag}"] = cell + marks.get((r["encoder"], r["group"], f"drop {tag}"), "")
+        if r.get("clean", 0) < FLOOR_MRR:
+            out["clean MRR"] += " (floor)"
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def story_figure(answer, groups: dict[str, list[str]], level: float = 0.2) -> go.Figure:
+    """Per resource group: clean MRR (with LaBSE's published accuracy@1 as a star) and the relative drop at
+    ``level`` per noise type, with 95% intervals, for the encoders above the floor."""
+    rob = answer.robustness
+    names = [g for g in groups if g in set(rob.group)]
+    fig = make_subplots(rows=2, cols=len(names), shared_yaxes="rows", vertical_spacing=0.14,
+                        subplot_titles=[f"{g}-resource: clean MRR" for g in names]
+                        + [f"{g}-resource: relative drop at level {level:g}" for g in names])  # fmt: skip
+    published = published_reference()
+    noises = sorted({n for n, lv in answer.conditions if lv == level}, key=list(NOISE_COLOURS).index)
+    for col, group in enumerate(names, start=1):
+        part = rob[(rob.group == group) & (rob["clean"] >= FLOOR_MRR)]
+        encs = part["encoder"].tolist()
+        fig.add_trace(go.Bar(
+            x=encs, y=part["clean"], marker_color="#7f7f7f", name="clean MRR", showlegend=col == 1,
+            error_y={"type": "data", "symmetric": False, "array": part["clean_high"] - part["clean"],
+                     "arrayminus": part["clean"] - part["clean_low"]},
+        ), row=1, col=col)  # fmt: skip
+        ref = [published[x] for x in groups[group] if x in published]
+        if ref and encs:
+            fig.add_trace(go.Scatter(
+                x=encs, y=[float(np.mean(ref))] * len(encs), mode="lines", line={"dash": "dot", "color": "black"},
+                name=PUBLISHED_NAME + " (mean over the group)", showlegend=col == 1,
+            ), row=1, col=col)  # fmt: skip
+        for noise in noises:
+            tag = f"{noise} {level:g}"
+            fig.add_trace(go.Bar(
+                x=encs, y=part[tag], name=f"drop: {'mean of the noise types' if noise == MEAN else noise}",
+                marker_color=NOISE_COLOURS.get(noise, "#999999"), showlegend=col == 1,
+                error_y={"type": "data", "symmetric": False, "array": part[f"{tag} high"] - part[tag],
+                         "arrayminus": part[tag] - part[f"{tag} low"]},
+            ), row=2, col=col)  # fmt: skip
+    fig.update_yaxes(range=[0, 1], row=1)
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=2)
+    fig.update_layout(barmode="group", height=640, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.12})  # fmt: skip
+    return fig
+
+
+def caveats(answer, groups: dict[str, list[str]]) -> list[str]:
+    """The caveats that apply to this database (floors, small groups, languages a model never saw)."""
+    out = []
+    rob = answer.robustness
+    for group in groups:
+        part = rob[rob.group == group]
+        floor = sorted(part.loc[part["clean"] < FLOOR_MRR, "encoder"])
+        if floor:
+            out.append(f"{group}-resource: {', '.join(floor)} sit at the floor (clean MRR < {FLOOR_MRR}); their "
+                       "drops are shown but not tested: a flat curve at the floor is not robustness.")  # fmt: skip
+        n = int(part["n"].max()) if len(part) else 0
+        if n < 500:
+            out.append(f"{group}-resource: {n} queries in all; intervals are wide.")
+    seen = data.read("encoder_languages")
+    unseen = seen[seen["seen_in_training"] == False]  # noqa: E712 - a nullable column: None is "unknown"
+    langs = {lg for g in groups.values() for lg in g}
+    pre = unseen[unseen["lang"].isin(langs) & unseen["encoder"].str.startswith("e5-small")]
+    if not pre.empty:
+        out.append(f"Not in XLM-R's pre-training languages (unseen by the e5 family): "
+                   f"{', '.join(sorted(set(pre['lang'])))}.")  # fmt: skip
+    out.append("Trained models (simcse-*, typo-*, optical-*) never saw any of these languages in training "
+               "(leak-free split; see each model's card). LaBSE's figures are published accuracy@1, not "
+               "measured here, and not the same metric as MRR.")  # fmt: skip
+    return out
+
+
+@ui.one_line_errors
+def main() -> None:
+    """Draw the page."""
+    st.title("Findings: which encoder breaks least under typos")
+    if not ui.guard():
+        return
+    cond = data.read("conditions")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    with c1:
+        dataset, mode = ui.dataset_mode("findings", cond)
+    sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
+    with c2:
+        corpus = ui.corpus_select("findings", sel)
+    answer, groups = data.research(dataset, mode, corpus)
+    if answer.robustness.empty:
+        st.info("No clean cells for this selection yet.")
+        return
+    refs = [r for r in REFERENCES if r in set(answer.tests.reference)]
+    with c3:
+        reference = st.selectbox(
+            "Significance against", refs or ["(no reference model above the floor)"], key="findings_reference",
+            help="Paired randomization tests over the same queries, Holm-corrected over every comparison "
+                 "against this model. ▲: significantly higher than the reference, ▼: lower.",
+        )  # fmt: skip
+    st.caption(f"{dataset} · {mode} mode · seed 0 · " + " · ".join(
+        f"{g}-resource: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()))  # fmt: skip
+    for sentence in headlines(answer).values():
+        st.markdown(sentence)
+    st.plotly_chart(story_figure(answer, groups), width="stretch", key="findings_chart")
+    st.subheader("Robustness table")
+    st.dataframe(robustness_view(answer, reference if reference in refs else None), hide_index=True,
+                 width="stretch", key="findings_table")  # fmt: skip
+    st.caption("Relative drop = 1 − MRR(noisy) / MRR(clean) over the same queries; 95% percentile bootstrap over "
+               "queries (1000 resamples, seed 0); 'mean' = each query's reciprocal rank averaged over the noise "
+               "types. A resource group pools its languages' queries.")  # fmt: skip
+    with st.expander("Every paired test (Holm-adjusted p)"):
+        tests = answer.tests.copy()
+        st.dataframe(tests.round(4), hide_index=True, width="stretch", key="findings_tests")
+    st.subheader("Caveats")
+    for line in caveats(answer, groups):
+        st.markdown(f"- {line}")
