@@ -417,7 +417,8 @@ def trainable(name: str, folder: str | Path | None, max_seq_length: int):
     fingerprint = describe(name, folder)[1]
     source = Path(folder).expanduser() if folder is not None else build_port()
     model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
-    model.max_seq_length = max_seq_length
+    # The trainer cuts sequences to ``max_seq_length`` only while training and restores this length before
+    # saving, so the saved folder encodes long texts like the base.
     return model, fingerprint, PREFIX
 
 

@@ -370,6 +370,8 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
         tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch,
     ):
         model, base_fp, prompt = load_base(config.base, config.max_seq_length)
+        inference_length = model.max_seq_length
+        model.max_seq_length = config.max_seq_length  # training only: Tatoeba sentences are short
         if config.freeze_embeddings:
             model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
         # The prompt goes on every text, as at inference (e5: "query: " on both sides).
@@ -404,6 +406,7 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
             loss=_loss(model, config, prompt),
         )
         trainer.train()
+        model.max_seq_length = inference_length
         model.save(str(tmp))
     return base_fp
 
