@@ -152,3 +152,29 @@ def test_untrainable_bases_say_what_to_train_instead(in_models):
     with pytest.raises(Exception, match="symmetric base"):
         train_simcse(recipe_config("tiny-optical", "ot-distill", "x2", SPLIT, **TINY), in_models / "x2")
     assert os.listdir(in_models).count("x2") == 0
+
+
+def test_live_search_uses_the_student_for_the_query_and_the_teacher_for_documents(
+    in_models, tmp_path, monkeypatch
+):
+    from dashboard import data
+
+    grid = parse_grid(
+        '[dataset]\nname = "tatoeba"\nmode = ["pair"]\nlanguages = ["deu"]\nmax_queries = 10\n'
+        '[grid]\nencoders = ["e5-small-torch"]\nnoise = []\nlevels = [0.0]\nseeds = [0]\n'
+    )
+    db = tmp_path / "live.duckdb"
+    run_grid(grid, db, progress=False)
+    monkeypatch.setenv("CLIR_DB", str(db))
+    with connect(db, read_only=True) as conn:
+        corpus = q.cells(conn)["corpus"].iloc[0]
+        docs = q.documents(conn, corpus)["text"].tolist()
+    enc, err = data.encoder("tiny-optical")
+    assert err is None
+    student, teacher = query_side(enc), document_side(enc)
+    index = data.doc_index("tiny-optical", teacher.fingerprint, corpus, data.stamp())
+    np.testing.assert_allclose(index.matrix, teacher.encode(docs), atol=1e-5)
+    text = "Ich habe Hunger."
+    top, scores, _, all_scores = data.search("tiny-optical", index, text)
+    np.testing.assert_allclose(all_scores, teacher.encode(docs) @ student.encode([text])[0], atol=1e-5)
+    assert np.abs(all_scores - teacher.encode(docs) @ teacher.encode([text])[0]).max() > 1e-3
