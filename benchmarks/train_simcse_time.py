@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BUDGET_S = {"minilm": 600, "e5-small-torch": 1800}
 
 
-def clean_mrr(names: list[str], langs: list[str]) -> dict[str, dict[str, float]]:
+def clean_mrr(
+    names: list[str], langs: list[str], max_queries: int | None = 300
+) -> dict[str, dict[str, float]]:
     """Encoder -> language -> clean pair-mode MRR (exact cosine ranks)."""
     import torch
 
@@ -37,7 +39,7 @@ def clean_mrr(names: list[str], langs: list[str]) -> dict[str, dict[str, float]]
 
     # One thread: on a shared 2-core machine OpenMP's spin-waiting makes 2 threads several times slower.
     torch.set_num_threads(1)
-    tasks = build_tasks(load_bitexts("tatoeba", langs), "pair")
+    tasks = build_tasks(load_bitexts("tatoeba", langs), "pair", max_queries)
     out: dict[str, dict[str, float]] = {}
     for name in names:
         enc = load_encoder(name)
@@ -55,6 +57,7 @@ def main() -> int:
     p.add_argument("--base", default="minilm")
     p.add_argument("--langs", nargs="+", help="default: evaluation + dev languages of the default split")
     p.add_argument("--no-train", action="store_true", help="only evaluate what is in --models-dir")
+    p.add_argument("--max-queries", type=int, default=300, help="first N queries per language (0: all)")
     args = p.parse_args()
     from core.paths import models_dir
 
@@ -85,8 +88,9 @@ def main() -> int:
               + (f" (budget {budget}s for all {len(names)})" if budget else ""))  # fmt: skip
     langs = args.langs or list(split.eval_langs + split.dev_langs)
     encoders = [args.base] + [n for n in names.values() if (root / n / "clir_encoder.json").is_file()]
-    table = clean_mrr(encoders, langs)
-    print(f"\nclean MRR, pair mode (eval: {' '.join(split.eval_langs)}; dev: {' '.join(split.dev_langs)})")
+    table = clean_mrr(encoders, langs, args.max_queries or None)
+    print(f"\nclean MRR, pair mode, first {args.max_queries or 'all'} queries "
+          f"(eval: {' '.join(split.eval_langs)}; dev: {' '.join(split.dev_langs)})")  # fmt: skip
     print(f"{'lang':<10}" + "".join(f"{e:>20}" for e in encoders))
     for lang in langs:
         tag = "dev" if lang in split.dev_langs else "eval"

@@ -142,6 +142,16 @@ def test_pipeline_encodes_queries_with_the_student_and_documents_with_the_teache
         assert len(dc.get(docs)) == len(set(docs))
     finally:
         qc.close(), dc.close()
+    # The TREC export finds each side's vectors and reproduces the stored MRR through ranx.
+    from ranx import Qrels, Run, evaluate
+
+    from precompute.export import export
+
+    files = export(db, tmp_path / "trec", fmt="trec", noise=["none"])
+    run = next(f for f in files if f.suffix == ".run")
+    qrels = next(f for f in files if f.suffix == ".qrels")
+    ranx_mrr = evaluate(Qrels.from_file(str(qrels), kind="trec"), Run.from_file(str(run), kind="trec"), "mrr")
+    assert abs(ranx_mrr - np.mean(1.0 / rows["rank"])) < 1e-4
 
 
 def test_untrainable_bases_say_what_to_train_instead(in_models):
