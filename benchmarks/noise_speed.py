@@ -1,11 +1,13 @@
 """Speed of ``substitute`` at level 0.1 against nlpaug and textnoisr on the same mixed-script input.
 
-Usage: ``CLIR_DATA_DIR=... python benchmarks/noise_speed.py [--n 10000] [--repeat 3]``
+Usage: ``CLIR_DATA_DIR=... python benchmarks/noise_speed.py [--n 10000] [--repeat 5] [--all-languages]``
 
-Input: 10k Tatoeba sentences taken round-robin over every language (so every script is represented in
-proportion to the languages, not to their sizes). Each tool noises every sentence once; the best of
-``--repeat`` runs is reported (sentences per second), with ratios ours / theirs. Ours includes the
-per-query rng derivation and validation of :func:`apply_noise`, as the precompute calls it.
+Input: 10k Tatoeba sentences taken round-robin over 12 languages of 12 scripts (those of the examples in
+docs/noise.md: Latin, Kabyle Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Tamil, Telugu, Ethiopic,
+Thai, Han), or over every language with ``--all-languages``. Each tool noises every sentence once; the
+best of ``--repeat`` runs is reported (sentences per second), with ratios ours / theirs. "ours (batch)"
+is :func:`apply_noise_batch` as the precompute and the trainer call it (per-query streams, validation,
+edits and CER included); "ours (one by one)" is :func:`apply_noise` per sentence.
 """
 
 from __future__ import annotations
@@ -20,16 +22,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.datasets.tatoeba import load_tatoeba, tatoeba_languages  # noqa: E402
-from core.noise import apply_noise  # noqa: E402
+from core.noise import apply_noise, apply_noise_batch  # noqa: E402
+from core.noise.docs import EXAMPLES  # noqa: E402
 from core.paths import data_dir  # noqa: E402
 
 LEVEL = 0.1
+OURS = "ours (batch)"
+LANGUAGES = tuple(lang for lang, _, _ in EXAMPLES)
 
 
-def mixed_sentences(n: int) -> list[tuple[str, str]]:
-    """``n`` (lang, sentence) pairs, round-robin over the Tatoeba languages."""
+def mixed_sentences(n: int, languages: tuple[str, ...] | None = LANGUAGES) -> list[tuple[str, str]]:
+    """``n`` (lang, sentence) pairs, round-robin over ``languages`` (None: every Tatoeba language)."""
     path = data_dir()
-    columns = [(lang, load_tatoeba(path, lang).queries) for lang in tatoeba_languages(path)]
+    langs = tatoeba_languages(path) if languages is None else list(languages)
+    columns = [(lang, load_tatoeba(path, lang).queries) for lang in langs]
     out: list[tuple[str, str]] = []
     for k in range(max(len(q) for _, q in columns)):
         out += [(lang, q[k]) for lang, q in columns if k < len(q)]
@@ -52,17 +58,23 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=10_000)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--all-languages", action="store_true", help="every Tatoeba language, not 12")
     args = p.parse_args()
     logging.disable(logging.WARNING)
-    pairs = mixed_sentences(args.n)
+    pairs = mixed_sentences(args.n, None if args.all_languages else LANGUAGES)
     n = len(pairs)
     texts = [s for _, s in pairs]
+    langs = [lang for lang, _ in pairs]
+    qids = list(range(n))
 
     def ours() -> None:
+        apply_noise_batch(texts, "substitute", LEVEL, seed=0, qids=qids, langs=langs)
+
+    def ours_one() -> None:
         for qid, (lang, s) in enumerate(pairs):
             apply_noise(s, "substitute", LEVEL, seed=0, qid=qid, lang=lang)
 
-    tools: dict[str, Callable[[], None]] = {"ours (core.noise substitute)": ours}
+    tools: dict[str, Callable[[], None]] = {OURS: ours, "ours (one by one)": ours_one}
     try:
         import nlpaug.augmenter.char as nac
 
@@ -81,7 +93,7 @@ def main() -> int:
     rates = best_rates(tools, n, args.repeat)
     langs = len({lang for lang, _ in pairs})
     print(f"substitute @ {LEVEL}, {n} Tatoeba sentences from {langs} languages, best of {args.repeat}")
-    ours_rate = rates["ours (core.noise substitute)"]
+    ours_rate = rates[OURS]
     for name, rate in rates.items():
         ratio = "" if rate is ours_rate else f"   ours/this = {ours_rate / rate:.2f}"
         print(f"{name:32s} {rate:10,.0f} sentences/s{ratio}")

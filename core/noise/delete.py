@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, run
+from core.noise.engine import Doc, Family, run
 from core.noise.result import NoiseResult
 
 
 def delete_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str]:
     """Cluster ``i`` is deleted, marks and all."""
     return "delete", i, i + 1, ""
+
+
+FAMILY = Family(delete_kernel)
 
 
 def delete(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:

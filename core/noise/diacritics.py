@@ -8,8 +8,9 @@ from functools import lru_cache
 import numpy as np
 
 from core.noise import ethiopic
-from core.noise.engine import Doc, run, split_uniform
+from core.noise.engine import Doc, Family, run, split_uniform
 from core.noise.result import NoiseResult
+from core.noise.text import cluster_script, fits_scripts
 
 # Groups of marks a writer confuses with one another (swap targets), per script family.
 _GROUPS = (
@@ -85,7 +86,9 @@ def diacritics_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, i
     if not pos:
         return None
     k = pos[split_uniform(b, len(pos))[0]]
-    partners = SWAPS.get(d[k], ())
+    # Only marks the base's script uses (Script_Extensions): Cyrillic ў may lose its breve, never gain a caron.
+    fit = frozenset({cluster_script(old)})
+    partners = tuple(m for m in SWAPS.get(d[k], ()) if fits_scripts(m, fit))
     rep = ""
     if partners and a >= 1 - _SWAP_P:
         rep = partners[split_uniform((a - (1 - _SWAP_P)) / _SWAP_P, len(partners))[0]]
@@ -93,12 +96,15 @@ def diacritics_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, i
     return "substitute", i, i + 1, new
 
 
+FAMILY = Family(diacritics_kernel, eligible=has_diacritic)
+
+
 def diacritics(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
     """Drop or swap diacritics: combining marks, Indic matras, Arabic harakat, Hebrew niqqud.
 
     A selected cluster is decomposed (NFD), one of its marks is dropped (60%: Kabyle ḍ -> d,
-    Hindi कि -> क, Arabic أ -> ا) or swapped for a mark of the same group (40%: é -> è, ि -> ी,
-    fatha -> kasra), and the cluster is recomposed in the input's normal form. Base letters are never
+    Hindi कि -> क, Arabic أ -> ا) or swapped for a mark of the same group that the letter's script uses
+    (40%: é -> è, ि -> ी, fatha -> kasra), and the cluster is recomposed in the input's normal form. Base letters are never
     deleted. Ethiopic has no marks: its vowel is the syllable's order, so a selected syllable changes
     order (ገ -> ግ). Only clusters carrying a mark are eligible; the selection probability is scaled so
     that the expected fraction of non-space clusters edited is ``level`` where enough marks exist

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sys
 
-from core.noise import keyboard as kb
+from core.languages import load_languages
+from core.noise import layouts
 from core.noise.__main__ import marked
+from core.noise.keyboard import FALLBACK
 from core.noise.mixed import MIXTURE
 from core.noise.registry import NOISE_TYPES, apply_noise
 
@@ -28,6 +30,15 @@ EXAMPLES = (
     ("amh", "Ethiopic", "የት እንደሚኖር አላውቅም።"),
     ("tha", "Thai", "ฉันไม่รู้ว่าเขาอยู่ที่ไหน"),
     ("cmn", "Han", "我不知道他住在哪里。"),
+)
+#: Scripts Tatoeba lacks, noised under a code no table knows: the script of the text decides everything.
+UNSEEN = (
+    ("hye", "Armenian", "Ես չգիտեմ, թե նա որտեղ է ապրում:"),
+    ("khm", "Khmer (ZWSP between words)", "ខ្ញុំ\u200bមិន\u200bដឹង\u200bថា\u200bគាត់\u200bរស់នៅ\u200bឯណា\u200bទេ។"),
+    ("kat", "Georgian", "არ ვიცი, სად ცხოვრობს."),
+    ("bod", "Tibetan", "ཁོ་ག་པར་སྡོད་ཀྱི་ཡོད་པ་ང་ལ་ཤེས་ཀྱི་མི་འདུག།"),
+    ("sin", "Sinhala", "ඔහු ජීවත් වන්නේ කොහේදැයි මම නොදනිමි."),
+    ("fas", "Persian (ZWNJ inside words)", "نمی\u200cدانم او کجا زندگی می\u200cکند."),
 )
 LEVEL = 0.15
 
@@ -49,11 +60,14 @@ def generate() -> str:
         "",
         "Character noise for the queries of the grid (`core/noise/`). Units are extended grapheme clusters",
         "(UAX #29), so a base letter and its marks, an Indic conjunct or an emoji ZWJ sequence move as one.",
-        "`level` is the expected fraction of non-space clusters edited; each result reports its realised",
-        "CER = Levenshtein distance over clusters / non-space clusters of the original. The rng of a query",
-        "is `noise_rng(seed, qid, noise)` (SHA-256 of the three, through numpy's SeedSequence and PCG64), so",
-        "results are identical on every machine, and the edits at one level are a subset of those at a higher",
-        "level for the same query. `level = 0` and the type `none` are the identity.",
+        "`level` means the same for every type: the expected fraction of *visible* non-space clusters edited",
+        "(spaces and invisible clusters such as ZWSP are never edited and not counted); each result reports",
+        "its realised CER = Levenshtein distance over clusters / those clusters of the original. The random",
+        "stream of a query is `noise_rng(seed, qid, noise)`: a 64-bit key from SHA-256 of the three and a",
+        "counter-based SplitMix64 (uniform k = mix(key + (k+1)·γ)), so results are identical on every",
+        "machine, `apply_noise_batch` gives exactly what `apply_noise` gives query by query, and the edits at",
+        "one level are a subset of those at a higher level for the same query. `level = 0` and the type",
+        "`none` are the identity.",
         "",
         f"Examples below: level {LEVEL}, seed 0, query id 0, computed when this page was generated.",
         "In the *edits* column `[old→new]` is a substitution, `[+x]` an insertion, `[-x]` a deletion.",
@@ -73,25 +87,133 @@ def generate() -> str:
         out += [head, rule]
         out += [_row(lang, family, text, name) for lang, family, text in EXAMPLES]
         out.append("")
-    out += ["## Keyboard layouts", "", "| layout | source |", "|---|---|"]
-    out += [f"| `{n}` | {kb.layout(n).source} |" for n in kb.layout_names()]
+    out += _rules() + _unseen() + _keyboards()
     out += [
-        "",
-        "Languages map to layouts in `core/noise/data/keyboards.toml` (`[languages]`); other languages use",
-        "the layout of the script of each word (`[scripts]`); text no layout covers (Han, kana, Hangul...)",
-        "gets same-script substitution and reports `fallback:same-script`.",
-        "",
         "## Data",
         "",
         "- `core/noise/data/charfreq.json`: cluster frequencies per language and script, counted on the",
         "  Tatoeba test set (`python -m core.noise.build_tables`); unknown languages use the pooled table of",
-        "  their script, and scripts absent from Tatoeba every letter of the script, uniformly.",
-        "- `core/noise/data/keyboards.toml`: layouts, each with its source.",
+        "  their script, then the letters of the script's layout, then every letter of the script, uniformly.",
+        "- `core/noise/data/keyboards_xkb.json`: generated from xkeyboard-config by",
+        "  `python -m core.noise.build.keyboards` (needs Debian's `xkb-data` and `x11proto-dev` only to",
+        "  rebuild; a test compares it with the installed xkb-data and skips when that is absent).",
         "- `core/noise/data/ocr_lookalikes.toml`: within-script look-alikes, with sources; Unicode",
         "  confusables come from the `confusable-homoglyphs` package (UTS #39 `confusables.txt`).",
         "",
     ]
     return "\n".join(out)
+
+
+def _rules() -> list[str]:
+    return [
+        "## What noise does to each kind of character",
+        "",
+        "Every cluster is classified by its first visible code point (`core.noise.text.cluster_kind`).",
+        "The *word* of a cluster is the run of non-blank clusters around it; its scripts are those of its",
+        "letters. A character *fits* a set of scripts when its Unicode Script_Extensions contain Common,",
+        "Inherited or one of them (`,` fits anywhere; the danda `।` fits Brahmic text, not Armenian).",
+        "",
+        "| kind | `substitute` | `insert` (next to it) | `keyboard` |",
+        "|---|---|---|---|",
+        "| letter (L*, M*) | a letter of its own script, by the language's frequencies, same case |"
+        " a letter of its script | a neighbouring key on the layout of its script; the neighbour must fit"
+        " the word's scripts (a letter or a Common key: digit, punctuation) |",
+        "| digit (N*) | another numeral of its own system (٣ → ٧, never 7) | a numeral of its system |"
+        " a neighbouring key that fits the word |",
+        "| punctuation (P*) | punctuation the language uses that fits the word's (or text's) script |"
+        " punctuation likewise | a neighbouring key of the same layout that fits the word; punctuation"
+        " absent from the layout gets the `substitute` rule |",
+        "| symbol (S*, emoji) | a symbol likewise | a symbol likewise | as punctuation |",
+        "| blank: whitespace and invisibles (ZWSP U+200B, ZWNJ, ZWJ, word joiner, soft hyphen, bidi"
+        " marks, variation selectors...) | never | never inserted | never |",
+        "",
+        "So no edit of `keyboard`, `substitute`, `insert` (nor `mixed`, `delete`, `transpose`,"
+        " `diacritics`, `whitespace`) introduces a letter of a script absent from the edited word;"
+        " `diacritics` swaps a mark only for one the letter's script uses. `homoglyph` is the exception by"
+        " design (cross-script look-alikes). A ZWNJ/ZWJ inside a letter's cluster is kept when the letter is"
+        " substituted; `whitespace` only inserts and drops U+0020. `tests/noise/test_noise_scripts.py`"
+        " checks all of this on every script of the data and on 16 scripts absent from it.",
+        "",
+    ]
+
+
+def _unseen() -> list[str]:
+    out = [
+        "## Scripts and languages the tables have never seen",
+        "",
+        "Any well-formed ISO 639-3 code is accepted. Without a frequency table, letters come from the",
+        "pooled table of the text's script, else from that script's keyboard layout, else from every letter",
+        "of the script in Unicode: the script is read from the text, never a Latin fallback. Level 0.3, seed",
+        "0, query id 0:",
+        "",
+        "| script | type | before | after | layout |",
+        "|---|---|---|---|---|",
+    ]
+    for lang, family, text in UNSEEN:
+        for noise in ("keyboard", "substitute", "insert"):
+            res = apply_noise(text, noise, 0.3, seed=0, qid=0, lang=lang)
+            cells = [f"{family} (`{lang}`)", noise, text, res.noisy, f"`{res.layout}`" if res.layout else ""]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return [*out, ""]
+
+
+def _keyboards() -> list[str]:
+    t = layouts.table()
+    about = t["about"]
+    langs = load_languages()
+    real, script_default, none = [], [], []
+    for code, lang in sorted(langs.items()):
+        name = t["languages"].get(code)
+        if name and lang.script in layouts.layout(name).scripts:
+            real.append(f"`{code}` {name}")
+        elif layouts.layout_for_script(lang.script):
+            why = "no xkeyboard-config layout lists it" if not name else f"{name} does not type {lang.script}"
+            script_default.append(
+                f"`{code}` ({lang.script}: {why}; uses `{layouts.layout_for_script(lang.script)}`)"
+            )
+        else:
+            none.append(f"`{code}` ({lang.script})")
+    out = [
+        "## Keyboard layouts",
+        "",
+        f"Generated from xkeyboard-config (Debian `xkb-data` {about['xkb_data_version']}): {about['source']}.",
+        f"Licence: {about['licence']}.",
+        "Each layout's keys at Shift levels 1 and 2 come from its symbols section, `include`s resolved;",
+        "dead keys and keysyms that type no visible character are left out. A language's layout is the",
+        'plain layout whose ISO 639 list in `rules/evdev.xml` names it ("German" before "German',
+        '(Austria)"), else the first variant that names it, except for the overrides below. A word whose',
+        "script the language's layout does not type (Latin words in Russian text) uses its script's default",
+        f"layout; text no layout types (Han, kana, Hangul) gets same-kind substitution and reports `{FALLBACK}`.",
+        "",
+        "**Ethiopic.** xkeyboard-config's `et` types a consonant's first order on each key and the vowels",
+        "with dead keys, which its symbols file cannot express; so for Ethiopic *syllables* the syllable model",
+        "is used (a slip gives the same consonant in another order, or the consonant of a neighbouring `et`",
+        "key in the same order), and for Ethiopic punctuation and numerals the plain `et` neighbours.",
+        "",
+        f"**Coverage of the {len(langs)} Tatoeba languages** (`data/languages.csv`): {len(real)} are typed on a",
+        f"real layout of their own script; {len(script_default)} use their script's default layout; {len(none)}",
+        "have none (no keyboard types their script directly: input methods).",
+        "",
+        "- real layout: " + ", ".join(real) + ".",
+        "- script default: " + ", ".join(script_default) + ".",
+        "- none (same-kind substitution): " + ", ".join(none) + ".",
+        "",
+        "Overrides of the rules' lists (`OVERRIDES` in `core/noise/build/keyboards.py`):",
+        "",
+        "| language | layout | why |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{k}` | `{o['layout']}` | {o['why']} |" for k, o in t["overrides"].items()]
+    out += ["", "Script defaults: " + ", ".join(f"{s} `{n}`" for s, n in t["scripts"].items()) + ".", ""]
+    used = sorted(set(t["languages"].values()) | set(t["scripts"].values()))
+    out += [
+        f"All {len(used)} layouts in the table, with their source:",
+        "",
+        "| layout | description | source |",
+    ]
+    out += ["|---|---|---|"]
+    out += [f"| `{n}` | {t['layouts'][n]['description']} | {t['layouts'][n]['source']} |" for n in used]
+    return [*out, ""]
 
 
 if __name__ == "__main__":

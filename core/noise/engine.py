@@ -11,15 +11,30 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from core.noise.result import Edit, NoiseResult
-from core.noise.text import NEUTRAL_SCRIPTS, cer, cluster_script, cluster_starts, graphemes, normal_form
+from core.noise.rng import uniforms
+from core.noise.text import (
+    NEUTRAL_SCRIPTS,
+    blank_flags,
+    cer,
+    char_script,
+    cluster_script,
+    cluster_starts,
+    graphemes,
+    normal_form,
+)
 
 
 class Doc:
-    """A text cut into grapheme clusters, with what kernels need to know about it."""
+    """A text cut into grapheme clusters, with what kernels need to know about it.
+
+    ``space[i]`` is True for *blank* clusters (whitespace, or invisible code points only: ZWSP, ZWNJ,
+    joiners...; see :func:`core.noise.text.is_blank`): no family edits them, and ``n_ns`` counts the others.
+    """
 
     __slots__ = ("text", "units", "starts", "space", "lang", "form", "n_ns")
 
@@ -28,7 +43,7 @@ class Doc:
         self.units = graphemes(text)
         # Simple texts have one code point per cluster, so offsets are indices (no accumulate needed).
         self.starts = range(len(text) + 1) if len(self.units) == len(text) else cluster_starts(self.units)
-        self.space = list(map(str.isspace, self.units))
+        self.space = blank_flags(self.units, text)
         self.n_ns = len(self.units) - sum(self.space)
         self.lang = lang
         self.form = normal_form(text)
@@ -53,6 +68,38 @@ class Doc:
         """Script of cluster ``i``, or of its nearest neighbour with one when it is Common/Inherited."""
         sc = cluster_script(self.units[i])
         return sc if sc not in NEUTRAL_SCRIPTS else self.context_script(i - 1, i + 1)
+
+    def word_script(self, i: int) -> str:
+        """Script of cluster ``i``, else of the nearest cluster of its *word* (the run of non-blank
+        clusters around it) with a script of its own; ``Zyyy`` when the word has none (``"3,5"``).
+
+        Edits never look past the word: a comma between two Latin words of a Hebrew text is not Hebrew.
+        """
+        units, space, n = self.units, self.space, len(self.units)
+        sc = cluster_script(units[i])
+        if sc not in NEUTRAL_SCRIPTS:
+            return sc
+        lo, hi, go_left, go_right = i - 1, i + 1, True, True
+        while go_left or go_right:
+            for j, go in ((lo, go_left), (hi, go_right)):
+                if go and 0 <= j < n and not space[j]:
+                    sc = cluster_script(units[j])
+                    if sc not in NEUTRAL_SCRIPTS:
+                        return sc
+            go_left = go_left and lo >= 0 and not space[lo]
+            go_right = go_right and hi < n and not space[hi]
+            lo, hi = lo - 1, hi + 1
+        return "Zyyy"
+
+    def word_scripts(self, i: int) -> frozenset[str]:
+        """Scripts (not Common/Inherited) of the word around cluster ``i`` (see :meth:`word_script`)."""
+        units, space, n = self.units, self.space, len(self.units)
+        lo = hi = i
+        while lo > 0 and not space[lo - 1]:
+            lo -= 1
+        while hi + 1 < n and not space[hi + 1]:
+            hi += 1
+        return frozenset(char_script(ch) for u in units[lo : hi + 1] for ch in u) - NEUTRAL_SCRIPTS
 
 
 Kernel = Callable[[Doc, int, float, float], "tuple[str, int, int, str] | None"]
@@ -81,10 +128,36 @@ def identity(text: str, layout: str | None = None) -> NoiseResult:
     return NoiseResult(text, text, (), 0.0, layout)
 
 
+@dataclass(frozen=True, slots=True)
+class Family:
+    """How a noise family runs: its kernel and selection rule (see :func:`run`)."""
+
+    kernel: Kernel
+    eligible: Callable[[str], bool] | None = None
+    clusters_per_edit: float = 1.0
+    layout: Callable[[Doc], str] | None = None
+
+
+def probability(doc: Doc, level: float, fam: Family) -> float:
+    """Selection probability of each non-blank cluster of ``doc`` (0 when nothing can be edited).
+
+    ``level / clusters_per_edit``; when only ``eligible`` clusters can be edited, scaled by
+    ``non-blank / eligible`` and capped at 1, so the expected fraction of non-blank clusters edited stays
+    ``level`` wherever the text allows it.
+    """
+    if level <= 0 or doc.n_ns == 0:
+        return 0.0
+    if fam.eligible is None:
+        return level / fam.clusters_per_edit
+    ok = fam.eligible
+    n_ok = sum(1 for u, s in zip(doc.units, doc.space, strict=True) if not s and ok(u))
+    return 0.0 if n_ok == 0 else min(1.0, level * doc.n_ns / (n_ok * fam.clusters_per_edit))
+
+
 def run(
     text: str,
     level: float,
-    rng: np.random.Generator,
+    rng,
     lang: str,
     kernel: Kernel,
     *,
@@ -93,20 +166,20 @@ def run(
     layout: str | None = None,
     doc: Doc | None = None,
 ) -> NoiseResult:
-    """Noise ``text`` by calling ``kernel`` on randomly selected non-space clusters.
+    """Noise ``text`` by calling ``kernel`` on randomly selected non-blank clusters.
 
-    Each non-space cluster is selected with probability ``p = level / clusters_per_edit`` (a transposition
-    edits two clusters). When only ``eligible`` clusters can be edited (diacritics, homoglyphs) ``p`` is
-    scaled by ``non-space / eligible`` and capped at 1, so the expected fraction of non-space clusters
-    edited stays ``level`` wherever the text allows it.
+    Each non-blank cluster is selected with probability :func:`probability`. The generator gives one
+    row of three uniforms per cluster (select, a, b), drawn whatever the level: the clusters selected at
+    level 0.1 are also selected at 0.2, with the same replacements (levels nest).
 
     Args:
         text: input text.
-        level: expected fraction of non-space clusters edited, in [0, 1].
-        rng: the query's generator (see :func:`core.noise.rng.noise_rng`).
+        level: expected fraction of non-blank clusters edited, in [0, 1].
+        rng: the query's generator (:func:`core.noise.rng.noise_rng`), or any object with
+            ``random(n) -> array`` such as a ``numpy.random.Generator``.
         lang: ISO 639-3 code (already validated).
         kernel: the family's edit proposal function.
-        eligible: predicate on a cluster; None means every non-space cluster.
+        eligible: predicate on a cluster; None means every non-blank cluster.
         clusters_per_edit: clusters one kernel edit changes on average.
         layout: reported in the result (keyboard noise).
         doc: a prebuilt :class:`Doc` of ``text``.
@@ -115,26 +188,66 @@ def run(
         A :class:`NoiseResult` whose edits are ordered, non-overlapping and replay to ``noisy``.
     """
     doc = doc or Doc(text, lang)
-    n = len(doc.units)
-    if level <= 0 or doc.n_ns == 0:
+    fam = Family(kernel, eligible, clusters_per_edit)
+    p = probability(doc, level, fam)
+    if p <= 0:
         return identity(text, layout)
-    space = doc.space
-    if eligible is None:
-        p = level / clusters_per_edit
-    else:
-        n_ok = sum(1 for u, s in zip(doc.units, space, strict=True) if not s and eligible(u))
-        if n_ok == 0:
-            return identity(text, layout)
-        p = min(1.0, level * doc.n_ns / (n_ok * clusters_per_edit))
-    # One row of three uniforms per cluster, drawn whatever the level: this is what nests the levels.
+    n = len(doc.units)
     draws = rng.random(3 * n).tolist()
-    units, starts = doc.units, doc.starts
+    picks = [(i, draws[3 * i + 1], draws[3 * i + 2]) for i in range(n) if draws[3 * i] < p]
+    return finish(doc, picks, fam, layout)
+
+
+def run_batch(
+    texts: list[str], levels: list[float], keys: list[int], langs: list[str], fam: Family
+) -> list[NoiseResult]:
+    """:func:`run` over many texts at once, each with the counter stream of its key.
+
+    Gives exactly what ``run(text, level, QueryRNG(key), lang, ...)`` gives for each text, but computes
+    the selection uniforms of every cluster of every text in one vectorised expression and the other
+    two uniforms only for selected clusters.
+    """
+    docs = [Doc(t, lang) for t, lang in zip(texts, langs, strict=True)]
+    ps = [probability(d, lv, fam) for d, lv in zip(docs, levels, strict=True)]
+    sizes = np.fromiter((len(d.units) if p > 0 else 0 for d, p in zip(docs, ps)), np.int64, len(docs))
+    total = int(sizes.sum())
+    out: list[NoiseResult] = []
+    if total == 0:
+        return [identity(d.text, fam.layout(d) if fam.layout else None) for d in docs]
+    owner = np.repeat(np.arange(len(docs)), sizes)
+    first = np.cumsum(sizes) - sizes
+    cluster = np.arange(total, dtype=np.int64) - first[owner]
+    key_arr = np.array(keys, dtype=np.uint64)[owner]
+    three = np.uint64(3)
+    sel = uniforms(key_arr, cluster.astype(np.uint64) * three)
+    hit = np.flatnonzero(sel < np.array(ps)[owner])
+    c_hit = cluster[hit].astype(np.uint64) * three
+    a = uniforms(key_arr[hit], c_hit + np.uint64(1)).tolist()
+    b = uniforms(key_arr[hit], c_hit + np.uint64(2)).tolist()
+    who, idx = owner[hit].tolist(), cluster[hit].tolist()
+    k, m = 0, len(who)
+    for q, d in enumerate(docs):
+        layout = fam.layout(d) if fam.layout else None
+        if ps[q] <= 0:
+            out.append(identity(d.text, layout))
+            continue
+        picks = []
+        while k < m and who[k] == q:
+            picks.append((idx[k], a[k], b[k]))
+            k += 1
+        out.append(finish(d, picks, fam, layout))
+    return out
+
+
+def finish(doc: Doc, picks: list[tuple[int, float, float]], fam: Family, layout: str | None) -> NoiseResult:
+    """Ask the kernel for an edit at each picked ``(cluster, a, b)`` (in order) and assemble the result."""
+    if not picks:
+        return identity(doc.text, layout)
+    text, units, starts, space = doc.text, doc.units, doc.starts, doc.space
+    kernel, eligible = fam.kernel, fam.eligible
     edits: list[Edit] = []
     last = 0  # clusters before `last` are already consumed by an edit
-    for i in range(n):
-        if draws[3 * i] >= p:
-            continue
-        a, b = draws[3 * i + 1], draws[3 * i + 2]
+    for i, a, b in picks:
         if space[i] or i < last or (eligible is not None and not eligible(units[i])):
             continue
         proposal = kernel(doc, i, a, b)

@@ -10,7 +10,7 @@ from importlib import resources
 import numpy as np
 from confusable_homoglyphs.confusables import confusables_data
 
-from core.noise.engine import Doc, run, split_uniform
+from core.noise.engine import Doc, Family, run, split_uniform
 from core.noise.result import NoiseResult
 from core.noise.text import JOINING
 
@@ -76,6 +76,9 @@ def homoglyph_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, in
     else:
         return None
     return "substitute", i, i + 1, doc.normalize(new)
+
+
+FAMILY = Family(homoglyph_kernel, eligible=has_homoglyph)
 
 
 def homoglyph(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:

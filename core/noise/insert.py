@@ -1,36 +1,37 @@
-"""``insert``: add a cluster of the neighbours' script next to a cluster."""
+"""``insert``: add a cluster of the selected cluster's kind and script next to it."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, match_case, run
+from core.noise.engine import Doc, Family, run
 from core.noise.result import NoiseResult
-from core.noise.tables import pool
+from core.noise.substitute import same_kind
 
 
 def insert_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
-    """Insert before (``b < .5``) or after cluster ``i`` a cluster of the script next to that gap."""
+    """Insert before (``b < .5``) or after cluster ``i`` a cluster of its kind (see ``same_kind``)."""
     at = i if b < 0.5 else i + 1
-    candidates = pool(doc.lang, doc.context_script(at - 1, at))
-    if candidates is None:
-        return None
-    new = candidates.draw(a)
+    new = same_kind(doc, i, a)
     if new is None:
         return None
-    return "insert", at, at, doc.normalize(match_case(doc.units[i], new))
+    return "insert", at, at, doc.normalize(new)
+
+
+FAMILY = Family(insert_kernel)
 
 
 def insert(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
-    """Insert one grapheme cluster next to each selected non-space cluster (probability ``level``).
+    """Insert one grapheme cluster next to each selected non-blank cluster (probability ``level``).
 
-    The inserted cluster is placed at a cluster boundary (before or after, equally likely), has the
-    script of the nearest cluster with a script of its own on either side of the gap, is drawn by the
-    language's frequencies, and takes the letter case of the selected cluster.
+    The inserted cluster is placed at a cluster boundary (before or after, equally likely) and is of the
+    selected cluster's kind: next to a letter, a letter of that letter's script drawn by the language's
+    frequencies, in its letter case; next to punctuation, punctuation; next to a digit, a digit of the
+    same numeral system. Nothing is inserted next to blank clusters alone (spaces, ZWSP, joiners).
 
     Args:
         text: input text.
-        level: expected insertions per non-space cluster, in [0, 1].
+        level: expected insertions per non-blank cluster, in [0, 1].
         rng: the query's generator.
         lang: ISO 639-3 code, used to pick the frequency table.
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from core.noise.delete import delete_kernel
 from core.noise.diacritics import diacritics_kernel
-from core.noise.engine import Doc, run
+from core.noise.engine import Doc, Family, run
 from core.noise.insert import insert_kernel
 from core.noise.keyboard import keyboard_kernel, text_layout
 from core.noise.result import NoiseResult
@@ -34,6 +34,9 @@ def mixed_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, s
     lo = _CUM[k - 1] if k else 0.0
     sub = min((b - lo) / (_CUM[k] - lo), 0.9999999999)
     return MIXTURE[k][2](doc, i, a, sub) or keyboard_kernel(doc, i, a, sub)
+
+
+FAMILY = Family(mixed_kernel, clusters_per_edit=_CLUSTERS_PER_EDIT, layout=text_layout)
 
 
 def mixed(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:

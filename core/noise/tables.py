@@ -1,11 +1,16 @@
 """Per-language replacement pools: which cluster a typist is likely to insert or substitute.
 
-Three tiers, most specific first, so every script has a pool:
+Pools hold clusters of one *kind* (letter, punctuation, symbol; see :func:`core.noise.text.cluster_kind`):
+a letter is only ever replaced by a letter of its own script, punctuation by punctuation. Letter pools
+have four tiers, most specific first, so every script has one:
 
 1. the language's own cluster frequencies, per script, counted on the Tatoeba sentences
    (``data/charfreq.json``, built by ``python -m core.noise.build_tables``);
 2. the same counts pooled over every Tatoeba language written in that script (unknown languages);
-3. every letter of the script in the Unicode Script property, uniformly (scripts Tatoeba lacks).
+3. the letters of the script's xkeyboard-config layout, uniformly (what a typist of it can produce);
+4. every letter of the script in the Unicode Script property, uniformly (scripts no layout covers).
+
+Never a Latin (or any other script's) fallback: the script is read from the text.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from importlib import resources
 
 from fontTools.unicodedata import Scripts
 
-from core.noise.text import JOINING
+from core.noise.layouts import script_letters
+from core.noise.text import JOINING, NEUTRAL_SCRIPTS, cluster_kind, cluster_script, fits_scripts
 
-_DEFAULT_COMMON = tuple("0123456789.,;:!?-'\"()")
+_DEFAULT = {"punct": tuple(".,;:!?-'\"()"), "symbol": tuple("+=*/%&@#$")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +97,49 @@ def unicode_letters(script: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=4096)
-def pool(lang: str, script: str) -> Pool | None:
-    """Replacement pool for clusters of ``script`` in language ``lang`` (tiers in the module doc).
+def pool(lang: str, script: str, kind: str = "letter") -> Pool | None:
+    """Replacement pool for ``kind`` clusters of ``script`` in language ``lang``.
 
-    Returns None only for a script with no letters at all (e.g. ``Zinh``).
+    ``kind="letter"``: letters of ``script`` only (tiers in the module doc). ``"punct"`` / ``"symbol"``:
+    punctuation / symbols the language uses (or, for a language without a table, those of texts in
+    ``script``), restricted to Common ones and those of ``script`` itself (Armenian ``։``, Ethiopic ``።``),
+    else a small ASCII set. Returns None when no candidate exists (a letterless script such as ``Zinh``).
     """
     tables = charfreq()
-    own = tables["languages"].get(lang, {}).get(script)
-    if own:
-        return _pool([(u, n) for u, n in own])
-    shared = tables["scripts"].get(script)
-    if shared:
-        return _pool([(u, n) for u, n in shared])
-    if script == "Zyyy":
-        return _pool([(u, 1.0) for u in _DEFAULT_COMMON])
-    return _pool([(u, 1.0) for u in unicode_letters(script)])
+    if kind == "letter":
+        if script in NEUTRAL_SCRIPTS:
+            return None
+        for pairs in (tables["languages"].get(lang, {}).get(script), tables["scripts"].get(script)):
+            got = _pool([(u, n) for u, n in pairs or () if cluster_kind(u) == "letter"])
+            if got is not None:
+                return got
+        return _pool([(u, 1.0) for u in script_letters(script) or unicode_letters(script)])
+
+    fit = frozenset({script})
+
+    def ok(u: str) -> bool:
+        return cluster_kind(u) == kind and all(fits_scripts(ch, fit) for ch in u)
+
+    own = tables["languages"].get(lang)
+    for source in [own, tables["scripts"]] if own else [tables["scripts"]]:
+        got = _pool([(u, n) for sc in ("Zyyy", script) for u, n in source.get(sc, ()) if ok(u)])
+        if got is not None:
+            return got
+    return _pool([(u, 1.0) for u in _DEFAULT.get(kind, ())])
+
+
+@lru_cache(maxsize=1024)
+def numeral_alternatives(ch: str) -> tuple[str, ...]:
+    """Other numerals of ``ch``'s own system: decimal digits (Nd) of the same zero, else numerals
+    (N*) of the same script in the same 128-code-point block; () if none."""
+    cp = ord(ch)
+    if unicodedata.category(ch) == "Nd":
+        zero = cp - unicodedata.digit(ch)
+        return tuple(chr(zero + k) for k in range(10) if zero + k != cp)
+    sc = cluster_script(ch)
+    lo = cp & ~0x7F
+    return tuple(
+        chr(c)
+        for c in range(lo, lo + 0x80)
+        if c != cp and unicodedata.category(chr(c))[0] == "N" and cluster_script(chr(c)) == sc
+    )

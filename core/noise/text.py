@@ -12,6 +12,7 @@ from itertools import accumulate
 
 import regex
 from fontTools.unicodedata import script as _ft_script
+from fontTools.unicodedata import script_extension as _ft_scx
 from rapidfuzz.distance import Levenshtein
 
 _CLUSTER = regex.compile(r"\X")
@@ -39,6 +40,58 @@ JOINING = _joining_code_points()
 NEUTRAL_SCRIPTS = frozenset({"Zyyy", "Zinh", "Zzzz"})
 
 
+def _invisible_code_points() -> frozenset[str]:
+    """Code points that draw nothing: format characters (Cf: ZWSP, ZWNJ, ZWJ, word joiner, bidi marks,
+    soft hyphen, BOM...), controls (Cc) other than whitespace, and the other Default_Ignorable ones
+    (combining grapheme joiner, variation selectors, Hangul fillers)."""
+    cps = [*range(0x30000), *range(0xE0000, 0xE1000)]
+    out = {chr(c) for c in cps if unicodedata.category(chr(c)) in ("Cf", "Cc") and not chr(c).isspace()}
+    out |= set(map(chr, [0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, *range(0x180B, 0x1810)]))
+    out |= set(map(chr, [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]))
+    return frozenset(out)
+
+
+#: Invisible code points (see :func:`_invisible_code_points`). Noise never replaces, inserts, deletes
+#: or moves a cluster made only of these and whitespace: such clusters are *blank*, like spaces.
+INVISIBLE = _invisible_code_points()
+
+
+@lru_cache(maxsize=65536)
+def is_blank(unit: str) -> bool:
+    """True for a cluster made only of whitespace and invisible code points (ZWSP, ZWNJ, ZWJ...).
+
+    Blank clusters are never edited by any noise type and are not counted by ``level`` nor by CER's
+    denominator: ``level`` is the expected fraction of *visible* non-space clusters edited.
+    """
+    return all(ch.isspace() or ch in INVISIBLE for ch in unit)
+
+
+def blank_flags(units: list[str], text: str) -> list[bool]:
+    """``[is_blank(u) for u in units]``, fast when ``text`` has no invisible code point (the usual case)."""
+    if INVISIBLE.isdisjoint(text):
+        return list(map(str.isspace, units))
+    return list(map(is_blank, units))
+
+
+#: Kinds of cluster the rules of docs/noise.md distinguish.
+KINDS = ("blank", "letter", "digit", "punct", "symbol", "other")
+
+
+@lru_cache(maxsize=65536)
+def cluster_kind(unit: str) -> str:
+    """What a cluster is, from its first visible code point's general category.
+
+    ``blank`` (see :func:`is_blank`), ``letter`` (L*, or a mark M*), ``digit`` (N*), ``punct`` (P*),
+    ``symbol`` (S*: currency, maths, emoji) or ``other`` (private use, unassigned).
+    """
+    if is_blank(unit):
+        return "blank"
+    first = next(ch for ch in unit if not (ch.isspace() or ch in INVISIBLE))
+    return {"L": "letter", "M": "letter", "N": "digit", "P": "punct", "S": "symbol"}.get(
+        unicodedata.category(first)[0], "other"
+    )
+
+
 def is_simple(text: str) -> bool:
     """True when every code point of ``text`` is its own grapheme cluster (fast pre-check)."""
     # CR LF is the one ASCII pair that forms a single cluster.
@@ -62,6 +115,15 @@ def cluster_starts(units: list[str]) -> list[int]:
 def char_script(ch: str) -> str:
     """ISO 15924 code of the Unicode Script property of one code point (``Zyyy`` = Common)."""
     return _ft_script(ch)
+
+
+@lru_cache(maxsize=65536)
+def fits_scripts(ch: str, scripts: frozenset[str]) -> bool:
+    """True when code point ``ch`` belongs in text of ``scripts``: its Script_Extensions contain Common,
+    Inherited or one of ``scripts``. Latin ``,`` fits anywhere; the Devanagari danda ``।`` (Common, but used
+    only by Brahmic scripts) fits Devanagari text, not Armenian; an Arabic letter fits only Arabic."""
+    scx = _ft_scx(ch)
+    return not scx.isdisjoint(NEUTRAL_SCRIPTS) or not scx.isdisjoint(scripts)
 
 
 @lru_cache(maxsize=65536)
@@ -105,15 +167,16 @@ def cluster_distance(a: list[str], b: list[str]) -> int:
 def cer(original: str, noisy: str, units: list[str] | None = None, n_ns: int | None = None) -> float:
     """Realised character error rate over grapheme clusters.
 
-    Defined as ``levenshtein(clusters(original), clusters(noisy)) / max(1, non-space clusters of
-    original)``. The denominator counts non-space clusters because ``level`` is the expected fraction of
-    non-space clusters edited; with it the two agree (a text of spaces only has CER 0 or its distance).
+    Defined as ``levenshtein(clusters(original), clusters(noisy)) / max(1, non-blank clusters of
+    original)``. The denominator counts non-blank clusters (neither whitespace nor invisible, see
+    :func:`is_blank`) because ``level`` is the expected fraction of those edited; with it the two agree
+    (a text of spaces only has CER 0 or its distance).
 
     Args:
         original: the text before noise.
         noisy: the text after noise.
         units: ``graphemes(original)`` when the caller already has it.
-        n_ns: its number of non-space clusters, likewise.
+        n_ns: its number of non-blank clusters, likewise.
 
     Returns:
         A float >= 0 (above 1 when more edits than clusters, e.g. heavy insertion).
@@ -122,7 +185,7 @@ def cer(original: str, noisy: str, units: list[str] | None = None, n_ns: int | N
         return 0.0
     if units is None:
         units = graphemes(original)
-    n = len(units) - sum(map(str.isspace, units)) if n_ns is None else n_ns
+    n = len(units) - sum(blank_flags(units, original)) if n_ns is None else n_ns
     if is_simple(original) and is_simple(noisy):
         # One cluster per code point on both sides: the string distance is the cluster distance (C speed).
         dist = Levenshtein.distance(original, noisy)

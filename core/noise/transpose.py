@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, run
+from core.noise.engine import Doc, Family, run
 from core.noise.result import NoiseResult
 
 
@@ -16,6 +16,9 @@ def transpose_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, in
         if j >= 0 and j + 1 < n and not space[j] and not space[j + 1] and units[j] != units[j + 1]:
             return "transpose", j, j + 2, units[j + 1] + units[j]
     return None
+
+
+FAMILY = Family(transpose_kernel, clusters_per_edit=2.0)
 
 
 def transpose(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, run
+from core.noise.engine import Doc, Family, run
 from core.noise.result import NoiseResult
 
 #: Scripts written without spaces between words: there, spurious spaces are the segmentation error.
@@ -28,6 +28,9 @@ def whitespace_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, i
     if 0 < j < n - 1 and not space[j - 1] and not space[j + 1] and units[j] == " ":
         return "delete", j, j + 1, ""
     return ("insert", i + 1, i + 1, " ") if split_ok else None
+
+
+FAMILY = Family(whitespace_kernel)
 
 
 def whitespace(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:

@@ -37,7 +37,7 @@ from core.encoders import (
     seen_languages,
 )
 from core.errors import DataChangedError, EncoderUnavailable
-from core.noise import NOISE_VERSION, apply_noise
+from core.noise import NOISE_VERSION, apply_noise_batch
 from core.pipeline.grid import Grid
 from core.provenance import versions
 from core.ranking import gold_ranks
@@ -65,8 +65,10 @@ class RunReport:
 
 def _noisy_frame(task: RetrievalTask, noise: str, level: float, seed: int) -> pd.DataFrame:
     rows = []
-    for qid, text in zip(task.qids.tolist(), task.queries):
-        res = apply_noise(text, noise, level, seed=seed, qid=qid, lang=task.lang)
+    qids = task.qids.tolist()
+    # One batch call: the same results as apply_noise query by query, computed several times faster.
+    results = apply_noise_batch(list(task.queries), noise, level, seed=seed, qids=qids, langs=task.lang)
+    for qid, res in zip(qids, results, strict=True):
         rows.append(
             (
                 qid,

@@ -116,7 +116,7 @@ def _corrupt(
 ) -> tuple[list[str], list[tuple[str, float]]]:
     """Noisy non-English sides; example ``i`` uses noise seed ``seed`` and qid ``i``."""
     try:
-        from core.noise import apply_noise, list_noise_types
+        from core.noise import apply_noise_batch, list_noise_types
     except ImportError as exc:  # pragma: no cover - the noise library is part of the project
         raise ConfigError(f"noisy-bitext needs the noise library (core.noise): {exc}") from exc
     missing = sorted(set(NOISE_TYPES) - set(list_noise_types()))
@@ -124,13 +124,25 @@ def _corrupt(
         raise ConfigError(f"noise types {', '.join(missing)} are not in the noise library")
     kinds = rng.integers(len(NOISE_TYPES), size=len(triples))
     levels = rng.uniform(*NOISE_LEVEL_RANGE, size=len(triples))
-    out, used = [], []
-    for i, ((lang, src, _), k, lvl) in enumerate(zip(triples, kinds, levels)):
-        noise, level = NOISE_TYPES[int(k)], round(float(lvl), 4)
-        noisy = apply_noise(src, noise, level, seed=seed, qid=i, lang=lang).noisy
-        # A corruption that empties a short sentence would give the encoder nothing to match.
-        out.append(noisy if noisy.strip() else src)
-        used.append((noise, level))
+    used = [(NOISE_TYPES[int(k)], round(float(lvl), 4)) for k, lvl in zip(kinds, levels)]
+    # Examples of one noise type go through the noise library in one batch call; example i gets what
+    # apply_noise(src, noise, level, seed=seed, qid=i, lang=lang) gives.
+    groups: dict[str, list[int]] = {}
+    for i, (noise, _) in enumerate(used):
+        groups.setdefault(noise, []).append(i)
+    out = [t[1] for t in triples]
+    for noise, idx in groups.items():
+        res = apply_noise_batch(
+            [triples[i][1] for i in idx],
+            noise,
+            [used[i][1] for i in idx],
+            seed=seed,
+            qids=idx,
+            langs=[triples[i][0] for i in idx],
+        )
+        for i, r in zip(idx, res, strict=True):
+            # A corruption that empties a short sentence would give the encoder nothing to match.
+            out[i] = r.noisy if r.noisy.strip() else triples[i][1]
     return out, used
 
 

@@ -14,6 +14,7 @@ from core.noise import (
     Edit,
     NoiseResult,
     apply_noise,
+    apply_noise_batch,
     cer,
     get_noise,
     graphemes,
@@ -21,6 +22,7 @@ from core.noise import (
     noise_rng,
     replay,
 )
+from core.noise.rng import query_key
 
 REQUIRED = {
     "insert",
@@ -117,15 +119,30 @@ def test_deterministic_and_independent_of_other_queries(noise):
     assert apply_noise(TEXT, noise, 0.3, seed=1, qid=42, lang="deu") == a
 
 
+def _splitmix_reference(key: int, k: int) -> float:
+    """SplitMix64's output for counter k, in plain Python integers (independent of the numpy version)."""
+    mask = 2**64 - 1
+    z = (key + (k + 1) * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    z ^= z >> 31
+    return (z >> 11) * 2.0**-53
+
+
 def test_rng_is_pinned():
     # Exact values pin the derivation: any change to it would silently change every stored query.
-    assert noise_rng(0, 0, "substitute").integers(0, 2**31, 3).tolist() == PINNED
+    assert query_key(0, 0, "substitute") == PINNED_KEY
+    got = noise_rng(0, 0, "substitute").random(3).tolist()
+    assert got == [_splitmix_reference(PINNED_KEY, k) for k in range(3)] == PINNED
     assert noise_rng(0, 7).random() == noise_rng(0, "7").random()
     assert noise_rng(0, 7, "delete").random() != noise_rng(0, 7, "insert").random()
     assert noise_rng(0, 7).random() != noise_rng(1, 7).random()
+    r = noise_rng(0, 1, "x")
+    assert np.array_equal(np.concatenate([r.random(2), r.random(3)]), noise_rng(0, 1, "x").random(5))
 
 
-PINNED = [161864203, 1097456335, 534965206]
+PINNED_KEY = 5565398311538251442
+PINNED = [0.027576210018725233, 0.8919530389763822, 0.8856666956733978]
 
 
 def test_seed_changes_output():
@@ -143,7 +160,7 @@ def test_result_serialises_and_replays():
     res = apply_noise(TEXT, "mixed", 0.3, seed=0, qid=0, lang="deu")
     d = json.loads(json.dumps(res.to_dict()))
     assert set(d) == {"text", "noisy", "edits", "cer", "layout"}
-    assert d["layout"] == "qwertz-de"
+    assert d["layout"] == "de"
     edits = [Edit(**e) for e in d["edits"]]
     assert replay(d["text"], edits) == d["noisy"]
     assert isinstance(res, NoiseResult) and isinstance(res.edits, tuple)
@@ -231,11 +248,47 @@ def test_whitespace_never_doubles_spaces():
 
 
 def test_transpose_counts_two_clusters():
-    res = apply_noise("ab", "transpose", 1.0, seed=0, qid=0, lang="eng")
-    assert res.noisy == "ba" and res.cer == 1.0
-    assert res.edits == (Edit("transpose", 0, 2, 0, 2, "ab", "ba"),)
+    # At level 1 each of the two clusters starts a swap with probability 1/2: some queries swap.
+    swapped = [apply_noise("ab", "transpose", 1.0, seed=0, qid=q, lang="eng") for q in range(20)]
+    swapped = [r for r in swapped if r.edits]
+    assert swapped
+    for res in swapped:
+        assert res.noisy == "ba" and res.cer == 1.0
+        assert res.edits == (Edit("transpose", 0, 2, 0, 2, "ab", "ba"),)
 
 
 def test_numpy_int_qid_and_seed():
     a = apply_noise(TEXT, "delete", 0.2, seed=np.int64(1), qid=np.int64(5), lang="deu")
     assert a == apply_noise(TEXT, "delete", 0.2, seed=1, qid=5, lang="deu")
+
+
+@pytest.mark.parametrize("noise", list_noise_types())
+def test_batch_equals_one_by_one(noise):
+    texts = [
+        TEXT,
+        "",
+        "   ",
+        "ሰላም ለዓለም",
+        "ខ្ញុំ\u200bមិន\u200bដឹង\u200bទេ។",
+        "क्षत्रिय है।",
+        "Él está allá",
+        "🇫🇷 ok 👍🏽",
+    ]
+    langs = ["deu", "eng", "eng", "amh", "khm", "hin", "spa", "fra"]
+    qids = [3, "a", 0, 9, 10**9, "x-1", 5, 6]
+    for level in (0.1, 0.5, 1.0):
+        batch = apply_noise_batch(texts, noise, level, seed=2, qids=qids, langs=langs)
+        one = [apply_noise(t, noise, level, seed=2, qid=q, lang=g) for t, q, g in zip(texts, qids, langs)]
+        assert batch == one
+
+
+def test_batch_validates():
+    with pytest.raises(ValueError, match="qids"):
+        apply_noise_batch(["a", "b"], "delete", 0.1, seed=0, qids=[0], langs="eng")
+    with pytest.raises(UnknownNameError):
+        apply_noise_batch(["a"], "typo", 0.1, seed=0, qids=[0], langs="eng")
+    with pytest.raises(UnknownNameError):
+        apply_noise_batch(["a"], "delete", 0.1, seed=0, qids=[0], langs=["English"])
+    with pytest.raises(TypeError):
+        apply_noise_batch([b"a"], "delete", 0.1, seed=0, qids=[0], langs="eng")
+    assert apply_noise_batch([], "delete", 0.1, seed=0, qids=[], langs="eng") == []

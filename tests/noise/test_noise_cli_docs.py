@@ -20,13 +20,13 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 def test_cli_single_text():
-    out = _cli("--type", "keyboard", "--level", "0.3", "--seed", "0", "--lang", "amh", "ሰላም ለዓለም")
+    out = _cli("--type", "keyboard", "--level", "0.6", "--seed", "0", "--lang", "amh", "ሰላም ለዓለም")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    expected = apply_noise("ሰላም ለዓለም", "keyboard", 0.3, seed=0, qid=0, lang="amh")
+    expected = apply_noise("ሰላም ለዓለም", "keyboard", 0.6, seed=0, qid=0, lang="amh")
     assert lines[0] == expected.noisy
     assert lines[1].startswith("edits: ") and "→" in lines[1]
-    assert "layout: ethiopic-sera" in lines[2]
+    assert "layout: et" in lines[2]
 
 
 def test_cli_jsonl_line_number_is_qid():

@@ -291,6 +291,32 @@ def test_legacy_cells_are_recomputed_with_a_message(tmp_path, built_db, data_dir
     assert table_digest(db, "SELECT count(*) FROM cells WHERE data_fingerprint IS NULL") == [(0,)]
 
 
+def test_cells_of_another_noise_version_are_refused_then_recomputed_not_mixed(tmp_path, built_db, data_dir):
+    from core.errors import DataChangedError
+    from core.noise import NOISE_VERSION, apply_noise
+
+    db = tmp_path / "old-noise.duckdb"
+    shutil.copy(built_db, db)
+    con = duckdb.connect(str(db))  # as if the noisy cells had been made by the previous noise version
+    con.execute("UPDATE cells SET noise_version = 'old' WHERE noise <> 'none'").fetchall()
+    con.execute("UPDATE ranks SET query_noisy = 'stale' WHERE noise <> 'none'").fetchall()
+    con.close()
+    with pytest.raises(DataChangedError, match="noise version old"):
+        run_grid(parse_grid(grid_text()), db, progress=False, say=lambda _m: None)
+    said: list[str] = []
+    report = run_grid(parse_grid(grid_text()), db, progress=False, say=said.append, replace_changed=True)
+    assert report.cells_written >= 1 and any("noise version old" in s for s in said)
+    with connect(db, read_only=True) as conn:
+        versions = conn.execute("SELECT DISTINCT noise_version FROM cells WHERE noise <> 'none'").fetchall()
+        rows = conn.execute(
+            "SELECT r.qid, r.query_noisy, q.text, c.level, c.seed FROM ranks r JOIN queries q USING (dataset, lang, qid) "
+            "JOIN cells c USING (dataset, lang, encoder, noise, level, seed) WHERE r.noise = 'delete'"
+        ).fetchall()
+    assert versions == [(NOISE_VERSION,)] and rows
+    for qid, noisy, text, level, seed in rows:  # recomputed by this version, nothing stale left
+        assert noisy == apply_noise(text, "delete", level, seed=seed, qid=qid, lang="xho").noisy
+
+
 # --- 2. another model under the same name ----------------------------------------------------------------
 
 

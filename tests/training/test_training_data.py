@@ -51,6 +51,19 @@ def test_noisy_bitext_is_seeded_and_draws_documented_types_and_levels():
     assert sum(x != t[1] for x, t in zip(a.anchors, triples)) > len(triples) // 2
 
 
+def test_noisy_bitext_example_i_is_apply_noise_with_qid_i():
+    # The batch call behind the examples keeps the documented contract, example by example.
+    from core.noise import apply_noise
+
+    triples = sample_pairs(PAIRS, 55, np.random.default_rng(0))
+    ex = build_examples("noisy-bitext", triples, np.random.default_rng(3), 3)
+    for i, ((lang, src, _), (noise, level), got) in enumerate(
+        zip(triples, ex.noise, ex.anchors, strict=True)
+    ):
+        noisy = apply_noise(src, noise, level, seed=3, qid=i, lang=lang).noisy
+        assert got == (noisy if noisy.strip() else src)
+
+
 def test_unknown_objective():
     with pytest.raises(ConfigError, match="unknown objective"):
         build_examples("supervised", [], np.random.default_rng(0), 0)

@@ -1,0 +1,1 @@
+"""Build-time generators of ``core/noise/data`` tables; never imported by the noise library at run time."""
