@@ -127,7 +127,9 @@ def caveats(answer, groups: dict[str, list[str]]) -> list[str]:
 @ui.one_line_errors
 def main() -> None:
     """Draw the page."""
-    st.title("Findings: which encoder breaks least under typos")
+    st.title(TITLE)
+    st.markdown("**Which encoder breaks least when queries contain typos, and where?** Generated from the "
+                "database's per-query ranks; nothing on this page is written by hand.")  # fmt: skip
     if not ui.guard():
         return
     cond = data.read("conditions")

@@ -16,7 +16,8 @@ from conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 ARTEFACTS = REPO / "test-artefacts"
-PAGES = [("Degradation curves", True), ("Per-query diffs", True), ("Live search", False), ("Runs", True)]
+PAGES = [("Degradation curves", True), ("Findings", True), ("Per-query diffs", True), ("Live search", False),
+         ("Runs", True)]  # fmt: skip
 
 pytestmark = pytest.mark.browser
 
