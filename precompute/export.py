@@ -2,7 +2,10 @@
 
 A TREC run must list every document above the gold for MRR to come out right, and the DB keeps only the
 top-k; so the run is rebuilt from the embedding cache (the same vectors the precompute ranked with) down
-to each query's gold. Cells whose vectors are no longer cached are refused with a clear message.
+to each query's gold, in :func:`core.ranking.run_order`'s order: the gold sits at its stored rank. Readers
+order a run by score alone (ranx sorts tied scores arbitrarily, trec_eval by doc name), so the written
+scores strictly decrease down the list: the cosine to 1e-9, tied ones stepped down by 1e-9 each. Cells whose
+vectors are no longer cached are refused with a clear message.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 from core.encoders import EmbeddingCache, side_fingerprints
 from core.errors import DataError
+from core.ranking import run_order
 from core.store import connect
 from core.store import queries as q
 
@@ -87,13 +91,13 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
         scores = qv @ d.T
         token = _corpus_token(cell.mode, cell.corpus)
         name = _slug(token, cell.lang, cell.encoder, cell.noise, _level_token(cell.level), cell.seed)
+        golds = gold[cell.corpus].set_index(["lang", "qid"])["doc_id"]
+        depth = len(sel.top_ids.iloc[0])
         lines = []
         for qid, rank, s in zip(sel.qid, sel["rank"], scores):
-            depth = max(int(rank), len(sel.top_ids.iloc[0]))
-            top = np.argsort(-s, kind="stable")[:depth]
-            lines.extend(
-                f"{cell.lang}-{qid} Q0 d{doc} {pos} {s[doc]:.7f} {name}\n" for pos, doc in enumerate(top, 1)
-            )
+            top = run_order(s, int(golds[(cell.lang, qid)]), int(rank), depth)
+            lines.extend(f"{cell.lang}-{qid} Q0 d{doc} {pos} {score} {name}\n"
+                         for pos, (doc, score) in enumerate(zip(top, _strictly_decreasing(s[top])), 1))  # fmt: skip
         if f"{name}.run" in files:
             raise DataError(
                 f"two exported conditions would both be written to {name}.run; export them separately"
@@ -107,6 +111,15 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
                 "".join(f"{cell.lang}-{r.qid} 0 d{r.doc_id} 1\n" for r in g.itertuples())
             )
     return _publish(out, files)
+
+
+def _strictly_decreasing(scores: np.ndarray) -> list[str]:
+    """``scores`` (best first) printed to 1e-9, each at least 1e-9 below the one before it."""
+    units = np.round(np.asarray(scores, np.float64) * 1e9).astype(np.int64)
+    # v[i] = min(u[i], v[i-1] - 1) is, with w = v + i, a running minimum: w[i] = min(u[i] + i, w[i-1]).
+    step = np.arange(len(units))
+    units = np.minimum.accumulate(units + step) - step
+    return [f"{u / 1e9:.9f}" for u in units]
 
 
 def _text_writer(text: str) -> Callable[[Path], None]:

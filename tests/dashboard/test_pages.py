@@ -194,7 +194,9 @@ def test_missing_cell_gives_a_message(use_db, db_copy):
 def test_runs_shows_background_job_progress(use_db, db_copy):
     import json
 
-    (db_copy.parent / "background.json").write_text(json.dumps(
+    from core.jobs import status_path
+
+    status_path(db_copy).write_text(json.dumps(
         {"stage": "training simcse", "done": 3, "total": 10, "message": "epoch 1", "updated_at": "now"}
     ))  # fmt: skip
     use_db(db_copy)
