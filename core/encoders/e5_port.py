@@ -412,13 +412,9 @@ def trainable(name: str, folder: str | Path | None, max_seq_length: int):
     Returns:
         (model, fingerprint as :func:`describe` computes it, the prompt every text must carry: ``query: ``).
     """
-    from sentence_transformers import SentenceTransformer
-
-    fingerprint = describe(name, folder)[1]
-    source = Path(folder).expanduser() if folder is not None else build_port()
-    model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
-    model.max_seq_length = max_seq_length
-    return model, fingerprint, PREFIX
+    loaded = E5PortEncoder(name, folder)
+    loaded.model.max_seq_length = max_seq_length
+    return loaded.model, loaded.fingerprint, PREFIX
 
 
 # ------------------------------------------------------------------------------------------------- encoder

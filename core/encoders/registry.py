@@ -108,7 +108,7 @@ def seen_languages(name: str) -> set[str] | None:
 def _st_fingerprint(name: str, spec: dict) -> str:
     from core.encoders.sentence_transformer import describe
 
-    return describe(name, spec["model"], spec.get("pooling"))[2]
+    return describe(name, spec["model"], spec.get("pooling"))[1]
 
 
 def _st_load(name: str, spec: dict) -> Encoder:
@@ -126,7 +126,7 @@ def _st_trainable(name: str, spec: dict, max_seq_length: int):
 def _muse3_fingerprint(name: str, spec: dict) -> str:
     from core.encoders.muse3 import describe
 
-    return describe()[1]
+    return describe(name)[1]
 
 
 def _muse3_load(name: str, spec: dict) -> Encoder:
