@@ -32,7 +32,8 @@ def _running_runs(db) -> int:
 @pytest.mark.slow  # runs a precompute (loads muse3) beside the pages
 def test_pages_serve_while_precompute_writes(use_db, db_copy, tmp_path):
     grid = tmp_path / "more.toml"
-    grid.write_text(grid_text(", ".join(f"{lv / 20:g}" for lv in range(1, 11))), encoding="utf-8")  # enough cells to read during
+    levels = ", ".join(f"{lv / 20:g}" for lv in range(1, 11))  # enough cells for pages to read during writes
+    grid.write_text(grid_text(levels), encoding="utf-8")
     use_db(db_copy)
     env = {**os.environ, "PYTHONPATH": str(REPO), "CLIR_DB": str(db_copy)}
     proc = subprocess.Popen(
