@@ -108,16 +108,8 @@ def _inputs(tasks: list[RetrievalTask]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
 
 
 def _cell_key(task: RetrievalTask, encoder: str, noise: str, level: float, seed: int) -> tuple:
-    return (
-        task.dataset,
-        task.mode,
-        task.corpus.corpus_id,
-        task.lang,
-        encoder,
-        noise,
-        float(level),
-        int(seed),
-    )
+    """The task's cell in :data:`core.store.CELL_KEY` order."""
+    return task.dataset, task.mode, task.corpus.corpus_id, task.lang, encoder, noise, float(level), int(seed)
 
 
 def corpus_digest(task: RetrievalTask) -> str:

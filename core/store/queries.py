@@ -284,15 +284,8 @@ def selection_rows(
     noise: Sequence[str],
 ) -> pd.DataFrame:
     """Per-query rows of a selection, for export: no top-k lists, the noisy query text included."""
-    where, params = _where(
-        {
-            "dataset": dataset,
-            "mode": mode,
-            "encoder": list(encoders),
-            "lang": list(langs),
-            "noise": list(noise),
-        }
-    )
+    where, params = _where({"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs),
+                            "noise": list(noise)})  # fmt: skip
     return conn.execute(
         f"""
         SELECT dataset, mode, corpus, lang, encoder, noise, level, seed, qid, rank, n_docs, score_gold,

@@ -20,12 +20,11 @@ from dashboard.analysis import robustness_table
 from dashboard.report import build_report
 
 TITLE = "Runs"
-CELL_COLS = list(CELL_COLUMNS)
 
 
 def expected_cells(grid: dict) -> pd.DataFrame:
     """Every cell (corpus folded in) of a run's stored grid, as :meth:`core.pipeline.Grid.cells` defines."""
-    return pd.DataFrame(Grid.from_dict(grid).cells(), columns=CELL_COLS)
+    return pd.DataFrame(Grid.from_dict(grid).cells(), columns=list(CELL_COLUMNS))
 
 
 def coverage_against(grid: dict, stored: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +32,7 @@ def coverage_against(grid: dict, stored: pd.DataFrame) -> pd.DataFrame:
     exp = expected_cells(grid)
     if exp.empty:
         return exp.assign(stored=pd.Series(dtype=bool))
-    have = set(map(tuple, stored[CELL_COLS].itertuples(index=False))) if not stored.empty else set()
+    have = set(map(tuple, stored[list(CELL_COLUMNS)].itertuples(index=False))) if not stored.empty else set()
     exp["stored"] = [tuple(r) in have for r in exp.itertuples(index=False)]
     return exp
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from core.encoders.base import l2_normalise
+from core.metrics import mrr
 from core.pipeline import parse_grid, run_grid
 from core.ranking import rank_of
 from core.store import connect
@@ -81,3 +82,7 @@ def test_ranx_mrr_on_the_export_equals_the_stored_mrr_under_ties(tied_db, tmp_pa
         for qid, rank in zip(stored.qid, stored["rank"]):
             assert per_query[f"xyz-{qid}"] == pytest.approx(1 / rank), (run_file.name, qid)
         assert evaluate(qrels, run, "mrr") == pytest.approx(np.mean(1 / stored["rank"]), abs=1e-12)
+        # Every MRR the project computes agrees: core.metrics on the ranks, the store's SQL summary.
+        with connect(tied_db, read_only=True) as conn:
+            sql_mrr = q.summary(conn, noise=noise)["mrr"].iloc[0]
+        assert mrr(stored["rank"]) == pytest.approx(evaluate(qrels, run, "mrr"), abs=1e-12) == sql_mrr
