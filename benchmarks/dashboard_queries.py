@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from core.conditions import CLEAN, CLEAN_NOISE  # noqa: E402
 from core.store import connect  # noqa: E402
 from core.store import queries as q  # noqa: E402
 
@@ -40,7 +41,7 @@ def build(path: Path, n_langs: int, n_enc: int, n_q: int) -> int:
     """Fill ``path`` with the synthetic grid; return the number of ranks rows."""
     langs = [f"l{i:02d}" for i in range(n_langs)]
     encs = [f"enc{i}" for i in range(n_enc)]
-    conds = [("none", 0.0, 0)] + [(n, lv, s) for n in NOISES for lv in LEVELS for s in SEEDS]
+    conds = [CLEAN] + [(n, lv, s) for n in NOISES for lv in LEVELS for s in SEEDS]
     with connect(path) as conn:
         conn.execute("BEGIN TRANSACTION").fetchall()
         conn.execute(
@@ -148,7 +149,7 @@ def bench_queries(path: Path, repeat: int, langs9: list[str], encs: list[str]) -
             ("coverage", {}),
             (
                 "selection_rows",
-                {**common, "encoders": encs[:2], "langs": langs9[:3], "noise": ["none", "delete"]},
+                {**common, "encoders": encs[:2], "langs": langs9[:3], "noise": [CLEAN_NOISE, "delete"]},
             ),
         ],
     }

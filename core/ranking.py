@@ -1,4 +1,10 @@
-"""Exact ranking of gold documents: no approximate index ever touches a stored rank."""
+"""Exact ranking: every rank and top-k the project shows or stores comes from here.
+
+The tie rule is one for all: a document's *rank* counts the documents scoring strictly higher, so ties are
+resolved in its favour (the stored gold rank); an *ordering* of documents is by score, then by doc id, and
+an ordering that must agree with a stored gold rank puts the gold ahead of the documents tied with it.
+No approximate index ever touches a stored rank.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +23,81 @@ class GoldRanks:
     top_scores: np.ndarray  # float32 (n, k)
 
 
+def rank_of(scores: np.ndarray, doc: int) -> int:
+    """1-based rank of document ``doc`` among one query's ``scores``: 1 + #{documents scoring strictly higher}.
+
+    Example:
+        >>> rank_of(np.array([0.5, 0.9, 0.5]), 2)
+        2
+    """
+    scores = np.asarray(scores)
+    return 1 + int((scores > scores[doc]).sum())
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the ``k`` best documents, best first, for one query (1-D ``scores``) or each row of a matrix.
+
+    Guarantees an exact, deterministic order: by score descending, then by doc id ascending, including
+    among documents tied at the k-th place (the lowest ids are kept); ``k`` larger than the number of
+    documents gives them all.
+
+    Example:
+        >>> top_k(np.array([0.1, 0.7, 0.7, 0.9]), 3).tolist()
+        [3, 1, 2]
+    """
+    scores = np.asarray(scores)
+    if scores.ndim == 1:
+        return top_k(scores[None, :], k)[0]
+    n, m = scores.shape
+    k = max(0, min(k, m))
+    if k == 0:
+        return np.zeros((n, 0), np.int64)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (n, 1))
+    ps = np.take_along_axis(scores, part, axis=1)
+    if k < m:
+        # argpartition keeps an arbitrary subset of the documents tied at the k-th score; those rows (rare)
+        # are redone exactly so that the lowest ids win, as the ordering rule says.
+        kth = ps.min(axis=1)
+        for i in np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k):
+            ids = np.flatnonzero(scores[i] >= kth[i])
+            part[i] = ids[np.lexsort((ids, -scores[i, ids]))][:k]
+            ps[i] = scores[i, part[i]]
+    order = np.lexsort((part, -ps), axis=1)
+    return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def run_order(scores: np.ndarray, gold: int, rank: int, depth: int) -> np.ndarray:
+    """One query's documents best first, down to ``max(rank, depth)``, with ``gold`` at position ``rank``.
+
+    The other documents follow :func:`top_k`'s order; the gold is placed at its stored ``rank`` (which
+    :func:`gold_ranks` computed with ties in its favour), so a run written from this order scores exactly
+    the stored rank in any evaluator, and the gold is never cut off the list.
+
+    Raises:
+        ValueError: ``rank`` outside ``[1, number of documents]``.
+
+    Example:
+        >>> run_order(np.array([0.9, 0.5, 0.5]), gold=2, rank=2, depth=1).tolist()
+        [0, 2]
+    """
+    scores = np.asarray(scores)
+    if not 1 <= rank <= len(scores):
+        raise ValueError(f"rank {rank} outside [1, {len(scores)}]")
+    others = scores.astype(np.float64)  # a copy: the gold is masked out of the ordering of the others
+    others[gold] = -np.inf
+    above = top_k(others, max(rank, depth) - 1)
+    above = above[above != gold]
+    return np.insert(above, rank - 1, gold)
+
+
 def gold_ranks(
     queries: np.ndarray, docs: np.ndarray, gold: np.ndarray, *, k: int = 5, block: int = 512
 ) -> GoldRanks:
     """Rank every query's gold document by cosine similarity, exactly.
 
     Definition: ``rank = 1 + #{documents scoring strictly higher than the gold}``, so ties are resolved in
-    the gold's favour and the result does not depend on document order. Inputs must be unit-norm rows
-    (cosine = dot product).
+    the gold's favour and the result does not depend on document order. The top-k follows :func:`top_k`.
+    Inputs must be unit-norm rows (cosine = dot product).
 
     Args:
         queries: float32 (n, d) unit rows.  docs: float32 (m, d) unit rows.
@@ -56,17 +129,10 @@ def gold_ranks(
     top_scores = np.empty((n, k), np.float32)
     for s in range(0, n, block):
         scores = queries[s : s + block] @ docs.T
-        rows = np.arange(len(scores))
-        g = scores[rows, gold[s : s + block]]
+        g = scores[np.arange(len(scores)), gold[s : s + block]]
         gold_score[s : s + block] = g
         rank[s : s + block] = 1 + (scores > g[:, None]).sum(axis=1)
-        part = (
-            np.argpartition(-scores, k - 1, axis=1)[:, :k]
-            if k < scores.shape[1]
-            else np.tile(np.arange(k), (len(scores), 1))
-        )
-        ps = np.take_along_axis(scores, part, axis=1)
-        order = np.lexsort((part, -ps), axis=1)  # by score, then doc id: deterministic among ties
-        top_ids[s : s + block] = np.take_along_axis(part, order, axis=1)
-        top_scores[s : s + block] = np.take_along_axis(ps, order, axis=1)
+        top = top_k(scores, k)
+        top_ids[s : s + block] = top
+        top_scores[s : s + block] = np.take_along_axis(scores, top, axis=1)
     return GoldRanks(rank, gold_score, top_ids, top_scores)

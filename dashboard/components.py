@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 import streamlit as st
 
+from core.conditions import CLEAN_NOISE
 from core.errors import ClirError, user_message
 from core.languages import load_languages, resource_class_label
 from dashboard import data
@@ -81,7 +82,7 @@ def language_table(langs: Iterable[str]) -> pd.DataFrame:
     except ClirError:
         registry = {}
     cond = data.read("conditions")
-    n = cond[cond["noise"] == "none"].groupby("lang")["n_queries"].max()
+    n = cond[cond["noise"] == CLEAN_NOISE].groupby("lang")["n_queries"].max()
     rows = []
     for code in langs:
         lang = registry.get(code)

@@ -9,7 +9,6 @@ a spinner, never a lock error. Encoders and document matrices are ``@st.cache_re
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import jobs
 from core.errors import ClirError
 from core.paths import REPO_ROOT, default_db_path
 from core.store import connect
@@ -165,19 +165,8 @@ def pairwise(dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=
 
 
 def background_status() -> dict | None:
-    """The background job's progress file ``background.json`` beside the DB (or in ``results/``), if any.
-
-    Keys written by the job: stage, done, total, message, updated_at. An unreadable file gives
-    ``{"error": ...}``.
-    """
-    for p in (db_path().parent / "background.json", REPO_ROOT / "results" / "background.json"):
-        if p.is_file():
-            try:
-                data = json.loads(p.read_text(encoding="utf-8"))
-                return data if isinstance(data, dict) else {"error": f"{p}: not a JSON object"}
-            except (OSError, ValueError) as exc:
-                return {"error": f"{p}: {exc}"}
-    return None
+    """The background job status of the database the app reads (:func:`core.jobs.read_status`), if any."""
+    return jobs.read_status(db_path())
 
 
 @st.cache_data(
@@ -251,10 +240,12 @@ class DocIndex:
 
 
 @st.cache_resource(show_spinner="Reading document vectors from the embedding cache...", max_entries=16)
-def doc_index(name: str, fingerprint: str, corpus: str, _key: tuple | None = None) -> DocIndex:
+def doc_index(name: str, fingerprint: str, corpus: str, db_stamp: tuple | None) -> DocIndex:
     """Document vectors of ``corpus`` from the precompute's embedding cache of the encoder's document side
     (``EmbeddingCache(fingerprint)``, ``fingerprint`` being that side's); documents absent from the cache are
     encoded once by the document side, stored there, and counted in ``encoded_now``.
+
+    ``db_stamp`` (:func:`stamp`) is part of the cache key, so a database whose corpus changed is re-read.
     """
     from core.encoders import EmbeddingCache, document_side, encode_cached
 
@@ -283,8 +274,9 @@ def search(
     name: str, index: DocIndex, text: str, k: int = 10
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Encode ``text`` with the encoder's query side; return (top doc ids, their cosine scores, seconds for
-    encode + search, all scores)."""
+    encode + search, all scores). The top-k is :func:`core.ranking.top_k`'s, as stored by the precompute."""
     from core.encoders import query_side
+    from core.ranking import top_k
 
     enc, err = encoder(name)
     if enc is None:
@@ -292,9 +284,7 @@ def search(
     t0 = time.perf_counter()
     qv = query_side(enc).encode([text])[0].astype(np.float32)
     scores = index.matrix @ qv
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, dtype=int)
-    top = top[np.argsort(-scores[top], kind="stable")]
+    top = top_k(scores, k)
     return top, scores[top], time.perf_counter() - t0, scores
 
 

@@ -1,39 +1,19 @@
 """The slow half of ``make demo``: complete the demo grid with the base model, train the missing SimCSE models,
 then compute their cells.
 
-Progress goes to ``<db folder>/background.json`` ({stage, done, total, message, updated_at, pid}), which
-the dashboard's Runs page shows, so a newcomer sees the work continue while browsing the first results.
+Progress goes to the database's job status (:mod:`core.jobs`), which the dashboard's Runs page shows, so a
+newcomer sees the work continue while browsing the first results.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import sys
-import time
 import traceback
 from pathlib import Path
 
+from core.jobs import write_status
 from precompute.errors import user_message
-
-
-def status_path(db: str | Path) -> Path:
-    """Where the background job of ``db`` writes its status."""
-    return Path(db).parent / "background.json"
-
-
-def write_status(db: str | Path, stage: str, done: int = 0, total: int = 0, message: str = "") -> None:
-    """Atomically replace the status file (readers never see half a JSON document)."""
-    path = status_path(db)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({
-        "stage": stage, "done": done, "total": total, "message": message,
-        "updated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "pid": os.getpid(),
-    }))  # fmt: skip
-    tmp.replace(path)
-
 
 DEFAULT_BASES = ("minilm", "e5-small-torch")
 
@@ -51,7 +31,7 @@ def run_background(grid_path: str | Path, db: str | Path, bases: tuple[str, ...]
 
     def cells(stage: str, message: str, encoders: tuple[str, ...]) -> None:
         full = dataclasses.replace(grid, encoders=encoders)
-        write_status(db, stage, 0, 0, message)
+        write_status(db, stage, 0, 0, f"{message}: {len(full.cells())} cells in the grid")
         run_grid(full, db, on_progress=lambda d, t: write_status(db, stage, d, t, message))
 
     try:

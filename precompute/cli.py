@@ -16,6 +16,7 @@ from precompute.errors import run_cli
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from core.conditions import CLEAN_NOISE
     from core.pipeline import load_grid, run_grid
     from precompute.report import print_summary
 
@@ -27,7 +28,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     for name, reason in report.skipped_encoders.items():
         print(f"skipped: encoder {name} unavailable: {reason}")
-    print_summary(args.db, noise=None if args.all_noise else list(grid.noise) + ["none"])
+    print_summary(args.db, noise=None if args.all_noise else [*grid.noise, CLEAN_NOISE])
     return 0
 
 

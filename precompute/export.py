@@ -2,7 +2,10 @@
 
 A TREC run must list every document above the gold for MRR to come out right, and the DB keeps only the
 top-k; so the run is rebuilt from the embedding cache (the same vectors the precompute ranked with) down
-to each query's gold. Cells whose vectors are no longer cached are refused with a clear message.
+to each query's gold, in :func:`core.ranking.run_order`'s order: the gold sits at its stored rank. Readers
+order a run by score alone (ranx sorts tied scores arbitrarily, trec_eval by doc name), so the written
+scores strictly decrease down the list: the cosine to 1e-9, tied ones stepped down by 1e-9 each. Cells whose
+vectors are no longer cached are refused with a clear message.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np
 
 from core.encoders import EmbeddingCache, side_fingerprints
 from core.errors import DataError
-from core.store import connect
+from core.ranking import run_order
+from core.store import CELL_KEY, connect
 from core.store import queries as q
 
 
@@ -65,48 +69,45 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
             for e in q.encoders(conn).itertuples(index=False)
         }
         gold = {c: q.gold_documents(conn, c) for c in rows.corpus.unique()}
+    fingerprints = cells.set_index(list(CELL_KEY))["fingerprint"]
     files: dict[str, Callable[[Path], None]] = {}
-    for cell in cells.itertuples(index=False):
-        sel = rows[(rows.corpus == cell.corpus) & (rows.lang == cell.lang) & (rows.encoder == cell.encoder)
-                   & (rows["mode"] == cell.mode) & (rows.noise == cell.noise) & (rows.level == cell.level)
-                   & (rows.seed == cell.seed)]  # fmt: skip
-        if sel.empty:
-            continue
+    for key, sel in rows.groupby(list(CELL_KEY), sort=False):
+        cell = dict(zip(CELL_KEY, key))
+        corpus, lang, encoder, fp = cell["corpus"], cell["lang"], cell["encoder"], fingerprints[key]
         # Each side's vectors live under that side's fingerprint (they differ for asymmetric encoders).
-        q_fp, d_fp = side_fingerprints(cell.fingerprint, specs.get((cell.encoder, cell.fingerprint)))
-        doc_texts = docs[cell.corpus].text.tolist()
-        doc_vecs, query_vecs = _cached(d_fp, doc_texts), _cached(q_fp, sel.query_noisy.tolist())
-        missing = [t for t in doc_texts if t not in doc_vecs] + [
-            t for t in sel.query_noisy.tolist() if t not in query_vecs
-        ]
+        q_fp, d_fp = side_fingerprints(fp, specs.get((encoder, fp)))
+        doc_texts, query_texts = docs[corpus].text.tolist(), sel.query_noisy.tolist()
+        doc_vecs, query_vecs = _cached(d_fp, doc_texts), _cached(q_fp, query_texts)
+        missing = sum(t not in doc_vecs for t in doc_texts) + sum(t not in query_vecs for t in query_texts)
         if missing:
-            raise DataError(f"{len(missing)} vectors of encoder {cell.encoder} are not in the embedding cache; "
-                            "re-run the precompute (it re-encodes only what is missing) or export parquet")  # fmt: skip
-        d = np.stack([doc_vecs[t] for t in doc_texts])
-        qv = np.stack([query_vecs[t] for t in sel.query_noisy])
-        scores = qv @ d.T
-        token = _corpus_token(cell.mode, cell.corpus)
-        name = _slug(token, cell.lang, cell.encoder, cell.noise, _level_token(cell.level), cell.seed)
-        lines = []
+            raise DataError(f"{missing} vectors of encoder {encoder} are not in the embedding cache; re-run "
+                            "the precompute (it re-encodes only what is missing) or export parquet")  # fmt: skip
+        scores = np.stack([query_vecs[t] for t in query_texts]) @ np.stack([doc_vecs[t] for t in doc_texts]).T
+        token = _corpus_token(cell["mode"], corpus)
+        name = _slug(token, lang, encoder, cell["noise"], _level_token(cell["level"]), cell["seed"])
+        golds = gold[corpus][gold[corpus].lang == lang].set_index("qid")["doc_id"]
+        depth, lines = len(sel.top_ids.iloc[0]), []
         for qid, rank, s in zip(sel.qid, sel["rank"], scores):
-            depth = max(int(rank), len(sel.top_ids.iloc[0]))
-            top = np.argsort(-s, kind="stable")[:depth]
-            lines.extend(
-                f"{cell.lang}-{qid} Q0 d{doc} {pos} {s[doc]:.7f} {name}\n" for pos, doc in enumerate(top, 1)
-            )
+            top = run_order(s, int(golds[qid]), int(rank), depth)
+            lines.extend(f"{lang}-{qid} Q0 d{doc} {pos} {score} {name}\n"
+                         for pos, (doc, score) in enumerate(zip(top, _strictly_decreasing(s[top])), 1))  # fmt: skip
         if f"{name}.run" in files:
             raise DataError(
                 f"two exported conditions would both be written to {name}.run; export them separately"
             )
         files[f"{name}.run"] = _text_writer("".join(lines))
-        qrels = f"{_slug(token, cell.lang)}.qrels"
-        if qrels not in files:
-            g = gold[cell.corpus]
-            g = g[g.lang == cell.lang]
-            files[qrels] = _text_writer(
-                "".join(f"{cell.lang}-{r.qid} 0 d{r.doc_id} 1\n" for r in g.itertuples())
-            )
+        files.setdefault(f"{_slug(token, lang)}.qrels", _text_writer(
+            "".join(f"{lang}-{qid} 0 d{doc} 1\n" for qid, doc in golds.items())))  # fmt: skip
     return _publish(out, files)
+
+
+def _strictly_decreasing(scores: np.ndarray) -> list[str]:
+    """``scores`` (best first) printed to 1e-9, each at least 1e-9 below the one before it."""
+    units = np.round(np.asarray(scores, np.float64) * 1e9).astype(np.int64)
+    # v[i] = min(u[i], v[i-1] - 1) is, with w = v + i, a running minimum: w[i] = min(u[i] + i, w[i-1]).
+    step = np.arange(len(units))
+    units = np.minimum.accumulate(units + step) - step
+    return [f"{u / 1e9:.9f}" for u in units]
 
 
 def _text_writer(text: str) -> Callable[[Path], None]:

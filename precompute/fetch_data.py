@@ -11,9 +11,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-URL = (
-    "https://raw.githubusercontent.com/facebookresearch/LASER/main/data/tatoeba/v1/tatoeba.{lang}-eng.{side}"
-)
+from core.datasets.tatoeba import tatoeba_file
+
+BASE_URL = "https://raw.githubusercontent.com/facebookresearch/LASER/main/data/tatoeba/v1/"
 
 
 def fetch(out: Path, langs: list[str], timeout: float = 30.0) -> int:
@@ -22,11 +22,11 @@ def fetch(out: Path, langs: list[str], timeout: float = 30.0) -> int:
     fetched = 0
     for i, lang in enumerate(langs, 1):
         for side in (lang, "eng"):
-            target = out / f"tatoeba.{lang}-eng.{side}"
+            target = tatoeba_file(out, lang, side)
             if target.is_file() and target.stat().st_size:
                 continue
             tmp = target.with_suffix(target.suffix + ".part")
-            with urllib.request.urlopen(URL.format(lang=lang, side=side), timeout=timeout) as resp:
+            with urllib.request.urlopen(BASE_URL + target.name, timeout=timeout) as resp:
                 tmp.write_bytes(resp.read())
             tmp.replace(target)
             fetched += 1

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.conditions import CLEAN_NOISE
 from core.store import connect
 from core.store import queries as q
 
@@ -19,8 +20,8 @@ def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None =
         df = q.summary(conn)
     if df.empty:
         return df
-    clean = df[df.noise == "none"]
-    noisy = df[df.noise != "none"]
+    clean = df[df.noise == CLEAN_NOISE]
+    noisy = df[df.noise != CLEAN_NOISE]
     # The clean cell is every noise type's level-0 point.
     parts = (
         [noisy] + [clean.assign(noise=n) for n in sorted(noisy.noise.unique())]

@@ -111,7 +111,9 @@ def _run(args: argparse.Namespace) -> int:
     path = train_simcse(config, out, progress=not args.quiet, overwrite=args.overwrite)
     import json
 
-    card = json.loads((path / "clir_encoder.json").read_text(encoding="utf-8"))
+    from core.encoders.registry import MODEL_CARD
+
+    card = json.loads((path / MODEL_CARD).read_text(encoding="utf-8"))
     print(
         f"saved {path}: {card['n_train_pairs']} pairs, {card['dropped_leaking_pairs']} leaking pairs dropped, "
         f"{card['train_seconds']:.0f}s"

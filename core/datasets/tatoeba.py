@@ -11,6 +11,16 @@ from core.errors import DataError, UnknownNameError
 _FILE = re.compile(r"^tatoeba\.([a-z]{3})-eng\.\1$")
 
 
+def tatoeba_file(path: str | Path, lang: str, side: str) -> Path:
+    """The file of ``lang``'s ``side`` (``lang`` itself or ``"eng"``) in ``path``: the layout's one spelling.
+
+    Example:
+        >>> tatoeba_file("data", "amh", "eng").name
+        'tatoeba.amh-eng.eng'
+    """
+    return Path(path) / f"tatoeba.{lang}-eng.{side}"
+
+
 def tatoeba_languages(path: Path) -> list[str]:
     """Return the sorted ISO 639-3 codes that have both files in ``path``.
 
@@ -20,7 +30,7 @@ def tatoeba_languages(path: Path) -> list[str]:
     langs = sorted(
         m.group(1)
         for f in Path(path).iterdir()
-        if (m := _FILE.match(f.name)) and (Path(path) / f"tatoeba.{m.group(1)}-eng.eng").is_file()
+        if (m := _FILE.match(f.name)) and tatoeba_file(path, m.group(1), "eng").is_file()
     )
     if not langs:
         raise DataError(f"no Tatoeba files (tatoeba.XXX-eng.XXX) in {str(path)!r}")
@@ -43,8 +53,7 @@ def load_tatoeba(path: Path, lang: str) -> Bitext:
         UnknownNameError: ``lang`` has no files in ``path`` (the message lists the languages that do).
         DataError: the files are not valid UTF-8, are empty, or differ in length.
     """
-    path = Path(path)
-    src, eng = path / f"tatoeba.{lang}-eng.{lang}", path / f"tatoeba.{lang}-eng.eng"
+    src, eng = tatoeba_file(path, lang, lang), tatoeba_file(path, lang, "eng")
     if not (src.is_file() and eng.is_file()):
         raise UnknownNameError("language", lang, tatoeba_languages(path))
     try:

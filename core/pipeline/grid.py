@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from core.conditions import CLEAN, CLEAN_NOISE
 from core.datasets import LOADERS, MODES
 from core.errors import ConfigError, UnknownNameError
+from core.store.schema import CELL_KEY
 
 _DATASET_KEYS = {"name", "path", "mode", "languages", "max_queries"}
 _GRID_KEYS = {"encoders", "noise", "levels", "seeds", "top_k"}
+#: The columns of :meth:`Grid.cells`: a cell's key with the corpus folded in (the data decides the corpora).
+CELL_COLUMNS = tuple(c for c in CELL_KEY if c != "corpus")
 MAX_SEED = 2**31  # seeds are stored as INTEGER (32-bit signed): refuse larger ones before computing anything
 
 
@@ -36,10 +40,32 @@ class Grid:
         d.pop("source")
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Grid:
+        """The grid described by :meth:`to_dict` (e.g. a run's stored ``grid_json``); absent keys default."""
+        names = {f.name for f in fields(cls)} - {"source"}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
     @property
     def noisy_conditions(self) -> list[tuple[str, float, int]]:
         """Every (noise, level, seed) with level > 0, in grid order."""
         return [(n, lv, s) for n in self.noise for lv in self.levels if lv > 0 for s in self.seeds]
+
+    @property
+    def conditions(self) -> list[tuple[str, float, int]]:
+        """The clean condition (:data:`core.conditions.CLEAN`), then :attr:`noisy_conditions`."""
+        return [CLEAN, *self.noisy_conditions]
+
+    def cells(self) -> list[tuple]:
+        """Every cell the grid asks for, as :data:`CELL_COLUMNS` tuples: mode x language x encoder x
+        condition. The one definition of a grid's cells (runner, background job and Runs page use it)."""
+        return [
+            (self.dataset, mode, lang, enc, *cond)
+            for mode in self.modes
+            for lang in self.languages
+            for enc in self.encoders
+            for cond in self.conditions
+        ]
 
 
 def _str_list(value, what: str) -> tuple[str, ...]:
@@ -80,7 +106,7 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
         if m not in MODES:
             raise UnknownNameError("mode", m, MODES)
     noise = _str_list(grid.get("noise", []), "grid.noise")
-    valid_noise = [n for n in list_noise_types() if n != "none"]  # clean is always in the grid
+    valid_noise = [n for n in list_noise_types() if n != CLEAN_NOISE]  # clean is always in the grid
     for n in noise:
         if n not in valid_noise:
             raise UnknownNameError("noise type", n, valid_noise)

@@ -25,6 +25,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from core.conditions import CLEAN_NOISE
 from core.datasets import RetrievalTask, build_tasks, load_bitexts
 from core.encoders import (
     EmbeddingCache,
@@ -46,7 +47,6 @@ from core.store import queries as reads
 from core.store import writes as w
 
 log = logging.getLogger(__name__)
-CLEAN = ("none", 0.0, 0)  # the clean condition is stored once, as seed 0
 NOISY_MEMO_SIZE = 64  # noisy query sets kept for the next encoder (a run's memory must not grow per cell)
 FLUSH_CELLS = 200  # buffered cells written at the latest after this many (and after flush_seconds)
 
@@ -110,16 +110,8 @@ def _inputs(tasks: list[RetrievalTask]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
 
 
 def _cell_key(task: RetrievalTask, encoder: str, noise: str, level: float, seed: int) -> tuple:
-    return (
-        task.dataset,
-        task.mode,
-        task.corpus.corpus_id,
-        task.lang,
-        encoder,
-        noise,
-        float(level),
-        int(seed),
-    )
+    """The task's cell in :data:`core.store.CELL_KEY` order."""
+    return task.dataset, task.mode, task.corpus.corpus_id, task.lang, encoder, noise, float(level), int(seed)
 
 
 def corpus_digest(task: RetrievalTask) -> str:
@@ -206,7 +198,6 @@ def run_grid(
         resolve_spec(name)  # unknown names fail now, not after an hour of encoding
     tasks = [t for mode in grid.modes for t in build_tasks(bitexts, mode, grid.max_queries)]
     report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
-    conditions = [CLEAN, *grid.noisy_conditions]
     langs = sorted(bitexts)
     corpus_sha: dict[str, str] = {}
     data_fp: dict[tuple, str] = {}
@@ -245,7 +236,7 @@ def run_grid(
             done = {tuple(r[: len(CELL_KEY)]): tuple(r[len(CELL_KEY) :])
                     for r in w.completed_cells(conn).itertuples(index=False)}  # fmt: skip
 
-        plan, n_legacy, n_other = _plan(grid, tasks, langs, conditions, done, data_fp, report, say,
+        plan, n_legacy, n_other = _plan(grid, tasks, langs, grid.conditions, done, data_fp, report, say,
                                         replace_changed, db_path)  # fmt: skip
         if n_legacy:
             say(
@@ -254,7 +245,7 @@ def run_grid(
         if n_other:
             say(f"recomputing {n_other} cells stored for another query set (max_queries) of the same data")
         n_todo = sum(len(todo) for groups in plan.values() for *_, todo in groups)
-        n_all = len(grid.encoders) * len(tasks) * len(conditions)
+        n_all = len(grid.cells())
         report.cells_skipped = n_all - n_todo
 
         overall = tqdm(
@@ -274,7 +265,7 @@ def run_grid(
             for lang, (noise, level, seed), todo in groups:
                 t0 = time.monotonic()
                 overall.set_postfix_str(f"{name} {lang} {noise}@{level:g} s{seed}", refresh=False)
-                if noise == "none":
+                if noise == CLEAN_NOISE:
                     texts = list(todo[0].queries)
                 else:
                     key = (todo[0].dataset, lang, noise, level, seed, len(todo[0].queries))
@@ -354,7 +345,7 @@ def _check_inputs(conn, tasks, dataset: str, replace_changed: bool, say, db_path
     changed, corpora = _input_changes(conn, tasks)
     stale_noise = w.completed_cells(conn)
     stale_noise = stale_noise[
-        (stale_noise["noise"] != "none")
+        (stale_noise["noise"] != CLEAN_NOISE)
         & stale_noise["noise_version"].notna()
         & (stale_noise["noise_version"] != NOISE_VERSION)
         & stale_noise["lang"].isin([t.lang for t in tasks])
@@ -405,7 +396,7 @@ def _plan(grid, tasks, langs, conditions, done, data_fp, report, say, replace_ch
                     if (
                         stored is not None
                         and stored[:3] == want
-                        and (cond[0] == "none" or stored[3] == NOISE_VERSION)
+                        and (cond[0] == CLEAN_NOISE or stored[3] == NOISE_VERSION)
                     ):
                         continue
                     if stored is not None:

@@ -1,6 +1,9 @@
-"""Statement execution that always drains its result."""
+"""Statement execution that always drains its result, and the one transaction helper."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import duckdb
 
@@ -13,3 +16,20 @@ def _exec(conn: duckdb.DuckDBPyConnection, sql: str, params=None) -> list:
         return cur.fetchall()
     except duckdb.Error:
         return []
+
+
+@contextlib.contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the ``with`` block as one transaction: committed when it ends, rolled back on any exception.
+
+    Guarantees all or nothing: an error inside the block (KeyboardInterrupt included) or at COMMIT leaves
+    the database as it was before, and the original error propagates (a failing ROLLBACK never masks it).
+    """
+    _exec(conn, "BEGIN TRANSACTION")
+    try:
+        yield conn
+        _exec(conn, "COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT may have ended the transaction already
+            _exec(conn, "ROLLBACK")
+        raise

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
+from core.conditions import CLEAN_NOISE
+
 FILTERABLE = ("dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed", "qid")
 
 
@@ -163,9 +165,9 @@ def curve_ranks(
         f"""
         SELECT corpus, encoder, lang, level, seed, qid, rank FROM ranks
         {enc_where} AND dataset = ? AND mode = ?
-              AND ((noise = 'none' AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))
+              AND ((noise = ? AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))
         """,
-        [*enc_params, dataset, mode, noise, *seeds],
+        [*enc_params, dataset, mode, CLEAN_NOISE, noise, *seeds],
     ).df()
 
 
@@ -188,9 +190,9 @@ def per_query_ranks(
         """
         SELECT corpus, encoder, level, qid, rank, n_docs FROM ranks
         WHERE dataset = ? AND mode = ? AND lang = ? AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
-              AND ((noise = 'none' AND level = 0) OR (noise = ? AND seed = ?))
+              AND ((noise = ? AND level = 0) OR (noise = ? AND seed = ?))
         """,
-        [dataset, mode, lang, corpus, corpus, noise, seed],
+        [dataset, mode, lang, corpus, corpus, CLEAN_NOISE, noise, seed],
     ).df()
 
 
@@ -282,15 +284,8 @@ def selection_rows(
     noise: Sequence[str],
 ) -> pd.DataFrame:
     """Per-query rows of a selection, for export: no top-k lists, the noisy query text included."""
-    where, params = _where(
-        {
-            "dataset": dataset,
-            "mode": mode,
-            "encoder": list(encoders),
-            "lang": list(langs),
-            "noise": list(noise),
-        }
-    )
+    where, params = _where({"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs),
+                            "noise": list(noise)})  # fmt: skip
     return conn.execute(
         f"""
         SELECT dataset, mode, corpus, lang, encoder, noise, level, seed, qid, rank, n_docs, score_gold,

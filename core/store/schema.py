@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from core.errors import StoreError
-from core.store._exec import _exec
+from core.store._exec import _exec, transaction
 
 CELL_KEY = ("dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed")
 
@@ -141,14 +141,9 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)",
         )
     for number, fn in enumerate(MIGRATIONS[v:], start=v + 1):
-        _exec(conn, "BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             fn(conn)
             _exec(conn, "INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
-            _exec(conn, "COMMIT")
-        except Exception:
-            _exec(conn, "ROLLBACK")
-            raise
     return SCHEMA_VERSION
 
 

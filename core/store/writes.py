@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from core.store._exec import _exec
+from core.store._exec import _exec, transaction
 from core.store.schema import CELL_KEY
 
 
@@ -49,34 +49,27 @@ def record_encoder(
     conn: duckdb.DuckDBPyConnection, encoder: str, fingerprint: str, spec_json: str, run_id: str, seen: dict
 ) -> None:
     """Remember an encoder's spec and, per language, whether it was seen in training (None: unknown)."""
-    _exec(conn, "BEGIN TRANSACTION")
-    _exec(
-        conn,
-        "INSERT INTO encoders SELECT ?, ?, ?, ? WHERE NOT EXISTS "
-        "(SELECT 1 FROM encoders WHERE encoder = ? AND fingerprint = ?)",
-        [encoder, fingerprint, spec_json, run_id, encoder, fingerprint],
-    )
-    df = pd.DataFrame(
-        {
-            "encoder": encoder,
-            "fingerprint": fingerprint,
-            "lang": list(seen),
-            "seen_in_training": list(seen.values()),
-        }
-    )
-    _insert_missing(conn, "encoder_languages", df, ("encoder", "fingerprint", "lang"))
-    _exec(conn, "COMMIT")
+    langs = pd.DataFrame({"lang": list(seen), "seen_in_training": list(seen.values())})
+    langs.insert(0, "encoder", encoder)
+    langs.insert(1, "fingerprint", fingerprint)
+    with transaction(conn):
+        _exec(
+            conn,
+            "INSERT INTO encoders SELECT ?, ?, ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM encoders WHERE encoder = ? AND fingerprint = ?)",
+            [encoder, fingerprint, spec_json, run_id, encoder, fingerprint],
+        )
+        _insert_missing(conn, "encoder_languages", langs, ("encoder", "fingerprint", "lang"))
 
 
 def store_inputs(
     conn: duckdb.DuckDBPyConnection, queries: pd.DataFrame, documents: pd.DataFrame, gold: pd.DataFrame
 ) -> None:
     """Insert clean queries, corpus documents and gold links that are not stored yet, in one transaction."""
-    _exec(conn, "BEGIN TRANSACTION")
-    _insert_missing(conn, "queries", queries, ("dataset", "lang", "qid"))
-    _insert_missing(conn, "documents", documents, ("corpus", "doc_id"))
-    _insert_missing(conn, "gold", gold, ("corpus", "lang", "qid"))
-    _exec(conn, "COMMIT")
+    with transaction(conn):
+        _insert_missing(conn, "queries", queries, ("dataset", "lang", "qid"))
+        _insert_missing(conn, "documents", documents, ("corpus", "doc_id"))
+        _insert_missing(conn, "gold", gold, ("corpus", "lang", "qid"))
 
 
 def completed_cells(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -118,8 +111,7 @@ def delete_changed(
     lang_ph, corpus_ph = ", ".join("?" * len(langs)) or "NULL", ", ".join("?" * len(corpora)) or "NULL"
     cond = f"dataset = ? AND (lang IN ({lang_ph}) OR corpus IN ({corpus_ph}))"
     params = [dataset, *langs, *corpora]
-    _exec(conn, "BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         n = conn.execute(f"SELECT count(*) FROM cells WHERE {cond}", params).fetchall()[0][0]
         _exec(conn, f"DELETE FROM ranks WHERE {cond}", params)
         _exec(conn, f"DELETE FROM cells WHERE {cond}", params)
@@ -127,10 +119,6 @@ def delete_changed(
             _exec(conn, f"DELETE FROM {table} WHERE dataset = ? AND lang IN ({lang_ph})", [dataset, *langs])
         _exec(conn, f"DELETE FROM gold WHERE {cond}", params)
         _exec(conn, f"DELETE FROM documents WHERE corpus IN ({corpus_ph})", corpora)
-        _exec(conn, "COMMIT")
-    except Exception:
-        _exec(conn, "ROLLBACK")
-        raise
     return n
 
 
@@ -147,8 +135,7 @@ def write_cells(
     noisy_key = ["dataset", "lang", "noise", "level", "seed", "qid"]
     if not noisy.empty:
         noisy = noisy.drop_duplicates(noisy_key)
-    _exec(conn, "BEGIN TRANSACTION")
-    try:
+    with transaction(conn):
         conn.register("_cells", cells)
         cond = " AND ".join(f"t.{k} = c.{k}" for k in CELL_KEY)
         # Only a replacement needs a DELETE; checking the (small) cells table first keeps a flush from
@@ -167,7 +154,3 @@ def write_cells(
             conn.register("_rows", df)
             _exec(conn, f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")
             conn.unregister("_rows")
-        _exec(conn, "COMMIT")
-    except Exception:
-        _exec(conn, "ROLLBACK")
-        raise

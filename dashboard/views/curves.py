@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from core.conditions import CLEAN_NOISE
 from core.languages import published_reference
 from dashboard import components as ui
 from dashboard import data
@@ -140,7 +141,7 @@ def _controls(cond: pd.DataFrame) -> dict | None:
         corpus = ui.corpus_select("curves", sel)
         if corpus is not None:
             sel = sel[sel["corpus"] == corpus]
-        noises = sorted(n for n in sel["noise"].unique() if n != "none")
+        noises = sorted(n for n in sel["noise"].unique() if n != CLEAN_NOISE)
         if not noises:
             st.info("Only clean cells are stored for this mode: no noise type to plot yet.")
             return None

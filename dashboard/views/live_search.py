@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.conditions import CLEAN_NOISE
 from core.encoders.base import document_side
 from core.errors import ClirError
 from core.noise import apply_noise, list_noise_types
+from core.ranking import rank_of
 from dashboard import components as ui
 from dashboard import data
 from dashboard.views.per_query import TOP_COLUMNS
@@ -60,7 +62,7 @@ def _controls(cond: pd.DataFrame):
                              else 0, key="live_noise")  # fmt: skip
         level = st.slider("Noise level", 0.0, 0.5, 0.1, 0.05, key="live_level")
         seed = int(st.number_input("Seed", 0, 10_000, 0, 1, key="live_seed"))
-    row = sel[(sel["lang"] == lang) & (sel["noise"] == "none")]
+    row = sel[(sel["lang"] == lang) & (sel["noise"] == CLEAN_NOISE)]
     corpus = row["corpus"].iloc[0] if not row.empty else sel["corpus"].iloc[0]
     return dataset, mode, lang, corpus, chosen, noise, level, seed
 
@@ -139,10 +141,8 @@ def main() -> None:
             if index.encoded_now:
                 st.info(f"{index.encoded_now} documents were not in the embedding cache; encoded once now.")
             st.metric("latency (encode + search)", f"{seconds * 1000:.0f} ms")
-            gold_rank = None
             if gold_id is not None and gold_id < len(index.matrix):
-                gold_rank = int(np.sum(all_scores > all_scores[gold_id])) + 1
-                st.caption(f"gold at rank **{gold_rank}** of {n_docs:,}")
+                st.caption(f"gold at rank **{rank_of(all_scores, gold_id)}** of {n_docs:,}")
             table = pd.DataFrame({
                 "#": np.arange(1, len(top) + 1), "gold": ["✓" if gold_id == int(i) else "" for i in top],
                 "cosine": np.round(scores.astype(float), 3), "document": [index.texts[int(i)] for i in top],

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.conditions import CLEAN_NOISE
 from dashboard import components as ui
 from dashboard import data
 from dashboard.views.curves import color
@@ -52,7 +53,7 @@ def _controls(cond: pd.DataFrame):
             sel = sel[sel["corpus"] == corpus]
         lang = ui.language_select("pq", sel)
         sel = sel[sel["lang"] == lang]
-        noises = sorted(n for n in sel["noise"].unique() if n != "none")
+        noises = sorted(n for n in sel["noise"].unique() if n != CLEAN_NOISE)
         if not noises:
             st.info(f"No noisy cells are stored for {ui.lang_name(lang)} in {mode} mode yet.")
             return None

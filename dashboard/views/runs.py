@@ -5,35 +5,26 @@ from __future__ import annotations
 
 import io
 import json
-from itertools import product
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.conditions import CLEAN_NOISE
 from core.encoders.asymmetric import side_names
+from core.jobs import status_path
+from core.pipeline.grid import CELL_COLUMNS, Grid
 from dashboard import components as ui
 from dashboard import data
 from dashboard.analysis import robustness_table
 from dashboard.report import build_report
 
 TITLE = "Runs"
-CELL_COLS = ["dataset", "mode", "lang", "encoder", "noise", "level", "seed"]
 
 
 def expected_cells(grid: dict) -> pd.DataFrame:
-    """Every cell (corpus folded in) a grid asks for: the clean condition plus noise x level>0 x seed."""
-    conds = [("none", 0.0, 0)] + [
-        (n, float(lv), int(s)) for n in grid.get("noise", []) for lv in grid.get("levels", []) if lv > 0
-        for s in grid.get("seeds", [0])
-    ]  # fmt: skip
-    rows = [
-        (grid.get("dataset", "tatoeba"), m, lang, enc, *c)
-        for m, lang, enc, c in product(
-            grid.get("modes", []), grid.get("languages", []), grid.get("encoders", []), conds
-        )
-    ]
-    return pd.DataFrame(rows, columns=CELL_COLS)
+    """Every cell (corpus folded in) of a run's stored grid, as :meth:`core.pipeline.Grid.cells` defines."""
+    return pd.DataFrame(Grid.from_dict(grid).cells(), columns=list(CELL_COLUMNS))
 
 
 def coverage_against(grid: dict, stored: pd.DataFrame) -> pd.DataFrame:
@@ -41,7 +32,7 @@ def coverage_against(grid: dict, stored: pd.DataFrame) -> pd.DataFrame:
     exp = expected_cells(grid)
     if exp.empty:
         return exp.assign(stored=pd.Series(dtype=bool))
-    have = set(map(tuple, stored[CELL_COLS].itertuples(index=False))) if not stored.empty else set()
+    have = set(map(tuple, stored[list(CELL_COLUMNS)].itertuples(index=False))) if not stored.empty else set()
     exp["stored"] = [tuple(r) in have for r in exp.itertuples(index=False)]
     return exp
 
@@ -74,7 +65,7 @@ def encoder_table(encoders: pd.DataFrame) -> pd.DataFrame:
 def _background() -> None:
     job = data.background_status()
     if job is None:
-        st.caption("No background job has reported (results/background.json is absent).")
+        st.caption(f"No background job has reported for this database (`{status_path(data.db_path())}`).")
         return
     if "error" in job:
         st.warning(f"Background job status unreadable: {job['error']}")
@@ -91,7 +82,7 @@ def _export(cond: pd.DataFrame) -> None:
     dataset, mode = ui.dataset_mode("runs", cond)
     sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
     encs, langs = sorted(sel["encoder"].unique()), sorted(sel["lang"].unique())
-    noises = sorted(n for n in sel["noise"].unique() if n != "none")
+    noises = sorted(n for n in sel["noise"].unique() if n != CLEAN_NOISE)
     c1, c2, c3 = st.columns(3)
     pick_enc = c1.multiselect("Encoders", encs, default=[e for e in prev.get("encoders", encs) if e in encs] or encs,
                               key="runs_encoders")  # fmt: skip
@@ -101,7 +92,7 @@ def _export(cond: pd.DataFrame) -> None:
     pick_noise = c3.multiselect("Noise types (clean rows always included)", noises, default=default_noise,
                                 key="runs_noise")  # fmt: skip
     rows = data.read("selection_rows", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
-                     noise=["none", *pick_noise])  # fmt: skip
+                     noise=[CLEAN_NOISE, *pick_noise])  # fmt: skip
     st.markdown(f"Current selection: **{len(rows):,}** per-query rows "
                 f"({len(pick_enc)} encoders × {len(pick_lang)} languages × {len(pick_noise)} noise types + clean).")  # fmt: skip
     if rows.empty:

@@ -5,12 +5,13 @@ import json
 import pytest
 
 from core.datasets import available_languages, build_tasks, load_bitexts, pooled_corpus_id
+from core.datasets.tatoeba import tatoeba_file
 from core.errors import DataError, UnknownNameError
 
 
 def test_tatoeba_qid_is_line_number(data_dir):
     bt = load_bitexts("tatoeba", ["amh"], data_dir)["amh"]
-    lines = (data_dir / "tatoeba.amh-eng.amh").read_text(encoding="utf-8").splitlines()
+    lines = tatoeba_file(data_dir, "amh", "amh").read_text(encoding="utf-8").splitlines()
     assert len(bt) == 168 and bt.queries[5] == lines[5]
     assert "amh" in available_languages("tatoeba", data_dir)
 
@@ -60,7 +61,7 @@ def test_errors_are_clear(tmp_path, data_dir, monkeypatch):
         load_bitexts("tatoeba", ["amh"])
     with pytest.raises(UnknownNameError, match="mode"):
         build_tasks(load_bitexts("tatoeba", ["amh"], data_dir), "mixed")
-    (tmp_path / "tatoeba.zzz-eng.zzz").write_text("a\nb\n")
-    (tmp_path / "tatoeba.zzz-eng.eng").write_text("a\n")
+    tatoeba_file(tmp_path, "zzz", "zzz").write_text("a\nb\n")
+    tatoeba_file(tmp_path, "zzz", "eng").write_text("a\n")
     with pytest.raises(DataError, match="line-aligned"):
         load_bitexts("tatoeba", ["zzz"], tmp_path)

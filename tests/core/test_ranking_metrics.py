@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.metrics import bootstrap_ci, mrr, per_query, recall_at
-from core.ranking import gold_ranks
+from core.ranking import gold_ranks, rank_of, run_order, top_k
 
 
 def _unit(x):
@@ -36,6 +36,34 @@ def test_matches_brute_force_on_random_data():
     scores = q @ docs.T
     want = [1 + int((s > s[g]).sum()) for s, g in zip(scores, gold)]
     assert got.tolist() == want
+
+
+def test_top_k_orders_ties_by_doc_id_even_at_the_cut():
+    rng = np.random.default_rng(1)
+    scores = rng.integers(0, 4, size=(200, 30)).astype(np.float32)  # many ties, at every k-th place too
+    for k in (1, 5, 29, 30, 40):
+        want = [np.lexsort((np.arange(30), -s))[:k].tolist() for s in scores]
+        assert top_k(scores, k).tolist() == want
+        assert top_k(scores[7], k).tolist() == want[7]
+    assert top_k(scores, 0).shape == (200, 0)
+
+
+def test_stored_top_ids_follow_top_k():
+    docs = _unit(np.repeat(np.eye(4), 3, axis=0))  # every document three times: ties everywhere
+    q = _unit(np.random.default_rng(2).normal(size=(50, 4)))
+    r = gold_ranks(q, docs, np.zeros(50, int), k=4)
+    assert r.top_ids.tolist() == top_k(q @ docs.T, 4).tolist()
+
+
+def test_run_order_puts_the_gold_at_its_rank_and_never_cuts_it():
+    scores = np.array([0.9, 0.5, 0.5, 0.5, 0.1])
+    for gold in range(5):
+        rank = rank_of(scores, gold)
+        order = run_order(scores, gold, rank, depth=2)
+        assert order[rank - 1] == gold and len(order) == max(rank, 2) and len(set(order)) == len(order)
+    assert run_order(scores, 3, 2, depth=4).tolist() == [0, 3, 1, 2]
+    with pytest.raises(ValueError):
+        run_order(scores, 0, 6, depth=1)
 
 
 @pytest.mark.parametrize(

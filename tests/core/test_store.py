@@ -103,3 +103,19 @@ def test_reader_waits_for_writer(tmp_path):
         assert conn.execute("SELECT count(*) FROM runs").fetchall()[0][0] == 0
     assert time.monotonic() - t0 > 0.5, "the reader waited for the writer instead of failing"
     holder.wait()
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+def test_transaction_rolls_back_on_any_error_and_commits_otherwise(tmp_path, error):
+    from core.store._exec import transaction
+
+    with connect(tmp_path / "t.duckdb") as conn:
+        with transaction(conn):
+            conn.execute("INSERT INTO queries VALUES ('d', 'amh', 1, 'kept')").fetchall()
+        with pytest.raises(error), transaction(conn):
+            conn.execute("INSERT INTO queries VALUES ('d', 'amh', 2, 'rolled back')").fetchall()
+            raise error
+        with pytest.raises(duckdb.Error), transaction(conn):  # a failing statement: the first row goes too
+            conn.execute("INSERT INTO queries VALUES ('d', 'amh', 3, 'rolled back')").fetchall()
+            conn.execute("INSERT INTO queries VALUES ('d', 'amh', 1, 'duplicate key')").fetchall()
+        assert conn.execute("SELECT qid, text FROM queries").fetchall() == [(1, "kept")]

@@ -1,5 +1,5 @@
-"""AppTest over every page on the small real DB: no exception, the heading is the page title, and changing
-widgets changes what is shown."""
+"""AppTest over every page on the small real DB: no exception, the heading is the page title, changing
+widgets changes what is shown, and on each page at least one shown number equals the database's value."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import components as ui
 from dashboard.views import curves, live_search, per_query, runs
 
 TIMEOUT = 120
@@ -20,6 +21,12 @@ def page(module) -> AppTest:
 def ok(at: AppTest, title: str) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == [title]
+
+
+def stored(db, sql: str, *params):
+    """The first value of ``sql`` over the database, read directly (not through the dashboard)."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute(sql, list(params)).fetchall()[0][0]
 
 
 def chart_specs(at: AppTest) -> list[str]:
@@ -52,6 +59,14 @@ def test_curves_widgets_change_the_chart(small_db):
     assert chart_specs(at)[0] != relative
     table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
     assert {"AUC", "half-level", "n"} <= set(table.columns)
+    at.radio(key="curves_facet").set_value("language").run()
+    at.selectbox(key="curves_metric").select("MRR").run()
+    table = next(d.value for d in at.dataframe if "AUC" in d.value.columns).set_index("facet")
+    mode = at.selectbox(key="curves_mode").value
+    row = table.loc[ui.lang_name("amh")]
+    mrr = "SELECT avg(1.0 / rank) FROM ranks WHERE mode = ? AND lang = 'amh' AND noise = ? AND level = ?"
+    assert row["clean MRR"] == pytest.approx(stored(small_db, mrr, mode, "none", 0.0), abs=1e-9)
+    assert row["MRR @0.1"] == pytest.approx(stored(small_db, mrr, mode, "substitute", 0.1), abs=1e-9)
     at.multiselect(key="curves_langs").set_value([]).run()
     ok(at, curves.TITLE)
     assert any("at least one" in i.value for i in at.info)
@@ -66,6 +81,11 @@ def test_per_query_filters_and_detail(small_db):
     )
     n_all = len(table)
     assert n_all == 40
+    mode, lang = at.selectbox(key="pq_mode").value, at.selectbox(key="pq_lang").value
+    for qid, clean, noisy in table[["qid", "muse3 clean", "muse3 noisy"]].head(5).itertuples(index=False):
+        rank = "SELECT rank FROM ranks WHERE mode = ? AND lang = ? AND qid = ? AND noise = ?"
+        assert (clean, noisy) == (stored(small_db, rank, mode, lang, qid, "none"),
+                                  stored(small_db, rank, mode, lang, qid, "substitute"))  # fmt: skip
     assert "Gold document" in html_bodies(at) and "Noisy (substitute @ 0.1)" in html_bodies(at)
     at.radio(key="pq_filter").set_value(per_query.FILTERS[2]).run()
     ok(at, per_query.TITLE)
@@ -90,6 +110,14 @@ def test_live_search_amharic_and_widgets(small_db):
     assert any("ms" in m.value for m in at.metric)
     top = at.dataframe[0].value
     assert len(top) == 10 and top["cosine"].is_monotonic_decreasing
+    # The default noise (substitute @ 0.1, seed 0) is a stored condition: the live rank is the stored rank.
+    assert (at.selectbox(key="live_noise").value, at.slider(key="live_level").value) == ("substitute", 0.1)
+    qid = int(at.selectbox(key="live_pick").value.split(":")[0])
+    where = "mode = 'pair' AND lang = 'amh' AND noise = 'substitute' AND level = 0.1 AND seed = 0 AND qid = ?"
+    rank = stored(small_db, f"SELECT rank FROM ranks WHERE {where}", qid)
+    assert any(f"gold at rank **{rank}** of" in c.value for c in at.caption)
+    best = stored(small_db, f"SELECT top_scores[1] FROM ranks WHERE {where}", qid)
+    assert top["cosine"].iloc[0] == pytest.approx(best, abs=1e-3)
     at.slider(key="live_level").set_value(0.3).run()
     ok(at, live_search.TITLE)
     assert html_bodies(at) != first
@@ -142,6 +170,9 @@ def test_runs_coverage_exports_and_report(small_db):
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"Download CSV", "Download Parquet"} <= set(labels)
     before = [m.value for m in at.markdown if "per-query rows" in m.value]
+    n_rows = stored(small_db, "SELECT count(*) FROM ranks WHERE mode = ? AND noise IN ('none', 'substitute')",
+                    at.selectbox(key="runs_mode").value)  # fmt: skip
+    assert f"**{n_rows:,}** per-query rows" in before[0]
     at.multiselect(key="runs_langs").set_value(["amh"]).run()
     after = [m.value for m in at.markdown if "per-query rows" in m.value]
     assert before != after
@@ -194,7 +225,9 @@ def test_missing_cell_gives_a_message(use_db, db_copy):
 def test_runs_shows_background_job_progress(use_db, db_copy):
     import json
 
-    (db_copy.parent / "background.json").write_text(json.dumps(
+    from core.jobs import status_path
+
+    status_path(db_copy).write_text(json.dumps(
         {"stage": "training simcse", "done": 3, "total": 10, "message": "epoch 1", "updated_at": "now"}
     ))  # fmt: skip
     use_db(db_copy)

@@ -51,7 +51,13 @@ def test_bad_grids_fail_with_one_line(tmp_path, capsys, data_dir, grid_text, mes
     code, err = _run(tmp_path, grid_text, capsys=capsys)
     assert code == 2
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
-    assert not (tmp_path / "r.duckdb").exists() or "unknown language" in message or "encoder" in message
+    assert not (tmp_path / "r.duckdb").exists(), "a refused grid creates no database"
+    existing = tmp_path / "existing.duckdb"
+    with connect(existing) as conn:
+        conn.execute("INSERT INTO queries VALUES ('tatoeba', 'xho', 0, 'kept')").fetchall()
+    before = _digest(existing)
+    assert _run(tmp_path, grid_text, db=existing, capsys=capsys)[0] == 2
+    assert _digest(existing) == before, "a refused grid leaves an existing database untouched"
 
 
 def test_missing_or_empty_data_dir(tmp_path, capsys, monkeypatch):

@@ -23,3 +23,23 @@ def test_every_shipped_grid_names_registered_encoders():
     for path in GRIDS.glob("*.toml"):
         for name in load_grid(path).encoders:
             assert resolve_spec(name)["kind"], (path.name, name)
+
+
+def test_grid_cells_are_the_clean_condition_plus_every_noisy_one():
+    from core.conditions import CLEAN, CLEAN_NOISE
+    from core.noise import list_noise_types
+    from core.pipeline import CELL_COLUMNS, Grid, parse_grid
+
+    grid = parse_grid(
+        '[dataset]\nlanguages = ["amh", "xho"]\nmode = ["pair", "pooled"]\n[grid]\nencoders = ["muse3"]\n'
+        'noise = ["delete", "substitute"]\nlevels = [0.2, 0.1]\nseeds = [0, 3]\n'
+    )
+    cells = grid.cells()
+    assert len(cells) == len(set(cells)) == 2 * 2 * 1 * (1 + 2 * 2 * 2)
+    assert all(len(c) == len(CELL_COLUMNS) for c in cells)
+    assert ("tatoeba", "pooled", "xho", "muse3", *CLEAN) in cells
+    assert ("tatoeba", "pair", "amh", "muse3", "substitute", 0.2, 3) in cells
+    assert not [c for c in cells if c[4] == CLEAN_NOISE and c[5:] != (0.0, 0)]  # clean: once, level 0 seed 0
+    assert Grid.from_dict(grid.to_dict()) == grid and Grid.from_dict(grid.to_dict()).cells() == cells
+    # The stored clean name is the one the noise library accepts as its identity.
+    assert set(list_noise_types()) - set(list_noise_types(include_none=False)) == {CLEAN_NOISE}

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.datasets.tatoeba import tatoeba_file
 from core.pipeline import parse_grid, run_grid
 from core.store import connect
 from core.store import queries as q
@@ -241,8 +242,8 @@ def test_another_database_format_is_refused_offline_and_extensions_are_off(tmp_p
 def _copy_data(data_dir: Path, dst: Path, langs=("xho",)) -> Path:
     dst.mkdir()
     for lang in langs:
-        for f in data_dir.glob(f"tatoeba.{lang}-eng.*"):
-            shutil.copy(f, dst / f.name)
+        for side in (lang, "eng"):
+            shutil.copy(tatoeba_file(data_dir, lang, side), dst)
     return dst
 
 
@@ -251,7 +252,7 @@ def test_changed_data_is_refused_then_replaced_on_request(tmp_path, capsys, data
     db = tmp_path / "r.duckdb"
     assert run_cli(tmp_path, grid_text(path=data), db) == 0
     capsys.readouterr()
-    src = data / "tatoeba.xho-eng.xho"
+    src = tatoeba_file(data, "xho", "xho")
     lines = src.read_text(encoding="utf-8").split("\n")
     lines[2] = "Lo ngumusho omtsha ngokupheleleyo."  # same line count, another sentence
     src.write_text("\n".join(lines), encoding="utf-8")
