@@ -118,6 +118,14 @@ def _doc(lists: tuple, q: int, text: str, lang: str, form: str | None) -> Doc:
     return d
 
 
+def _units(lists: tuple, q: int, text: str) -> list[str]:
+    """The clusters of text ``q`` (what :func:`_doc` puts in ``units``)."""
+    start, end, _, first, count, offsets, _ = lists
+    f, o = first[q], offsets[q]
+    c = f + count[q]
+    return [text[s - o : e - o] for s, e in zip(start[f:c], end[f:c], strict=True)]
+
+
 class _Lists:
     """The batch's per-cluster arrays as Python lists, made on first use (for :func:`_doc`)."""
 
@@ -222,9 +230,8 @@ def substitute_batch(
         if noisy_simple and simple[q]:
             dist = Levenshtein.distance(text, noisy)
         else:
-            if doc is None:
-                doc = _doc(lists.get(), q, text, lang, form)
-            dist = Levenshtein.distance(doc.units, graphemes(noisy))
+            units = doc.units if doc is not None else _units(lists.get(), q, text)
+            dist = Levenshtein.distance(units, graphemes(noisy))
         out[q] = _result(text, noisy, tuple(edits), dist / max(1, n_ns[q]))
     for q in range(n):
         if out[q] is None:
