@@ -19,8 +19,9 @@ from core.noise import substitute as _substitute
 from core.noise import transpose as _transpose
 from core.noise import whitespace as _whitespace
 from core.noise.engine import Family, identity, run_batch
+from core.noise.fast import substitute_batch
 from core.noise.result import NoiseResult
-from core.noise.rng import _check, noise_rng, query_key
+from core.noise.rng import _check, noise_rng, query_keys
 from core.noise.tables import known_languages
 
 delete, diacritics, homoglyph = _delete.delete, _diacritics.diacritics, _homoglyph.homoglyph
@@ -195,10 +196,15 @@ def apply_noise_batch(
         )
     for lang in set(lang_list):
         check_lang(lang)
-    qid_list = [_check(seed, q) for q in qid_list]
+    if qid_list and all(type(q) is int for q in qid_list):
+        _check(seed, 0)  # plain ints are valid qids: only the seed needs checking
+    else:
+        qid_list = [_check(seed, q) for q in qid_list]
     if noise != "none":
         get_noise(noise)
     if noise == "none" or not any(level_list):
         return [identity(t) for t in texts]
-    keys = [query_key(seed, q, noise) for q in qid_list]
+    keys = query_keys(seed, qid_list, noise)
+    if noise == "substitute":
+        return substitute_batch(texts, level_list, keys, lang_list)
     return run_batch(texts, level_list, keys, lang_list, FAMILIES[noise])

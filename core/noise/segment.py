@@ -1,0 +1,134 @@
+"""Grapheme-cluster boundaries of many texts at once, as numpy arrays (for :func:`apply_noise_batch`).
+
+:func:`cluster_starts_of` gives, for a string, where each extended grapheme cluster (UAX #29) begins: the
+same clusters as ``regex``'s ``\\X`` (which :func:`core.noise.text.graphemes` uses), computed from
+per-code-point property tables built from ``regex``'s own Unicode data, so the two never disagree.
+Only the rules that need no state beyond one code point and the Indic conjunct rule (GB9c, as ``regex``
+applies it) are computed
+here; texts with code points that other rules involve (CR, Prepend, Hangul jamo and syllables, regional
+indicators, Extended_Pictographic) are cut by ``regex`` itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import regex
+
+from core.noise.text import _CLUSTER, INVISIBLE, JOINING
+
+# Per-code-point flags (bits of one uint8 table).
+_GLUE = 1  # Extend, ZWJ, SpacingMark: no break before it (GB9, GB9a)
+_HARD = 2  # Control, CR, LF: break before and after (GB4, GB5)
+_COMPLEX = 4  # involved in another rule: the text is cut by regex
+_BLANK = 8  # whitespace or invisible (see core.noise.text.is_blank)
+_JOIN = 16  # in core.noise.text.JOINING: the text is not "simple"
+# InCB values (second table).
+_LINKER, _CONSONANT, _EXTEND = 1, 2, 3
+
+
+def _code_points(pattern: str) -> np.ndarray:
+    cps = [c for c in range(0x30000) if not 0xD800 <= c < 0xE000] + list(range(0xE0000, 0xE1000))
+    found = "".join(regex.findall(pattern, "".join(map(chr, cps))))
+    return np.frombuffer(found.encode("utf-32-le"), np.uint32)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    flags = np.zeros(0x110000, np.uint8)
+    gcb = "\\p{{Grapheme_Cluster_Break={}}}"
+    flags[_code_points("[" + "".join(gcb.format(c) for c in ("Extend", "ZWJ", "SpacingMark")) + "]")] |= _GLUE
+    flags[_code_points("[" + "".join(gcb.format(c) for c in ("Control", "CR", "LF")) + "]")] |= _HARD
+    complex_classes = ("CR", "Prepend", "L", "V", "T", "LV", "LVT", "Regional_Indicator")
+    pattern = "[" + "".join(gcb.format(c) for c in complex_classes) + "\\p{Extended_Pictographic}]"
+    flags[_code_points(pattern)] |= _COMPLEX
+    blank = [c for c in range(0x10000) if chr(c).isspace()] + [ord(c) for c in INVISIBLE]
+    flags[np.array(blank, np.int64)] |= _BLANK
+    flags[np.array([ord(c) for c in JOINING], np.int64)] |= _JOIN
+    incb = np.zeros(0x110000, np.uint8)
+    for value, name in ((_LINKER, "Linker"), (_CONSONANT, "Consonant"), (_EXTEND, "Extend")):
+        incb[_code_points(f"\\p{{InCB={name}}}")] = value
+    return flags, incb
+
+
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as a uint32 array."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+def flags_of(cps: np.ndarray) -> np.ndarray:
+    """The per-code-point flag bits (``_GLUE``, ``_HARD``, ``_COMPLEX``, ``_BLANK``, ``_JOIN``)."""
+    return _tables()[0][cps]
+
+
+def breaks(cps: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Bool array: True where a grapheme cluster starts, for text free of ``_COMPLEX`` code points."""
+    n = len(cps)
+    brk = np.ones(n, bool)
+    if n < 2:
+        return brk
+    glue = ((flags[1:] & _GLUE) != 0) & ((flags[:-1] & _HARD) == 0)
+    incb = _tables()[1][cps]
+    if incb.any():
+        # GB9c as regex applies it: [Extend Linker]* Linker [Extend Linker]* x Consonant (regex does not
+        # ask for a consonant before the run).
+        idx = np.arange(n)
+        el = (incb == _LINKER) | (incb == _EXTEND)
+        last = np.maximum.accumulate(np.where(el, -1, idx))  # last non-Extend/Linker at or before k
+        linkers = np.concatenate(([0], np.cumsum(incb == _LINKER)))  # linkers[k]: count before k
+        conj = (incb[1:] == _CONSONANT) & (linkers[1:-1] > linkers[last[:-1] + 1])
+        glue |= conj
+    brk[1:] = ~glue
+    return brk
+
+
+def regex_breaks(text: str) -> np.ndarray:
+    """:func:`breaks` computed by ``regex`` (any text)."""
+    brk = np.zeros(len(text), bool)
+    lengths = np.fromiter(map(len, _CLUSTER.findall(text)), np.int64)
+    brk[np.cumsum(lengths) - lengths] = True
+    return brk
+
+
+class Batch:
+    """Many texts cut into clusters: the texts joined (each followed by a NUL separator) and one entry
+    per cluster of every text, in order (``start``/``end``: offsets in ``joined``; ``owner``: text
+    index; ``index``: cluster index in its text; ``visible``: not blank)."""
+
+    __slots__ = ("joined", "offsets", "cps", "flags", "start", "end", "owner", "index", "first", "count")
+
+    def __init__(self, texts: list[str]):
+        n = len(texts)
+        lengths = np.fromiter(map(len, texts), np.int64, n)
+        self.offsets = offsets = np.cumsum(lengths + 1) - lengths - 1
+        self.joined = "\x00".join(texts) + "\x00"
+        self.cps = cps = code_points(self.joined)
+        self.flags = flags = flags_of(cps)
+        brk = breaks(cps, flags)
+        hard = np.flatnonzero(flags & _COMPLEX)
+        if len(hard):
+            for t in np.unique(np.searchsorted(offsets, hard, "right") - 1).tolist():
+                o = int(offsets[t])
+                brk[o : o + len(texts[t])] = regex_breaks(texts[t])
+        sep = np.zeros(len(cps) + 1, bool)
+        sep[offsets + lengths] = True
+        b = np.flatnonzero(brk)
+        keep = ~sep[b]
+        self.start = b[keep]
+        self.end = np.append(b[1:], len(cps))[keep]
+        self.owner = (np.cumsum(sep) - sep)[self.start]
+        self.count = np.bincount(self.owner, minlength=n)
+        self.first = np.cumsum(self.count) - self.count
+        self.index = np.arange(len(self.start)) - self.first[self.owner]
+
+    def visible(self) -> np.ndarray:
+        """Bool per cluster: it has a code point that is neither whitespace nor invisible."""
+        vis = np.concatenate(([0], np.cumsum((self.flags & _BLANK) == 0)))
+        return vis[self.end] > vis[self.start]
+
+    def simple(self) -> np.ndarray:
+        """Bool per text: no code point of ``JOINING`` (see :func:`core.noise.text.is_simple`)."""
+        j = np.concatenate(([0], np.cumsum((self.flags & _JOIN) != 0)))
+        lengths = np.diff(np.append(self.offsets, len(self.cps))) - 1
+        return j[self.offsets + lengths] == j[self.offsets]
