@@ -81,6 +81,7 @@ def main() -> int:
         (root / "_built").symlink_to((real / "_built").resolve(), target_is_directory=True)
     os.environ["CLIR_MODELS_DIR"] = str(root)
 
+    from core.encoders.registry import MODEL_CARD
     from core.training import make_split, train_simcse
     from core.training.defaults import recipe_config
 
@@ -90,7 +91,7 @@ def main() -> int:
     for value in args.values:
         name = f"dev-{objective}-{field}-{value:g}".replace(".", "p")
         names.append(name)
-        if (root / name / "clir_encoder.json").is_file():
+        if (root / name / MODEL_CARD).is_file():
             continue
         t0 = time.perf_counter()
         train_simcse(recipe_config(args.base, objective, name, split, **{field: value}), root / name)

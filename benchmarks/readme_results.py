@@ -22,6 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.conditions import CLEAN_NOISE  # noqa: E402
 from core.languages import published_reference  # noqa: E402
 from core.metrics import mrr as mean_rr  # noqa: E402
 from core.metrics import relative_drop_ci  # noqa: E402
@@ -63,7 +64,7 @@ def paired(rows: pd.DataFrame, enc: str, noise: str, level: float, mask) -> tupl
     """Clean and noisy ranks of the same queries (keyed on corpus, language and query id)."""
     key = ["corpus", "lang", "qid"]
     sel = rows[(rows.encoder == enc) & mask]
-    clean = sel[sel.noise == "none"].set_index(key)["rank"]
+    clean = sel[sel.noise == CLEAN_NOISE].set_index(key)["rank"]
     noisy = sel[(sel.noise == noise) & np.isclose(sel.level, level)].set_index(key)["rank"]
     both = clean.to_frame("c").join(noisy.rename("n"), how="inner")
     return both["c"].to_numpy(), both["n"].to_numpy()
@@ -89,7 +90,11 @@ def main() -> None:
     cols = low + high
 
     print("### Clean MRR (pair mode)\n")
-    c = mrr[mrr.noise == "none"].pivot_table(index="encoder", columns="lang", values="mrr").reindex(encoders)
+    c = (
+        mrr[mrr.noise == CLEAN_NOISE]
+        .pivot_table(index="encoder", columns="lang", values="mrr")
+        .reindex(encoders)
+    )
     c = c[cols]
     c["mean low"], c["mean high"] = c[low].mean(axis=1), c[high].mean(axis=1)
     pub = pd.DataFrame([{**{k: published.get(k, np.nan) for k in cols}}], index=["LaBSE (published acc@1)"])
@@ -177,7 +182,7 @@ def _chart(mrr: pd.DataFrame, group: dict, encoders: list[str], published: dict,
     fig, axes = plt.subplots(len(noises), 2, figsize=(11, 3.8 * len(noises)), sharey=True, squeeze=False)
     colours = dict(zip(encoders, plt.get_cmap("tab10").colors))
     for row, noise in enumerate(noises):
-        sub = mrr[mrr.noise.isin(["none", noise])]
+        sub = mrr[mrr.noise.isin([CLEAN_NOISE, noise])]
         for ax, grp in zip(axes[row], ("low", "high")):
             langs = [lg for lg, g in group.items() if g == grp]
             for enc in encoders:

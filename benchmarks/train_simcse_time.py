@@ -70,6 +70,7 @@ def main() -> int:
 
     import json
 
+    from core.encoders.registry import MODEL_CARD
     from core.training import default_model_names, make_split
     from core.training.defaults import train_all_missing
 
@@ -80,14 +81,14 @@ def main() -> int:
         trained = train_all_missing(args.base, progress=True)
         total = time.perf_counter() - t0
         for path in trained:
-            card = json.loads((path / "clir_encoder.json").read_text(encoding="utf-8"))
+            card = json.loads((path / MODEL_CARD).read_text(encoding="utf-8"))
             print(f"{card['name']:<26} {card['train_seconds']:7.1f}s  ({card['n_train_pairs']} pairs, "
                   f"{card['steps']} steps x {card['batch_size']})")  # fmt: skip
         budget = BUDGET_S.get(args.base)
         print(f"total wall time {total:.1f}s for {len(trained)} models"
               + (f" (budget {budget}s for all {len(names)})" if budget else ""))  # fmt: skip
     langs = args.langs or list(split.eval_langs + split.dev_langs)
-    encoders = [args.base] + [n for n in names.values() if (root / n / "clir_encoder.json").is_file()]
+    encoders = [args.base] + [n for n in names.values() if (root / n / MODEL_CARD).is_file()]
     table = clean_mrr(encoders, langs, args.max_queries or None)
     print(f"\nclean MRR, pair mode, first {args.max_queries or 'all'} queries "
           f"(eval: {' '.join(split.eval_langs)}; dev: {' '.join(split.dev_langs)})")  # fmt: skip

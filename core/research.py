@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.conditions import CLEAN_NOISE as CLEAN
 from core.metrics import (
     holm,
     mean_ci,
@@ -38,7 +39,6 @@ FLOOR_MRR = 0.3
 LEVELS = (0.1, 0.2)
 REFERENCES = ("e5-small", "simcse-bitext-e5")
 KEY = ["corpus", "lang", "qid"]
-CLEAN = "none"
 MEAN = "mean"  # the pseudo-noise whose per-query value is the mean over the noise types
 
 
