@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.datasets.tatoeba import load_tatoeba, tatoeba_languages  # noqa: E402
 from core.noise import apply_noise, apply_noise_batch  # noqa: E402
-from core.noise.docs import EXAMPLES  # noqa: E402
+from core.noise.build.docs import EXAMPLES  # noqa: E402
 from core.paths import data_dir  # noqa: E402
 
 LEVEL = 0.1

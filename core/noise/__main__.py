@@ -14,23 +14,7 @@ import sys
 
 from core.errors import ClirError
 from core.noise.registry import apply_noise, list_noise_types
-from core.noise.result import NoiseResult
-
-
-def marked(res: NoiseResult) -> str:
-    """The original text with each edit shown inline as ``[old→new]`` (``[+new]``, ``[-old]``)."""
-    out, pos = [], 0
-    for e in res.edits:
-        out.append(res.text[pos : e.start])
-        if e.op == "insert":
-            out.append(f"[+{e.new}]")
-        elif e.op == "delete":
-            out.append(f"[-{e.old}]")
-        else:
-            out.append(f"[{e.old}→{e.new}]")
-        pos = e.end
-    out.append(res.text[pos:])
-    return "".join(out)
+from core.noise.result import marked
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -102,3 +102,19 @@ def replay(text: str, edits: Iterable[Edit]) -> str:
         pos = e.end
     out.append(text[pos:])
     return "".join(out)
+
+
+def marked(res: NoiseResult) -> str:
+    """The original text with each edit shown inline as ``[old→new]`` (``[+new]``, ``[-old]``)."""
+    out, pos = [], 0
+    for e in res.edits:
+        out.append(res.text[pos : e.start])
+        if e.op == "insert":
+            out.append(f"[+{e.new}]")
+        elif e.op == "delete":
+            out.append(f"[-{e.old}]")
+        else:
+            out.append(f"[{e.old}→{e.new}]")
+        pos = e.end
+    out.append(res.text[pos:])
+    return "".join(out)

@@ -5,7 +5,7 @@ a letter is only ever replaced by a letter of its own script, punctuation by pun
 have four tiers, most specific first, so every script has one:
 
 1. the language's own cluster frequencies, per script, counted on the Tatoeba sentences
-   (``data/charfreq.json``, built by ``python -m core.noise.build_tables``);
+   (``data/charfreq.json``, built by ``python -m core.noise.build.tables``);
 2. the same counts pooled over every Tatoeba language written in that script (unknown languages);
 3. the letters of the script's xkeyboard-config layout, uniformly (what a typist of it can produce);
 4. every letter of the script in the Unicode Script property, uniformly (scripts no layout covers).

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from core.noise import apply_noise
-from core.noise.docs import generate
+from core.noise.build.docs import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,4 +48,4 @@ def test_cli_errors_list_valid_names():
 
 def test_docs_page_is_generated_and_current():
     page = (ROOT / "docs" / "noise.md").read_text(encoding="utf-8")
-    assert page == generate(), "docs/noise.md is stale: run `python -m core.noise.docs > docs/noise.md`"
+    assert page == generate(), "docs/noise.md is stale: run `python -m core.noise.build.docs > docs/noise.md`"

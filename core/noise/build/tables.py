@@ -2,7 +2,7 @@
 
 Counts non-space clusters of every Tatoeba sentence (NFC) in ``$CLIR_DATA_DIR``, per language and per
 Unicode script; English is counted over all the ``.eng`` sides. Only derived counts are stored, never
-sentences. Run ``python -m core.noise.build_tables [DATA_DIR]`` after the data changes.
+sentences. Run ``python -m core.noise.build.tables [DATA_DIR]`` after the data changes.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def build(path: Path) -> dict:
     tables.setdefault("eng", {sc: _top(c, sc) for sc, c in sorted(eng.items())})
     return {
         "source": "grapheme-cluster counts of the Tatoeba test set (LASER data/tatoeba/v1, CC-BY 2.0 FR), "
-        "built by core/noise/build_tables.py",
+        "built by core/noise/build/tables.py",
         "languages": tables,
         "scripts": {sc: _top(c, sc) for sc, c in sorted(pooled.items())},
     }
