@@ -171,7 +171,7 @@ def test_live_search_uses_the_student_for_the_query_and_the_teacher_for_document
 
     grid = parse_grid(
         '[dataset]\nname = "tatoeba"\nmode = ["pair"]\nlanguages = ["deu"]\nmax_queries = 10\n'
-        '[grid]\nencoders = ["e5-small-torch"]\nnoise = []\nlevels = [0.0]\nseeds = [0]\n'
+        '[grid]\nencoders = ["e5-small-torch"]\nnoise = ["substitute"]\nlevels = [0.1]\nseeds = [0]\n'
     )
     db = tmp_path / "live.duckdb"
     run_grid(grid, db, progress=False)
