@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from core.datasets import available_languages
+    from core.encoders.registry import trainable_fingerprint
     from core.paths import models_dir
     from core.training import default_model_names, make_split, train_simcse
     from core.training.defaults import recipe_config
@@ -104,6 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.max_pairs == 0:  # 0 means no cap (None would mean "the default" to recipe_config)
         config = dataclasses.replace(config, max_pairs=None)
+    trainable_fingerprint(args.base)  # an untrainable or unknown base fails here, before any banner or data
     print(
         f"training {name} ({args.objective} on {args.base}): {len(split.train_langs)} training languages, "
         f"evaluation languages {' '.join(split.eval_langs)} held out"
