@@ -112,11 +112,11 @@ def main() -> None:
         "▽ lower); a lower drop is more robust. Encoders at the floor (clean MRR < 0.3) are not tested.\n"
     )
     print(_research_table(answer, {"low": low, "high": high}))
-    sig = answer.tests[answer.tests.significant]
-    print(f"\n{len(sig)} of {len(answer.tests)} paired tests are significant after Holm:\n")
-    for t in sig.itertuples(index=False):
-        print(f"- vs `{t.reference}`, {t.group}: `{t.encoder}` {t.quantity} {t.delta:+.3f} "
-              f"[{t.low:+.3f}, {t.high:+.3f}], Holm p = {t.p_holm:.4f}")  # fmt: skip
+    tests = answer.tests
+    counts = tests.groupby(["reference", "group"])["significant"].agg(["sum", "count"])
+    print("\nPaired tests significant after Holm (the marks above): " + "; ".join(
+        f"vs `{ref}`, {grp}-resource: {int(r['sum'])} of {int(r['count'])}" for (ref, grp), r in counts.iterrows()
+    ) + ". Every test, with its difference, interval and p-values, is on the dashboard's Findings page.")  # fmt: skip
     print()
 
     for enc in [e for e in encoders if e.startswith("e5-small")][:1]:
@@ -180,7 +180,8 @@ def _chart(mrr: pd.DataFrame, group: dict, encoders: list[str], published: dict,
 
     noises = [n for n in ("substitute", "keyboard") if n in set(mrr.noise)]
     fig, axes = plt.subplots(len(noises), 2, figsize=(11, 3.8 * len(noises)), sharey=True, squeeze=False)
-    colours = dict(zip(encoders, plt.get_cmap("tab10").colors))
+    palette = plt.get_cmap("tab20").colors  # 20 colours: one per encoder, repeated only past 20
+    colours = {e: palette[i % len(palette)] for i, e in enumerate(encoders)}
     for row, noise in enumerate(noises):
         sub = mrr[mrr.noise.isin([CLEAN_NOISE, noise])]
         for ax, grp in zip(axes[row], ("low", "high")):
