@@ -49,6 +49,11 @@ def check_query(text: str) -> str | None:
     return None
 
 
+PER_ROW = 4
+# Shown first: the base model, the two trained models the research answer compares, and USE-v3.
+DEFAULT_ENCODERS = ("e5-small", "simcse-bitext-e5", "simcse-noisy-e5", "muse3")
+
+
 def _controls(cond: pd.DataFrame):
     with st.sidebar:
         st.header("Search setup")
@@ -56,7 +61,13 @@ def _controls(cond: pd.DataFrame):
         sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
         lang = ui.language_select("live", sel, "Query language", prefer="amh")
         encoders = sorted(sel["encoder"].unique())
-        chosen = st.multiselect("Encoders", encoders, default=encoders, key="live_encoders")
+        preferred = [e for e in DEFAULT_ENCODERS if e in encoders]
+        default = (
+            encoders
+            if len(encoders) <= PER_ROW
+            else (preferred + [e for e in encoders if e not in preferred])[:PER_ROW]
+        )
+        chosen = st.multiselect("Encoders", encoders, default=default, key="live_encoders")
         noises = list_noise_types()
         noise = st.selectbox("Noise type", noises, index=noises.index("substitute") if "substitute" in noises
                              else 0, key="live_noise")  # fmt: skip
@@ -116,7 +127,9 @@ def main() -> None:
 
     fps = data.read("encoders").drop_duplicates("encoder").set_index("encoder")["fingerprint"]
     n_docs = None
-    cols = st.columns(len(encoders))
+    # At most PER_ROW encoders side by side: with a dozen trained models, one row of columns is unreadable.
+    cols = [c for start in range(0, len(encoders), PER_ROW)
+            for c in st.columns(min(PER_ROW, len(encoders) - start))]  # fmt: skip
     for col, name in zip(cols, encoders):
         with col:
             st.markdown(f"#### {name}")
