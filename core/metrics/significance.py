@@ -209,7 +209,11 @@ def relative_drop_difference(
         extreme, done = 0, 0
         while done < n_perm:  # in chunks, so a large n_perm x n swap matrix never sits in memory at once
             k = min(2000, n_perm - done)
-            moved = rng.integers(0, 2, size=(k, n)).astype(np.float64) @ diff
+            # Fair coin flips from random bytes, 8 per byte: an order of magnitude cheaper than integers(0, 2).
+            flips = np.unpackbits(
+                rng.integers(0, 256, size=(k, (n + 7) // 8), dtype=np.uint8), axis=1, count=n
+            )
+            moved = flips.astype(np.float64) @ diff
             da = _drop(sums[0] + moved[:, 0], sums[1] + moved[:, 1])
             db = _drop(sums[2] - moved[:, 0], sums[3] - moved[:, 1])
             extreme += int(np.sum(np.abs(da - db) >= abs(delta) - tol))
