@@ -72,13 +72,9 @@ def main() -> int:
     p.add_argument("--max-queries", type=int, default=300)
     args = p.parse_args()
 
-    from core.paths import models_dir
+    from core.paths import private_models_dir
 
-    real = models_dir()
-    root = args.models_dir or Path(tempfile.mkdtemp(prefix="dev-choices-"))
-    root.mkdir(parents=True, exist_ok=True)
-    if (real / "_built").is_dir() and not (root / "_built").exists():
-        (root / "_built").symlink_to((real / "_built").resolve(), target_is_directory=True)
+    root = private_models_dir(args.models_dir or Path(tempfile.mkdtemp(prefix="dev-choices-")))
     os.environ["CLIR_MODELS_DIR"] = str(root)
 
     from core.encoders.registry import MODEL_CARD

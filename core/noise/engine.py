@@ -264,14 +264,14 @@ def finish(doc: Doc, picks: list[tuple[int, float, float]], fam: Family, layout:
         last = ge
     if not edits:
         return identity(text, layout)
-    noisy = _assemble(text, edits)
+    noisy = assemble(text, edits)
     if doc.form and not unicodedata.is_normalized(doc.form, noisy):
         edits = _repair(doc, edits)
-        noisy = _assemble(text, edits)
+        noisy = assemble(text, edits)
     return NoiseResult(text, noisy, tuple(edits), cer(text, noisy, units, doc.n_ns), layout)
 
 
-def _assemble(text: str, edits: list[Edit]) -> str:
+def assemble(text: str, edits: list[Edit]) -> str:
     """The noisy text (same as ``replay`` without its checks, which the driver guarantees)."""
     out, pos = [], 0
     for e in edits:
@@ -287,6 +287,6 @@ def _repair(doc: Doc, edits: list[Edit]) -> list[Edit]:
     kept: list[Edit] = []
     for e in edits:
         trial = [*kept, e]
-        if unicodedata.is_normalized(doc.form, _assemble(doc.text, trial)):
+        if unicodedata.is_normalized(doc.form, assemble(doc.text, trial)):
             kept = trial
     return kept

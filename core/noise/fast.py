@@ -16,7 +16,7 @@ from bisect import bisect_right
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from core.noise.engine import Doc, _repair, match_case
+from core.noise.engine import Doc, _repair, assemble, match_case
 from core.noise.result import Edit, NoiseResult
 from core.noise.rng import uniforms
 from core.noise.segment import Batch
@@ -211,13 +211,7 @@ def substitute_batch(
             k += 1
         if not edits:
             continue
-        parts, pos = [], 0
-        for ed in edits:
-            parts.append(text[pos : ed.start])
-            parts.append(ed.new)
-            pos = ed.end
-        parts.append(text[pos:])
-        noisy = "".join(parts)
+        noisy = assemble(text, edits)
         if form and not unicodedata.is_normalized(form, noisy):
             if doc is None:
                 doc = _doc(lists.get(), q, text, lang, form)
@@ -242,9 +236,8 @@ def substitute_batch(
 
 def _finish_slow(doc: Doc, edits: list[Edit]) -> NoiseResult:
     """The end of :func:`core.noise.engine.finish` after a normal-form repair."""
-    from core.noise.engine import _assemble
     from core.noise.text import cer
 
     text = doc.text
-    noisy = _assemble(text, edits)
+    noisy = assemble(text, edits)
     return NoiseResult(text, noisy, tuple(edits), cer(text, noisy, doc.units, doc.n_ns), None)

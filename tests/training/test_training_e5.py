@@ -44,10 +44,10 @@ RUNS = {
 def models(tmp_path_factory, data_dir):
     """A private models dir holding the session's built port (linked, not rebuilt) and the tiny models."""
     from core.encoders.e5_port import build_port
+    from core.paths import private_models_dir
 
-    built = build_port().parent  # in the session's models dir
-    root = tmp_path_factory.mktemp("e5models")
-    (root / "_built").symlink_to(built, target_is_directory=True)
+    build_port()  # in the session's models dir, shared by the private one below
+    root = private_models_dir(tmp_path_factory.mktemp("e5models"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLIR_MODELS_DIR", str(root))
         for name, (objective, seed) in RUNS.items():
