@@ -26,7 +26,13 @@ from core.conditions import CLEAN_NOISE  # noqa: E402
 from core.languages import published_reference  # noqa: E402
 from core.metrics import mrr as mean_rr  # noqa: E402
 from core.metrics import relative_drop_ci  # noqa: E402
-from core.research import headlines, research_answer, resource_groups  # noqa: E402
+from core.research import (  # noqa: E402
+    headlines,
+    research_answer,
+    resource_groups,
+    robustness_markdown,
+    significance_marks,
+)
 from core.store import connect  # noqa: E402
 from core.store import queries as q  # noqa: E402
 
@@ -137,39 +143,18 @@ def main() -> None:
 
 
 def _research_table(answer, groups: dict[str, list[str]]) -> str:
-    marks: dict[tuple, str] = {}
-    for ref, up, down in (("e5-small", "▲", "▼"), ("simcse-bitext-e5", "△", "▽")):
-        for t in answer.tests[(answer.tests.reference == ref) & answer.tests.significant].itertuples(
-            index=False
-        ):
-            key = (t.encoder, t.group, t.quantity)
-            marks[key] = marks.get(key, "") + (up if t.delta > 0 else down)
-    tags = [f"{n} {lv:g}" for n, lv in answer.conditions]
-    lines = [
-        "| encoder | group | clean MRR | " + " | ".join(tags) + " |",
-        "|---|---|---|" + "---|" * len(tags),
-    ]
-    for r in answer.robustness.to_dict("records"):
-        cells = [
-            _cell(r, "clean", "clean_low", "clean_high")
-            + marks.get((r["encoder"], r["group"], "clean MRR"), "")
-        ]
-        for tag in tags:
-            cells.append(_cell(r, tag, f"{tag} low", f"{tag} high")
-                         + marks.get((r["encoder"], r["group"], f"drop {tag}"), ""))  # fmt: skip
-        lines.append(f"| {r['encoder']} | {r['group']} | " + " | ".join(cells) + " |")
+    marks = significance_marks(answer.tests, "e5-small", "▲", "▼")
+    for key, mark in significance_marks(answer.tests, "simcse-bitext-e5", "△", "▽").items():
+        marks[key] = marks.get(key, "") + mark
+    lines = [robustness_markdown(answer, marks)]
     published = published_reference()
+    blanks = " | ".join("-" for _ in answer.conditions)
     for group, langs in groups.items():
         ref = [published[x] for x in langs if x in published]
         if ref:
             lines.append(f"| LaBSE (published acc@1, not measured) | {group} | {np.mean(ref):.3f} (mean of "
-                         f"{len(ref)}) | " + " | ".join("-" for _ in tags) + " |")  # fmt: skip
+                         f"{len(ref)}) | {blanks} |")  # fmt: skip
     return "\n".join(lines)
-
-
-def _cell(r: dict, v: str, lo: str, hi: str) -> str:
-    x = r.get(v, np.nan)
-    return "n/a" if x is None or np.isnan(x) else f"{x:.3f} [{r[lo]:.3f}, {r[hi]:.3f}]"
 
 
 def _chart(mrr: pd.DataFrame, group: dict, encoders: list[str], published: dict, png: str) -> None:

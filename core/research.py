@@ -202,30 +202,34 @@ def fmt_ci(value: float, low: float, high: float, digits: int = 3) -> str:
 
 
 def robustness_markdown(answer: Answer, marks: Mapping[tuple[str, str, str], str] | None = None) -> str:
-    """The robustness table as Markdown: clean MRR and relative drops with CIs, with significance marks
-    against the first reference appended where ``marks`` ((encoder, group, quantity) -> mark) has them."""
+    """The robustness table as Markdown: clean MRR and relative drops with CIs, each followed by its mark in
+    ``marks`` ((encoder, group, quantity) -> mark, e.g. from :func:`significance_marks`)."""
     marks = marks or {}
     tags = [f"{n} {lv:g}" for n, lv in answer.conditions]
-    lines = ["| encoder | group | clean MRR | " + " | ".join(f"drop {t}" for t in tags) + " |",
-             "|---|---|---|" + "---|" * len(tags)]  # fmt: skip
+    lines = [
+        "| encoder | group | clean MRR | " + " | ".join(tags) + " |",
+        "|---|---|---|" + "---|" * len(tags),
+    ]
     for r in answer.robustness.to_dict("records"):
-        cells = []
+        key = (r["encoder"], r["group"])
         clean = fmt_ci(r.get("clean", np.nan), r.get("clean_low", np.nan), r.get("clean_high", np.nan))
-        clean += marks.get((r["encoder"], r["group"], "clean MRR"), "")
+        cells = [clean + marks.get((*key, "clean MRR"), "")]
         for t in tags:
             cell = fmt_ci(r.get(t, np.nan), r.get(f"{t} low", np.nan), r.get(f"{t} high", np.nan))
-            cells.append(cell + marks.get((r["encoder"], r["group"], f"drop {t}"), ""))
-        lines.append(f"| {r['encoder']} | {r['group']} | {clean} | " + " | ".join(cells) + " |")
+            cells.append(cell + marks.get((*key, f"drop {t}"), ""))
+        lines.append(f"| {r['encoder']} | {r['group']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def significance_marks(tests: pd.DataFrame, reference: str) -> dict[tuple[str, str, str], str]:
-    """(encoder, group, quantity) -> `` ▲``/`` ▼`` (Holm-significant: higher / lower than ``reference``) or ''."""
-    out = {}
-    for t in tests[tests.reference == reference].itertuples(index=False):
-        if t.significant:
-            out[(t.encoder, t.group, t.quantity)] = " ▲" if t.delta > 0 else " ▼"
-    return out
+def significance_marks(
+    tests: pd.DataFrame, reference: str, up: str = " ▲", down: str = " ▼"
+) -> dict[tuple[str, str, str], str]:
+    """(encoder, group, quantity) -> ``up`` / ``down`` where the Holm-adjusted test against ``reference`` is
+    significant and the encoder's value is higher / lower than the reference's; absent otherwise."""
+    sig = tests[(tests.reference == reference) & tests.significant]
+    return {
+        (t.encoder, t.group, t.quantity): up if t.delta > 0 else down for t in sig.itertuples(index=False)
+    }
 
 
 def headlines(answer: Answer, level: float | None = None, floor: float = FLOOR_MRR) -> dict[str, str]:

@@ -16,7 +16,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.languages import published_reference
-from core.research import FLOOR_MRR, MEAN, REFERENCES, fmt_ci, headlines
+from core.research import FLOOR_MRR, MEAN, REFERENCES, fmt_ci, headlines, significance_marks
 from dashboard import components as ui
 from dashboard import data
 from dashboard.views.curves import PALETTE, PUBLISHED_NAME
@@ -31,11 +31,7 @@ def robustness_view(
     """The robustness table as strings (value [CI]), with ▲/▼ where the Holm-adjusted paired test against
     ``reference`` is significant (▲ higher than the reference, ▼ lower), and LaBSE's published accuracy@1
     (mean over each group's languages) as a clearly labelled extra row."""
-    tests = answer.tests
-    marks = {}
-    if reference:
-        for t in tests[(tests.reference == reference) & tests.significant].itertuples(index=False):
-            marks[(t.encoder, t.group, t.quantity)] = " ▲" if t.delta > 0 else " ▼"
+    marks = significance_marks(answer.tests, reference) if reference else {}
     rows = []
     # Most robust first within each group (mean drop at the highest level), floors last: the order answers
     # "which encoder breaks least" before anyone reads a number.
