@@ -34,6 +34,20 @@ def rank_of(scores: np.ndarray, doc: int) -> int:
     return 1 + int((scores > scores[doc]).sum())
 
 
+def ranks_of(scores: np.ndarray, docs) -> np.ndarray:
+    """1-based ranks of several documents among one query's ``scores`` (:func:`rank_of` of each).
+
+    Example:
+        >>> ranks_of(np.array([0.5, 0.9, 0.5, 0.1]), [3, 0, 1]).tolist()
+        [4, 2, 1]
+    """
+    scores = np.asarray(scores)
+    picked = scores[np.asarray(docs, dtype=np.int64)]
+    # Sorting once beats a comparison matrix: n log n instead of k * n for a corpus of 100k documents.
+    ordered = np.sort(scores)
+    return (1 + len(scores) - np.searchsorted(ordered, picked, side="right")).astype(np.int64)
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Ids of the ``k`` best documents, best first, for one query (1-D ``scores``) or each row of a matrix.
 

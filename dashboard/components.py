@@ -18,6 +18,7 @@ from core.conditions import CLEAN_NOISE
 from core.errors import ClirError, user_message
 from core.languages import load_languages, resource_class_label
 from dashboard import data
+from dashboard import url_state as url
 
 CAVEATS = (
     "**Data caveats.** Tatoeba's English sides differ per language (each language has its own set of "
@@ -111,10 +112,10 @@ def dataset_mode(prefix: str, cond: pd.DataFrame) -> tuple[str, str]:
     """Dataset and mode selectors (a selector is hidden when there is one choice)."""
     datasets = sorted(cond["dataset"].unique())
     dataset = (
-        datasets[0] if len(datasets) == 1 else st.selectbox("Dataset", datasets, key=f"{prefix}_dataset")
+        datasets[0] if len(datasets) == 1 else url.selectbox("Dataset", datasets, key=f"{prefix}_dataset")
     )
     modes = sorted(cond.loc[cond["dataset"] == dataset, "mode"].unique())
-    mode = st.selectbox(
+    mode = url.selectbox(
         "Mode",
         modes,
         key=f"{prefix}_mode",
@@ -134,7 +135,7 @@ def corpus_select(prefix: str, sel: pd.DataFrame) -> str | None:
         return None
     langs = sel.groupby("corpus")["lang"].agg(lambda s: ", ".join(sorted(s.unique())))
     corpora = sorted(langs.index)
-    return st.selectbox(
+    return url.selectbox(
         "Pooled language set", corpora, key=f"{prefix}_corpus",
         format_func=lambda c: f"{langs[c]} ({c.rsplit('/', 1)[-1]})",
         help="Each pooled grid ranks against the English sides of its own languages: different language "
@@ -147,8 +148,7 @@ def language_select(
 ) -> str:
     """Language selector over the languages of ``sel`` (named, with ``prefer`` preselected when present)."""
     langs = sorted(sel["lang"].unique())
-    index = langs.index(prefer) if prefer in langs else 0
-    return st.selectbox(label, langs, index=index, key=f"{prefix}_lang", format_func=lang_name)
+    return url.selectbox(label, langs, key=f"{prefix}_lang", default=prefer, format_func=lang_name)
 
 
 def safe(text: str) -> str:

@@ -270,11 +270,10 @@ def doc_index(name: str, fingerprint: str, corpus: str, db_stamp: tuple | None) 
     return DocIndex(matrix, texts, len(missing), time.monotonic() - t0)
 
 
-def search(
-    name: str, index: DocIndex, text: str, k: int = 10
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Encode ``text`` with the encoder's query side; return (top doc ids, their cosine scores, seconds for
-    encode + search, all scores). The top-k is :func:`core.ranking.top_k`'s, as stored by the precompute."""
+def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
+    """Encode ``texts`` (e.g. a clean query and its noisy version) with the encoder's query side in one call;
+    return (each text's top-k doc ids, each text's scores over every document, seconds for encode + search).
+    The top-k is :func:`core.ranking.top_k`'s, as stored by the precompute."""
     from core.encoders import query_side
     from core.ranking import top_k
 
@@ -282,10 +281,10 @@ def search(
     if enc is None:
         raise ClirError(f"encoder {name} is not available: {err}")
     t0 = time.perf_counter()
-    qv = query_side(enc).encode([text])[0].astype(np.float32)
-    scores = index.matrix @ qv
+    qv = query_side(enc).encode(list(texts)).astype(np.float32)
+    scores = qv @ index.matrix.T
     top = top_k(scores, k)
-    return top, scores[top], time.perf_counter() - t0, scores
+    return top, scores, time.perf_counter() - t0
 
 
 def env_summary() -> dict:

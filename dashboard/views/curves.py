@@ -15,11 +15,13 @@ from core.conditions import CLEAN_NOISE
 from core.languages import published_reference
 from dashboard import components as ui
 from dashboard import data
+from dashboard import url_state as url
 
 TITLE = "Degradation curves"
 METRICS = {"MRR": "mrr", "MRR@10": "mrr@10", "accuracy@1 (recall@1)": "recall@1", "recall@5": "recall@5",
            "recall@10": "recall@10"}  # fmt: skip
 FACETS = ("language", "resource class", "all languages pooled")
+SCALES = ("absolute", "relative to clean")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 PUBLISHED_NAME = "LaBSE accuracy@1 (published, not measured)"
 
@@ -145,21 +147,19 @@ def _controls(cond: pd.DataFrame) -> dict | None:
         if not noises:
             st.info("Only clean cells are stored for this mode: no noise type to plot yet.")
             return None
-        noise = st.selectbox("Noise type", noises, key="curves_noise")
-        metric_label = st.selectbox("Metric", list(METRICS), key="curves_metric")
+        noise = url.selectbox("Noise type", noises, key="curves_noise")
+        metric_label = url.selectbox("Metric", list(METRICS), key="curves_metric")
         all_enc = sorted(sel["encoder"].unique())
-        encoders = st.multiselect("Encoders", all_enc, default=all_enc, key="curves_encoders")
+        encoders = url.multiselect("Encoders", all_enc, key="curves_encoders")
         all_langs = sorted(sel["lang"].unique())
-        langs = st.multiselect(
-            "Languages", all_langs, default=all_langs, key="curves_langs", format_func=ui.lang_name
-        )
+        langs = url.multiselect("Languages", all_langs, key="curves_langs", format_func=ui.lang_name)
         seeds_avail = sorted(sel.loc[sel["noise"] == noise, "seed"].unique().tolist())
-        seeds = st.multiselect(
-            "Seeds (averaged)", seeds_avail, default=seeds_avail, key="curves_seeds",
+        seeds = url.multiselect(
+            "Seeds (averaged)", seeds_avail, key="curves_seeds",
             help="Per-query scores are averaged over the chosen seeds before bootstrapping.",
         )  # fmt: skip
-        facet = st.radio("Facet by", FACETS, key="curves_facet")
-        scale = st.radio("Scale", ("absolute", "relative to clean"), key="curves_scale", horizontal=True)
+        facet = url.radio("Facet by", FACETS, key="curves_facet")
+        scale = url.radio("Scale", SCALES, key="curves_scale", horizontal=True)
     if not encoders or not langs or not seeds:
         st.info("Choose at least one encoder, one language and one seed in the sidebar.")
         return None
@@ -221,7 +221,7 @@ def main() -> None:
     with left:
         st.subheader("Relative drop by language")
         if levels:
-            level = st.select_slider("At level", levels, value=levels[-1], key="curves_heat_level")
+            level = url.select_slider("At level", levels, key="curves_heat_level")
             per_lang = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
                                   c["metric"], None, corpus=c["corpus"])[1]  # fmt: skip
             st.plotly_chart(heatmap(per_lang, level, {}),
@@ -232,8 +232,8 @@ def main() -> None:
         if len(c["encoders"]) < 2:
             st.info("Select two or more encoders to compare them.")
         else:
-            a = st.selectbox("Encoder A", c["encoders"], index=0, key="curves_pair_a")
-            b = st.selectbox("Encoder B", [e for e in c["encoders"] if e != a], index=0, key="curves_pair_b")
+            a = url.selectbox("Encoder A", c["encoders"], key="curves_pair_a")
+            b = url.selectbox("Encoder B", [e for e in c["encoders"] if e != a], key="curves_pair_b")
             pw = data.pairwise(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
                                c["metric"], a, b, c["corpus"])  # fmt: skip
             if pw.empty:

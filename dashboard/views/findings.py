@@ -9,6 +9,8 @@ figures as labelled markers, and the caveats that apply. The same numbers as the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -19,18 +21,27 @@ from core.languages import published_reference
 from core.research import FLOOR_MRR, MEAN, REFERENCES, fmt_ci, headlines, significance_marks
 from dashboard import components as ui
 from dashboard import data
+from dashboard import url_state as url
 from dashboard.views.curves import PALETTE, PUBLISHED_NAME
 
 TITLE = "Findings"
 NOISE_COLOURS = {"substitute": PALETTE[0], "keyboard": PALETTE[1], "delete": PALETTE[2], MEAN: "#444444"}
 
 
+def _drop_tag(quantity: str) -> tuple[str, float] | None:
+    """``"drop substitute 0.2"`` -> ``("substitute", 0.2)``; None for other quantities."""
+    parts = quantity.split(" ")
+    return (parts[1], float(parts[2])) if len(parts) == 3 and parts[0] == "drop" else None
+
+
 def robustness_view(
-    answer, reference: str | None, groups: dict[str, list[str]] | None = None
+    answer, reference: str | None, groups: dict[str, list[str]] | None = None, noises: tuple[str, ...] = ()
 ) -> pd.DataFrame:
     """The robustness table as strings (value [CI]), with ▲/▼ where the Holm-adjusted paired test against
-    ``reference`` is significant (▲ higher than the reference, ▼ lower), and LaBSE's published accuracy@1
-    (mean over each group's languages) as a clearly labelled extra row."""
+    ``reference`` is significant (▲ higher than the reference, ▼ lower), AUC and level at half of clean
+    where the answer has them, and LaBSE's published accuracy@1 (mean over each group's languages) as a
+    clearly labelled extra row. Most robust first within each group, floors last. ``noises`` (default all)
+    limits the drop columns to those noise types (e.g. ``(MEAN,)`` for the headline table)."""
     marks = significance_marks(answer.tests, reference) if reference else {}
     rows = []
     # Most robust first within each group (mean drop at the highest level), floors last: the order answers
@@ -42,15 +53,24 @@ def robustness_view(
     rob["_group"] = rob["group"].map({g: i for i, g in enumerate(dict.fromkeys(rob["group"]))})
     rob = rob.sort_values(["_group", "_floor", "_drop", "encoder"])
     for r in rob.to_dict("records"):
-        out = {"group": r["group"], "encoder": r["encoder"], "queries": r["n"]}
+        out = {"group": r["group"], "encoder": r["encoder"], "queries": str(int(r["n"]))}
         out["clean MRR"] = fmt_ci(
             r.get("clean", np.nan), r.get("clean_low", np.nan), r.get("clean_high", np.nan)
         )
         out["clean MRR"] += marks.get((r["encoder"], r["group"], "clean MRR"), "")
         for noise, level in answer.conditions:
+            if noises and noise not in noises:
+                continue
             tag = f"{noise} {level:g}"
             cell = fmt_ci(r.get(tag, np.nan), r.get(f"{tag} low", np.nan), r.get(f"{tag} high", np.nan))
             out[f"drop {tag}"] = cell + marks.get((r["encoder"], r["group"], f"drop {tag}"), "")
+        if "auc" in r:
+            out["AUC"] = "n/a" if pd.isna(r["auc"]) else f"{r['auc']:.3f}"
+        if "half level" in r:
+            half = r["half level"]
+            out["level at half"] = (
+                "n/a" if pd.isna(half) else ("beyond grid" if np.isinf(half) else f"{half:.3f}")
+            )
         if r.get("clean", 0) < FLOOR_MRR:
             out["clean MRR"] += " (floor)"
         rows.append(out)
@@ -61,6 +81,56 @@ def robustness_view(
             rows.append({"group": group, "encoder": PUBLISHED_NAME, "queries": None,
                          "clean MRR": f"{np.mean(ref):.3f} (mean accuracy@1 of {len(ref)} languages)"})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def drill_link(
+    answer, groups: dict[str, list[str]], mode: str, corpus: str | None, reference: str | None
+) -> Callable[[str, str, str], str | None]:
+    """``(encoder, group, quantity) -> link`` to the view a number of the Findings page comes from: the
+    Degradation curves of that encoder (and the reference) over the group's languages pooled, seed 0, at
+    that noise type (relative to clean for drops, with the heatmap at that level); ``queries`` links to the
+    Runs page's export of those rows. Published rows and unknown groups have no link (None)."""
+    noises = [n for n in answer.noises] or [n for n, _ in answer.conditions if n != MEAN]
+    first = noises[0] if noises else None
+
+    def link(encoder: str, group: str, quantity: str) -> str | None:
+        if group not in groups or encoder == PUBLISHED_NAME:
+            return None
+        langs = groups[group]
+        encoders = [encoder] + ([reference] if reference and reference != encoder else [])
+        if quantity == "queries":
+            return url.link("runs", mode=mode, encoders=[encoder], langs=langs, noise=noises)
+        drop = _drop_tag(quantity)
+        noise, level = drop if drop else (first, None)
+        return url.link("curves", mode=mode, corpus=corpus, noise=first if noise == MEAN else noise,
+                        metric="MRR", encoders=encoders, langs=langs, seeds=[0], facet="all languages pooled",
+                        scale="relative to clean" if drop else "absolute", heat_level=level)  # fmt: skip
+
+    return link
+
+
+def _md_cell(text, href: str | None) -> str:
+    """A Markdown table cell: escaped text, as a link when ``href`` is given."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    shown = ui.safe(str(text))
+    return f"[{shown}]({href})" if href else shown
+
+
+def linked_markdown(view: pd.DataFrame, link: Callable[[str, str, str], str | None]) -> str:
+    """The robustness view as a Markdown table whose every number links to the view it comes from."""
+    header = "| " + " | ".join(ui.safe(c) for c in view.columns) + " |"
+    lines = [header, "|" + "---|" * len(view.columns)]
+    for r in view.to_dict("records"):
+        cells = []
+        for col in view.columns:
+            value = r[col]
+            numeric = col not in ("group", "encoder") and value is not None and not (
+                isinstance(value, float) and np.isnan(value))  # fmt: skip
+            quantity = "clean MRR" if col in ("AUC", "level at half") else col
+            cells.append(_md_cell(value, link(r["encoder"], r["group"], quantity) if numeric else None))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def story_figure(answer, groups: dict[str, list[str]], level: float = 0.2) -> go.Figure:
@@ -152,22 +222,27 @@ def main() -> None:
         return
     refs = [r for r in REFERENCES if r in set(answer.tests.reference)]
     with c3:
-        reference = st.selectbox(
+        reference = url.selectbox(
             "Significance against", refs or ["(no reference model above the floor)"], key="findings_reference",
             help="Paired randomization tests over the same queries, Holm-corrected over every comparison "
                  "against this model. ▲: significantly higher than the reference, ▼: lower.",
         )  # fmt: skip
+    reference = reference if reference in refs else None
     st.caption(f"{dataset} · {mode} mode · seed 0 · " + " · ".join(
         f"{g}-resource: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()))  # fmt: skip
+    link = drill_link(answer, groups, mode, corpus, reference)
     for sentence in headlines(answer).values():
         st.markdown(sentence)
     st.plotly_chart(story_figure(answer, groups), width="stretch", key="findings_chart")
     st.subheader("Robustness table")
-    st.dataframe(robustness_view(answer, reference if reference in refs else None, groups), hide_index=True,
-                 width="stretch", key="findings_table")  # fmt: skip
+    view = robustness_view(answer, reference, groups, noises=(MEAN,))
+    st.markdown(linked_markdown(view, link))
+    with st.expander("Per noise type"):
+        st.markdown(linked_markdown(robustness_view(answer, reference, groups), link))
     st.caption("Relative drop = 1 − MRR(noisy) / MRR(clean) over the same queries; 95% percentile bootstrap over "
                "queries (1000 resamples, seed 0); 'mean' = each query's reciprocal rank averaged over the noise "
-               "types. A resource group pools its languages' queries.")  # fmt: skip
+               "types. A resource group pools its languages' queries. Every number links to the curves it "
+               "comes from (mean drops to the first noise type's).")  # fmt: skip
     with st.expander("Every paired test (Holm-adjusted p)"):
         tests = answer.tests.copy()
         st.dataframe(tests.round(4), hide_index=True, width="stretch", key="findings_tests")

@@ -11,6 +11,7 @@ import streamlit as st
 from core.conditions import CLEAN_NOISE
 from dashboard import components as ui
 from dashboard import data
+from dashboard import url_state as url
 from dashboard.views.curves import color
 
 TITLE = "Per-query diffs"
@@ -57,11 +58,11 @@ def _controls(cond: pd.DataFrame):
         if not noises:
             st.info(f"No noisy cells are stored for {ui.lang_name(lang)} in {mode} mode yet.")
             return None
-        noise = st.selectbox("Noise type", noises, key="pq_noise")
+        noise = url.selectbox("Noise type", noises, key="pq_noise")
         seeds = sorted(sel.loc[sel["noise"] == noise, "seed"].unique().tolist())
-        seed = st.selectbox("Seed", seeds, key="pq_seed") if len(seeds) > 1 else seeds[0]
+        seed = url.selectbox("Seed", seeds, key="pq_seed") if len(seeds) > 1 else seeds[0]
         levels = sorted(sel.loc[sel["noise"] == noise, "level"].unique().tolist())
-        level = st.select_slider("Noise level", levels, value=levels[-1], key="pq_level")
+        level = url.select_slider("Noise level", levels, key="pq_level")
         encoders = sorted(sel["encoder"].unique())
     if corpus is None and sel["corpus"].nunique() == 1:
         corpus = sel["corpus"].iloc[0]
@@ -112,10 +113,13 @@ def main() -> None:
     )
 
     c1, c2, c3 = st.columns([2, 1, 1])
-    filt = c1.radio("Show", FILTERS, key="pq_filter", horizontal=True)
-    enc_a = c2.selectbox("Encoder A", present, key="pq_enc_a")
+    with c1:
+        filt = url.radio("Show", FILTERS, key="pq_filter", horizontal=True)
+    with c2:
+        enc_a = url.selectbox("Encoder A", present, key="pq_enc_a")
     others = [e for e in present if e != enc_a]
-    enc_b = c3.selectbox("Encoder B", others, key="pq_enc_b") if others else None
+    with c3:
+        enc_b = url.selectbox("Encoder B", others, key="pq_enc_b") if others else None
     view = table
     broke_a = (table[f"{enc_a} clean"] == 1) & (table[f"{enc_a} noisy"] > 1)
     if filt == FILTERS[1]:
@@ -125,7 +129,7 @@ def main() -> None:
             view = table[broke_a & ~((table[f"{enc_b} clean"] == 1) & (table[f"{enc_b} noisy"] > 1))]
     elif filt == FILTERS[2]:
         view = table[broke_a]
-    sort_by = st.selectbox("Sort by", [f"{e} drop" for e in present] + [f"{e} flips" for e in present] + ["qid"],
+    sort_by = url.selectbox("Sort by", [f"{e} drop" for e in present] + [f"{e} flips" for e in present] + ["qid"],
                            key="pq_sort")  # fmt: skip
     view = (
         view.sort_index() if sort_by == "qid" else view.sort_values(sort_by, ascending=False, kind="stable")
@@ -143,11 +147,10 @@ def main() -> None:
 
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     qids = view.index.tolist()
-    labels = [f"{i}: {texts.get(i, '')[:80]}" for i in qids]
-    if st.session_state.get("pq_qid") not in labels or (rows and rows[0] < len(labels)):
-        st.session_state["pq_qid"] = labels[rows[0]] if rows and rows[0] < len(labels) else labels[0]
-    label = st.selectbox("Query to inspect (or select a row above)", labels, key="pq_qid")
-    qid = qids[labels.index(label)]
+    if rows and rows[0] < len(qids):  # a row picked in the table is the query to inspect
+        st.session_state["pq_qid"] = qids[rows[0]]
+    qid = url.selectbox("Query to inspect (or select a row above)", qids, key="pq_qid",
+                        format_func=lambda i: f"{i}: {texts.get(i, '')[:80]}")  # fmt: skip
 
     st.subheader(f"Query {qid}")
     if qid in noisy.index:

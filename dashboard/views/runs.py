@@ -16,6 +16,7 @@ from core.jobs import status_path
 from core.pipeline.grid import CELL_COLUMNS, Grid
 from dashboard import components as ui
 from dashboard import data
+from dashboard import url_state as url
 from dashboard.analysis import robustness_table
 from dashboard.report import build_report
 
@@ -84,13 +85,15 @@ def _export(cond: pd.DataFrame) -> None:
     encs, langs = sorted(sel["encoder"].unique()), sorted(sel["lang"].unique())
     noises = sorted(n for n in sel["noise"].unique() if n != CLEAN_NOISE)
     c1, c2, c3 = st.columns(3)
-    pick_enc = c1.multiselect("Encoders", encs, default=[e for e in prev.get("encoders", encs) if e in encs] or encs,
-                              key="runs_encoders")  # fmt: skip
-    pick_lang = c2.multiselect("Languages", langs, default=[x for x in prev.get("langs", langs) if x in langs] or langs,
-                               key="runs_langs", format_func=ui.lang_name)  # fmt: skip
-    default_noise = [prev["noise"]] if prev.get("noise") in noises else noises[:1]
-    pick_noise = c3.multiselect("Noise types (clean rows always included)", noises, default=default_noise,
-                                key="runs_noise")  # fmt: skip
+    with c1:
+        pick_enc = url.multiselect("Encoders", encs, key="runs_encoders",
+                                   default=[e for e in prev.get("encoders", encs) if e in encs] or encs)  # fmt: skip
+    with c2:
+        pick_lang = url.multiselect("Languages", langs, key="runs_langs", format_func=ui.lang_name,
+                                    default=[x for x in prev.get("langs", langs) if x in langs] or langs)  # fmt: skip
+    with c3:
+        pick_noise = url.multiselect("Noise types (clean rows always included)", noises, key="runs_noise",
+                                     default=[prev["noise"]] if prev.get("noise") in noises else noises[:1])  # fmt: skip
     rows = data.read("selection_rows", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
                      noise=[CLEAN_NOISE, *pick_noise])  # fmt: skip
     st.markdown(f"Current selection: **{len(rows):,}** per-query rows "

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import html
+import re
+from urllib.parse import parse_qsl
+
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -24,15 +29,42 @@ def _direct(db, mode: str, lang: str, noise: str, level: float) -> float:
         ).fetchone()[0]  # fmt: skip
 
 
+def shown_table(at: AppTest) -> pd.DataFrame:
+    """The first robustness table the page shows (a Markdown table of links), as the text a reader sees, with
+    each cell's link target in a ``<column> link`` column."""
+    md = next(m.value for m in at.markdown if m.value.startswith("| group |"))
+    rows = [[c.strip() for c in line.strip("|").split(" | ")] for line in md.splitlines() if line.strip()]
+    header, body = rows[0], rows[2:]
+    out = []
+    for cells in body:
+        row = {}
+        for col, cell in zip(header, cells):
+            m = re.fullmatch(r"\[(.*)\]\((.*)\)", cell)
+            row[col] = html.unescape(m.group(1) if m else cell)
+            row[f"{col} link"] = m.group(2) if m else None
+        out.append(row)
+    return pd.DataFrame(out)
+
+
 def test_findings_numbers_equal_the_database(small_db):
     at = _page().run()
     assert not at.exception, [e.value for e in at.exception]
-    table = next(d.value for d in at.dataframe if "clean MRR" in d.value.columns)
+    table = shown_table(at)
     row = table[(table.encoder == "muse3") & (table.group == "high")].iloc[0]
     clean = _direct(small_db, "pair", "deu", "none", 0.0)
     noisy = _direct(small_db, "pair", "deu", "substitute", 0.1)
     assert row["clean MRR"].startswith(f"{clean:.3f} [")
-    assert row["drop substitute 0.1"].startswith(f"{1 - noisy / clean:.3f} [")
+    assert row["drop mean 0.1"].startswith(f"{1 - noisy / clean:.3f} [")  # one noise type: mean = substitute
+    # Each number drills down to the curves it comes from, and that link restores a valid Curves view.
+    link = row["drop mean 0.1 link"]
+    assert link.startswith("curves?") and "heat_level=0.1" in link and "scale=relative+to+clean" in link
+    curves = AppTest.from_string("from dashboard.views import curves\ncurves.main()", default_timeout=TIMEOUT)
+    for key, value in parse_qsl(link.split("?", 1)[1]):
+        curves.query_params[key] = value
+    curves.run()
+    assert not curves.exception and not curves.warning, [w.value for w in curves.warning]
+    assert curves.multiselect(key="curves_langs").value == ["deu"]
+    assert curves.radio(key="curves_scale").value == "relative to clean"
     # amh: muse3 cannot read Ethiopic (clean MRR ~0.07): shown as a floor, never named as robust.
     low = table[(table.encoder == "muse3") & (table.group == "low")].iloc[0]
     assert low["clean MRR"].endswith("(floor)")
@@ -44,10 +76,10 @@ def test_findings_numbers_equal_the_database(small_db):
 
 def test_findings_follow_the_mode(small_db):
     at = _page().run()
-    pair = next(d.value for d in at.dataframe if "clean MRR" in d.value.columns)
+    pair = shown_table(at)
     at.selectbox(key="findings_mode").select("pooled").run()
     assert not at.exception, [e.value for e in at.exception]
-    pooled = next(d.value for d in at.dataframe if "clean MRR" in d.value.columns)
+    pooled = shown_table(at)
     row = pooled[(pooled.encoder == "muse3") & (pooled.group == "high")].iloc[0]
     assert row["clean MRR"].startswith(f"{_direct(small_db, 'pooled', 'deu', 'none', 0.0):.3f} [")
     assert not pair.equals(pooled)

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import components as ui
-from dashboard.views import curves, live_search, per_query, runs
+from dashboard.views import curves, findings, live_search, per_query, runs
 
 TIMEOUT = 120
 
@@ -37,9 +37,9 @@ def html_bodies(at: AppTest) -> str:
     return "".join(h.proto.body for h in at.get("html"))
 
 
-def test_app_entry_point_shows_the_curves_page(small_db):
+def test_app_entry_point_shows_the_findings_page(small_db):
     at = AppTest.from_file("../../dashboard/app.py", default_timeout=TIMEOUT).run()
-    ok(at, curves.TITLE)
+    ok(at, findings.TITLE)
     assert chart_specs(at)
 
 
@@ -95,29 +95,46 @@ def test_per_query_filters_and_detail(small_db):
     at.selectbox(key="pq_lang").select("deu").run()
     ok(at, per_query.TITLE)
     assert any("German" in c.value for c in at.caption)
-    options = at.selectbox(key="pq_qid").options
-    at.selectbox(key="pq_qid").select_index(len(options) - 1).run()
+    last = int(at.selectbox(key="pq_qid").options[-1].split(":")[0])
+    at.selectbox(key="pq_qid").set_value(last).run()
     ok(at, per_query.TITLE)
-    assert f"Query {options[-1].split(':')[0]}" in [h.value for h in at.subheader]
+    assert f"Query {last}" in [h.value for h in at.subheader]
 
 
 def test_live_search_amharic_and_widgets(small_db):
     at = page(live_search).run()
     ok(at, live_search.TITLE)
     assert at.selectbox(key="live_lang").value == "amh"
+    # The box starts with the first example from the data, so the page opens on results.
+    text = at.text_input(key="live_q").value
+    qid = stored(small_db, "SELECT qid FROM queries WHERE lang = 'amh' AND text = ?", text)
     first = html_bodies(at)
-    assert "Gold document" in first
-    assert any("ms" in m.value for m in at.metric)
-    top = at.dataframe[0].value
-    assert len(top) == 10 and top["cosine"].is_monotonic_decreasing
-    # The default noise (substitute @ 0.1, seed 0) is a stored condition: the live rank is the stored rank.
+    assert "Gold document" in first or "gold document" in first
+    assert any("ms" in m.value for m in at.metric if m.label.startswith("latency"))
+    clean_top, noisy_top = at.dataframe[0].value, at.dataframe[1].value
+    assert len(clean_top) == 5 and clean_top["cosine"].is_monotonic_decreasing
+    assert noisy_top["cosine"].is_monotonic_decreasing
+    # The default noise (substitute @ 0.1, seed 0) is a stored condition: the live ranks are the stored ones.
     assert (at.selectbox(key="live_noise").value, at.slider(key="live_level").value) == ("substitute", 0.1)
-    qid = int(at.selectbox(key="live_pick").value.split(":")[0])
-    where = "mode = 'pair' AND lang = 'amh' AND noise = 'substitute' AND level = 0.1 AND seed = 0 AND qid = ?"
-    rank = stored(small_db, f"SELECT rank FROM ranks WHERE {where}", qid)
-    assert any(f"gold at rank **{rank}** of" in c.value for c in at.caption)
-    best = stored(small_db, f"SELECT top_scores[1] FROM ranks WHERE {where}", qid)
-    assert top["cosine"].iloc[0] == pytest.approx(best, abs=1e-3)
+    where = "mode = 'pair' AND lang = 'amh' AND level = ? AND noise = ? AND seed = 0 AND qid = ?"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["gold rank, clean"] == str(stored(small_db, f"SELECT rank FROM ranks WHERE {where}", 0.0,
+                                                      "none", qid))  # fmt: skip
+    assert metrics["gold rank, noisy"] == str(stored(small_db, f"SELECT rank FROM ranks WHERE {where}", 0.1,
+                                                      "substitute", qid))  # fmt: skip
+    best = stored(small_db, f"SELECT top_scores[1] FROM ranks WHERE {where}", 0.1, "substitute", qid)
+    assert noisy_top["cosine"].iloc[0] == pytest.approx(best, abs=1e-3)
+    # Every document of the noisy top-k carries its move against the clean ranking.
+    assert noisy_top["change"].str.match(r"^(=|▲ \d+|▼ \d+|clean #[\d,]+)$").all()
+    # A new noise sample is the next seed: the noisy text changes, the clean side does not.
+    at.button(key="live_resample").click().run()
+    ok(at, live_search.TITLE)
+    assert at.number_input(key="live_seed").value == 1
+    assert at.dataframe[0].value.equals(clean_top)
+    assert html_bodies(at) != first
+    # An example pill puts its query in the box and searches it.
+    pills = at.get("button_group")
+    assert pills, "examples are offered"
     at.slider(key="live_level").set_value(0.3).run()
     ok(at, live_search.TITLE)
     assert html_bodies(at) != first
@@ -137,9 +154,8 @@ HOSTILE = {
 def test_live_search_hostile_input(small_db, case):
     text, outcome = HOSTILE[case]
     at = page(live_search).run()
-    at.radio(key="live_source").set_value("Type your own")
     at.slider(key="live_level").set_value(0.0).run()  # no edits: the text must come back intact, escaped
-    at.text_area(key="live_text").input(text).run()
+    at.text_input(key="live_q").input(text).run()
     ok(at, live_search.TITLE)
     if outcome == "error":
         assert at.error and not at.metric
