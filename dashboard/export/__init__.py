@@ -4,7 +4,7 @@ No Streamlit here: pages call these functions and hand the bytes to a download b
 """
 
 from core.errors import ExportUnavailable
-from dashboard.export.image import NEEDS_CHROMIUM, ChartRenderer, figure_image
+from dashboard.export.image import NEEDS_CHROMIUM, ChartRenderer, figure_image, warm_up
 from dashboard.export.table import latex_escape, table_csv, table_latex
 
 __all__ = [
@@ -15,4 +15,5 @@ __all__ = [
     "latex_escape",
     "table_csv",
     "table_latex",
+    "warm_up",
 ]

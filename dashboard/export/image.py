@@ -87,11 +87,22 @@ class ChartRenderer:
         with self._lock:
             if not self._running:
                 self._start()
+            # Put under the lock: an idling worker decides to stop under it too, so no job is left unserved.
             self._jobs.put((fig.to_json(), opts, done))
         try:
             return done.result(timeout=self.timeout_s + 5)
         except FutureTimeout:
             raise ExportUnavailable(f"chart export timed out after {self.timeout_s:g} s") from None
+
+    def start(self) -> None:
+        """Start the browser now unless it runs (blocking, about a second); :meth:`render` does it anyway.
+
+        Raises:
+            ExportUnavailable: Chromium or Playwright is missing or will not start.
+        """
+        with self._lock:
+            if not self._running:
+                self._start()
 
     def close(self) -> None:
         """Close the browser and stop the worker (idempotent); the next :meth:`render` starts a new one."""
@@ -203,6 +214,21 @@ def _renderer() -> ChartRenderer:
         return _default
 
 
+def warm_up() -> None:
+    """Start the shared browser in the background so the first :func:`figure_image` is fast; returns at once.
+
+    Never raises: a missing Chromium is reported by the first :func:`figure_image` instead.
+    """
+
+    def start() -> None:
+        try:
+            _renderer().start()
+        except ExportUnavailable as exc:
+            log.info("chart export warm-up: %s", exc)
+
+    threading.Thread(target=start, name="chart-export-warm-up", daemon=True).start()
+
+
 def figure_image(
     fig: go.Figure,
     fmt: Literal["png", "svg"] = "png",
@@ -227,4 +253,4 @@ def figure_image(
     return _renderer().render(fig, fmt, width, height, scale)
 
 
-__all__ = ["CHROMIUM", "NEEDS_CHROMIUM", "ChartRenderer", "figure_image"]
+__all__ = ["CHROMIUM", "NEEDS_CHROMIUM", "ChartRenderer", "figure_image", "warm_up"]

@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 import pandas as pd
@@ -21,6 +22,7 @@ from dashboard.export import (
     latex_escape,
     table_csv,
     table_latex,
+    warm_up,
 )
 from dashboard.export.image import CHROMIUM
 
@@ -112,6 +114,15 @@ def test_a_failing_figure_fails_alone_offline_and_the_browser_keeps_serving():
         assert renderer.render(_figure(), "png", 100, 100, 1).startswith(PNG_SIGNATURE)
     finally:
         renderer.close()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_warm_up_returns_at_once_and_the_next_image_uses_its_browser():
+    t0 = time.perf_counter()
+    warm_up()
+    assert time.perf_counter() - t0 < 0.5
+    assert figure_image(_figure(), "svg", 200, 100, 1).startswith(b"<svg")
 
 
 def test_missing_chromium_is_one_clear_line(tmp_path):
