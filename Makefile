@@ -39,7 +39,7 @@ dashboard: setup  ## open the dashboard on $(DB) (localhost only unless ADDRESS 
 	CLIR_DB=$(DB) $(BIN)/streamlit run dashboard/app.py --server.address $(ADDRESS) --server.port $(PORT) \
 	  --server.headless true --browser.gatherUsageStats false
 
-demo: precompute background dashboard  ## set up, precompute the demo grid, open the dashboard
+demo: data precompute background dashboard  ## set up, fetch missing data, precompute the demo grid, open the dashboard
 
 test: setup  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q
@@ -53,8 +53,8 @@ check: setup  ## lint and format check
 format: setup  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-data: setup  ## fetch the Tatoeba test set into $(DATA) (needs internet access)
-	$(BIN)/python -m precompute.fetch_data --out $(DATA)
+data: setup  ## fetch the Tatoeba files missing from $(DATA), verified (offline: one line says where to put them)
+	@$(BIN)/python -m precompute.fetch_data --out $(DATA)
 
 bench: setup  ## run every benchmark script
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

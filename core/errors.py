@@ -41,6 +41,10 @@ class EncoderUnavailable(ClirError, RuntimeError):
         super().__init__(f"encoder {name} unavailable: {reason}")
 
 
+class ExportUnavailable(ClirError, RuntimeError):
+    """An export cannot be produced on this machine (e.g. no Chromium to render chart images)."""
+
+
 class StoreError(ClirError, RuntimeError):
     """The results database is unreadable, locked for too long, or of an unknown schema."""
 

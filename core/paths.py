@@ -27,7 +27,10 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         )
     path = Path(raw).expanduser()
     if not path.is_dir():
-        raise DataError(f"data directory {str(path)!r} does not exist (CLIR_DATA_DIR)")
+        raise DataError(
+            f"data directory {str(path)!r} does not exist: put the Tatoeba v1 files there or set "
+            "CLIR_DATA_DIR to their folder ('make data' fetches them)"
+        )
     return path
 
 

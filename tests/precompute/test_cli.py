@@ -64,7 +64,8 @@ def test_missing_or_empty_data_dir(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CLIR_DATA_DIR", str(tmp_path / "missing"))
     assert _run(tmp_path, GOOD, capsys=capsys) == (
         2,
-        f"error: data directory {str(tmp_path / 'missing')!r} does not exist (CLIR_DATA_DIR)\n",
+        f"error: data directory {str(tmp_path / 'missing')!r} does not exist: put the Tatoeba v1 files there "
+        "or set CLIR_DATA_DIR to their folder ('make data' fetches them)\n",
     )
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("CLIR_DATA_DIR", str(tmp_path / "empty"))
