@@ -10,6 +10,7 @@ import functools
 import html
 import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -225,3 +226,30 @@ def text_box(label: str, text: str) -> None:
         f'<div style="font-size:.85rem;opacity:.7">{html.escape(label)}</div>'
         f'<div dir="auto" style="{_BOX}">{safe(text)}</div>'
     )
+
+
+def chart_downloads(fig, stem: str, key: str, *, width: int = 1200, height: int = 700) -> None:
+    """PNG and SVG buttons for ``fig``; the image is rendered only when a button is clicked, through the system
+    Chromium (:func:`dashboard.export.figure_image`). Disabled, with the reason, when Chromium is missing."""
+    from dashboard.export.image import CHROMIUM, NEEDS_CHROMIUM, figure_image
+
+    ready = Path(CHROMIUM).is_file()
+    cols = st.columns([1, 1, 6])
+    for col, fmt, mime, scale in ((cols[0], "png", "image/png", 2.0), (cols[1], "svg", "image/svg+xml", 1.0)):
+        col.download_button(
+            f"{fmt.upper()}", data=lambda fmt=fmt, scale=scale: figure_image(fig, fmt, width, height, scale),
+            file_name=f"{stem}.{fmt}", mime=mime, key=f"{key}_{fmt}", on_click="ignore", disabled=not ready,
+            icon=":material/download:", help=f"Download this chart as {fmt.upper()}" if ready else NEEDS_CHROMIUM,
+        )  # fmt: skip
+
+
+def table_downloads(table: pd.DataFrame, stem: str, key: str, caption: str | None = None) -> None:
+    """CSV and LaTeX (booktabs) buttons for ``table``, as shown on the page."""
+    from dashboard.export import table_csv, table_latex
+
+    cols = st.columns([1, 1, 6])
+    cols[0].download_button("CSV", table_csv(table), file_name=f"{stem}.csv", mime="text/csv",
+                            key=f"{key}_csv", on_click="ignore", icon=":material/download:")  # fmt: skip
+    cols[1].download_button("LaTeX", table_latex(table, caption=caption), file_name=f"{stem}.tex",
+                            mime="text/x-tex", key=f"{key}_tex", on_click="ignore", icon=":material/download:",
+                            help="A booktabs table; needs \\usepackage{booktabs,amssymb}.")  # fmt: skip

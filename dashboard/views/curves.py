@@ -197,6 +197,7 @@ def main() -> None:
     fig = figure(curve, relative=c["relative"], metric_label=c["metric_label"], all_encoders=c["all_encoders"],
                  facet_labels=labels, published=published)  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="curves_chart")
+    ui.chart_downloads(fig, f"curves-{c['noise']}-{c['metric']}", "curves_chart_dl")
     ui.language_expander(c["langs"])
 
     st.subheader("Robustness summary")
@@ -207,6 +208,8 @@ def main() -> None:
     st.dataframe(table, hide_index=True, width="stretch", key="curves_table",
                  column_config={col: st.column_config.NumberColumn(format="%.3f")
                                 for col in table.columns if col not in ("facet", "encoder", "n", "half-level")})  # fmt: skip
+    ui.table_downloads(table, f"robustness-{c['noise']}-{c['metric']}", "curves_table_dl",
+                       caption=f"Robustness under {c['noise']} noise ({c['metric_label']}).")  # fmt: skip
     st.caption(
         "AUC: area under the curve divided by the level range (the curve's mean height). Half-level: the "
         "noise level (interpolated) at which the metric falls to half its clean value; 'never' within the "
@@ -224,8 +227,9 @@ def main() -> None:
             level = url.select_slider("At level", levels, key="curves_heat_level")
             per_lang = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
                                   c["metric"], None, corpus=c["corpus"])[1]  # fmt: skip
-            st.plotly_chart(heatmap(per_lang, level, {}),
-                            width="stretch", key="curves_heatmap")  # fmt: skip
+            heat = heatmap(per_lang, level, {})
+            st.plotly_chart(heat, width="stretch", key="curves_heatmap")
+            ui.chart_downloads(heat, f"drop-by-language-{c['noise']}-{level:g}", "curves_heatmap_dl")
             st.caption(f"1 - {c['metric_label']}(level) / {c['metric_label']}(clean); n/a where clean is 0.")
     with right:
         st.subheader("Pairwise comparison")

@@ -22,6 +22,7 @@ from core.research import FLOOR_MRR, MEAN, REFERENCES, fmt_ci, headlines, signif
 from dashboard import components as ui
 from dashboard import data
 from dashboard import url_state as url
+from dashboard.report import build_report
 from dashboard.views.curves import PALETTE, PUBLISHED_NAME
 
 TITLE = "Findings"
@@ -201,6 +202,20 @@ def caveats(answer, groups: dict[str, list[str]]) -> list[str]:
     return out
 
 
+def findings_report(sentences: dict[str, str], chart: go.Figure, table: pd.DataFrame, notes: list[str],
+                    selection: str) -> str:  # fmt: skip
+    """The page as one self-contained HTML file (plotly.js once, offline): the sentences, the chart, the full
+    robustness table and the caveats."""
+    plain = [s.replace("**", "") for s in sentences.values()]
+    sections = [("What breaks least", pd.DataFrame({"finding": plain}), ""),
+                ("Clean MRR and relative drop", chart, ""),
+                ("Robustness table", table, "Relative drop = 1 - MRR(noisy) / MRR(clean); 95% bootstrap CIs."),
+                ("Caveats", pd.DataFrame({"caveat": [n.replace("`", "") for n in notes]}), "")]  # fmt: skip
+    return build_report(
+        "CLIR Noise Lab: findings", sections, {"selection": selection, "database": str(data.db_path())}
+    )
+
+
 @ui.one_line_errors
 def main() -> None:
     """Draw the page."""
@@ -231,14 +246,28 @@ def main() -> None:
     st.caption(f"{dataset} · {mode} mode · seed 0 · " + " · ".join(
         f"{g}-resource: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()))  # fmt: skip
     link = drill_link(answer, groups, mode, corpus, reference)
-    for sentence in headlines(answer).values():
+    sentences = headlines(answer)
+    for sentence in sentences.values():
         st.markdown(sentence)
-    st.plotly_chart(story_figure(answer, groups), width="stretch", key="findings_chart")
+    chart = story_figure(answer, groups)
+    st.plotly_chart(chart, width="stretch", key="findings_chart")
+    ui.chart_downloads(chart, f"findings-{mode}", "findings_chart_dl", height=720)
     st.subheader("Robustness table")
     view = robustness_view(answer, reference, groups, noises=(MEAN,))
     st.markdown(linked_markdown(view, link))
+    full = robustness_view(answer, reference, groups)
     with st.expander("Per noise type"):
-        st.markdown(linked_markdown(robustness_view(answer, reference, groups), link))
+        st.markdown(linked_markdown(full, link))
+    marks = (
+        f"; ▲/▼: significantly higher/lower than {reference} (Holm-adjusted p < 0.05)" if reference else ""
+    )
+    ui.table_downloads(full, f"robustness-{mode}", "findings_table_dl",
+                       caption=f"Clean MRR and relative drop under noise, 95% bootstrap CIs{marks}.")  # fmt: skip
+    st.download_button(
+        "HTML report (opens offline)", key="findings_report", on_click="ignore", icon=":material/download:",
+        data=lambda: findings_report(sentences, chart, full, caveats(answer, groups), f"{dataset} · {mode}"),
+        file_name=f"clir-findings-{mode}.html", mime="text/html",
+    )  # fmt: skip
     st.caption("Relative drop = 1 − MRR(noisy) / MRR(clean) over the same queries; 95% percentile bootstrap over "
                "queries (1000 resamples, seed 0); 'mean' = each query's reciprocal rank averaged over the noise "
                "types. A resource group pools its languages' queries. Every number links to the curves it "

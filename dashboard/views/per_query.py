@@ -169,7 +169,9 @@ def main() -> None:
             ui.text_box(f"Gold document (doc {int(gold['doc_id'].iloc[0])})", gold["text"].iloc[0])
     st.markdown("**Rank across levels (flip tracking)**")
     all_enc = sorted(cond["encoder"].unique())
-    st.plotly_chart(_flip_chart(ranks, qid, present, all_enc), width="stretch", key="pq_flip")
+    flips = _flip_chart(ranks, qid, present, all_enc)
+    st.plotly_chart(flips, width="stretch", key="pq_flip")
+    ui.chart_downloads(flips, f"rank-across-levels-{lang}-{qid}", "pq_flip_dl", height=400)
     st.markdown("**Each encoder's top-5 under the noisy query**")
     if tops.empty:
         st.info("No stored top-k for this query.")
