@@ -37,7 +37,7 @@ background: setup  ## complete $(GRID) with minilm and e5-small-torch, train the
 
 dashboard: setup  ## open the dashboard on $(DB) (localhost only unless ADDRESS is set)
 	CLIR_DB=$(DB) $(BIN)/streamlit run dashboard/app.py --server.address $(ADDRESS) --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 demo: data precompute background dashboard  ## set up, fetch missing data, precompute the demo grid, open the dashboard
 

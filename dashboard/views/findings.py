@@ -134,9 +134,13 @@ def linked_markdown(view: pd.DataFrame, link: Callable[[str, str, str], str | No
     return "\n".join(lines)
 
 
-def story_figure(answer, groups: dict[str, list[str]], level: float = 0.2) -> go.Figure:
+def story_figure(answer, groups: dict[str, list[str]], level: float | None = None) -> go.Figure:
     """Per resource group: clean MRR (with LaBSE's published accuracy@1 as a star) and the relative drop at
-    ``level`` per noise type, with 95% intervals, for the encoders above the floor."""
+    ``level`` (default 0.2, else the highest level the answer has) per noise type, with 95% intervals, for the
+    encoders above the floor."""
+    levels = sorted({lv for _, lv in answer.conditions})
+    if level is None:
+        level = 0.2 if 0.2 in levels else (levels[-1] if levels else 0.2)
     rob = answer.robustness
     names = [g for g in groups if g in set(rob.group)]
     fig = make_subplots(rows=2, cols=len(names), shared_yaxes="rows", vertical_spacing=0.24,

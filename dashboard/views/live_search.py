@@ -185,9 +185,9 @@ def _encoder_results(name: str, corpus: str, clean: str, noisy: str, k: int, gol
     if gold_id is not None and gold_id < len(index.matrix):
         (gc, gn) = (int(ranks_of(scores[i], [gold_id])[0]) for i in (0, 1))
         m2.metric("gold rank, clean", f"{gc:,}")
-        m3.metric("gold rank, noisy", f"{gn:,}", delta=f"{gc - gn:+,}" if gn != gc else "unchanged",
-                  delta_color="normal" if gn != gc else "off",
-                  help="Positive: the noisy query ranks the gold higher (better).")  # fmt: skip
+        m3.metric("gold rank, noisy", f"{gn:,}", delta=f"{gc - gn:+,}" if gn != gc else None,
+                  help="The arrow compares with the clean query: up (green) means the noise moved the gold "
+                       "up, down (red) means it lost places.")  # fmt: skip
     left, right = st.columns(2)
     with left:
         st.caption("Clean query · change = where the noisy query puts the same document")
