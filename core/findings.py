@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -31,9 +32,6 @@ import pandas as pd
 
 from core.research import (
     DASHBOARD_REFERENCES,
-    FLOOR_MRR,
-    LEVELS,
-    NOISES,
     Answer,
     research_answer,
     resource_groups,
@@ -55,12 +53,14 @@ Target = tuple[str, str, str | None]  # (dataset, mode, corpus or None for every
 
 
 def findings_params(references: Sequence[str] = DASHBOARD_REFERENCES) -> dict:
-    """The parameters of a stored answer: ``research_answer``'s defaults with these ``references``.
+    """The parameters of a stored answer: ``research_answer``'s own defaults with these ``references``.
 
     Part of the stored row's key, so an answer computed with other parameters is never returned for these.
     """
-    return {"references": list(references), "noises": list(NOISES), "levels": list(LEVELS), "n_boot": 1000,
-            "n_perm": 10_000, "floor": FLOOR_MRR, "seed": SEED}  # fmt: skip
+    defaults = {name: p.default for name, p in inspect.signature(research_answer).parameters.items()
+                if p.default is not inspect.Parameter.empty and name != "encoders"}  # fmt: skip
+    return {**defaults, "references": list(references), "noises": list(defaults["noises"]),
+            "levels": list(defaults["levels"])}  # fmt: skip
 
 
 def _params_json(references: Sequence[str]) -> str:
