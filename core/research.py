@@ -10,7 +10,11 @@ Conventions (all stated in the outputs' captions):
       over queries that keeps each query's clean and noisy values together (:func:`relative_drop_ci`);
     * a model is compared with a reference on the queries both have: clean MRR by the mean per-query
       difference (:func:`paired_difference`), drops by :func:`relative_drop_difference`; two-sided paired
-      randomization tests, Holm-corrected over every comparison against the same reference.
+      randomization tests, Holm-corrected over every comparison against the same reference;
+    * the reference :data:`BEST` is, per group, the encoder above the floor that loses least (mean over the
+      noise types) at the highest level of the table: "is anyone significantly worse than the most robust";
+    * ``auc`` and ``half level`` summarise each (encoder, group)'s whole "mean" curve (clean = level 0, then
+      every level every noise type has) as point estimates: no interval.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import pandas as pd
 
 from core.conditions import CLEAN_NOISE as CLEAN
 from core.metrics import (
+    auc,
     holm,
+    level_at_half,
     mean_ci,
     paired_difference,
     per_query,
@@ -38,6 +44,10 @@ NOISES = ("substitute", "keyboard", "delete")
 FLOOR_MRR = 0.3
 LEVELS = (0.1, 0.2)
 REFERENCES = ("e5-small", "simcse-bitext-e5")
+# Not a model: per group, the most robust encoder above the floor (see research_answer). The README keeps the
+# two named references; the dashboard also offers this one.
+BEST = "best"
+DASHBOARD_REFERENCES = (BEST, *REFERENCES)
 KEY = ["corpus", "lang", "qid"]
 MEAN = "mean"  # the pseudo-noise whose per-query value is the mean over the noise types
 
@@ -87,12 +97,33 @@ def research_answer(
         groups: group name -> languages (e.g. ``{"low": [...], "high": [...]}``).
         encoders: which encoders, in display order (default: all in ``rows``).
         references: models every other model is tested against (those absent from ``rows`` are skipped).
+            :data:`BEST` stands, in each group, for the encoder above ``floor`` with the lowest "mean"
+            relative drop at the highest of ``levels`` the rows hold (ties: the first name in sort order);
+            a group where no encoder qualifies has no tests against it.
         floor: encoders whose clean MRR in a group is below it are not tested there (nor used as reference).
         n_perm: permutations per test; the smallest attainable p is ``1 / (n_perm + 1)``, so with Holm over
             ``m`` tests a difference can only be called significant when ``m / (n_perm + 1) < 0.05``.
 
+    Returns:
+        An :class:`Answer`. Its robustness table also has ``auc`` (:func:`core.metrics.auc`, the normalised
+        area under MRR against level) and ``half level`` (:func:`core.metrics.level_at_half`; ``inf`` when
+        MRR never falls to half its clean value on the grid) of the "mean" curve: clean MRR at level 0, then
+        the "mean" MRR at every level > 0 that the rows hold for every noise type, all over the queries
+        that have every one of those conditions. Both are point estimates (no interval); NaN when the
+        encoder lacks a condition of that curve or the rows hold no noisy level.
+
     Guarantees: deterministic for a seed; a condition an encoder lacks gives NaN, never an error; the
-    Holm family of a reference is every (encoder, group, quantity) test against it.
+    Holm family of a reference is every (encoder, group, quantity) test against it (for :data:`BEST`:
+    every test against the best encoder of any group); ``tests.reference_encoder`` names the model each
+    test compared against.
+
+    Example:
+        >>> rows = pd.DataFrame({"corpus": "c", "encoder": "a", "lang": "xx", "qid": [0, 1, 0, 1],
+        ...                      "noise": ["none", "none", "delete", "delete"], "level": [0, 0, .2, .2],
+        ...                      "rank": [1, 1, 1, 4]})
+        >>> r = research_answer(rows, {"low": ["xx"]}, n_boot=10).robustness.iloc[0]
+        >>> float(r["mean 0.2"]), float(r["auc"]), float(r["half level"])  # MRR 1 -> 0.625
+        (0.375, 0.8125, inf)
     """
     encoders = list(encoders) if encoders is not None else sorted(rows.encoder.unique())
     # Only the conditions the database has: a grid without keyboard noise gets no empty keyboard columns.
@@ -102,16 +133,22 @@ def research_answer(
     }
     noises = [n for n in noises if any(h[0] == n for h in have)]
     levels = [lv for lv in levels if any(h[1] == round(float(lv), 6) for h in have)]
+    # The curve behind auc / half level: every level > 0 that each noise type has (a level only one noise
+    # type reaches would make "mean" a different average there).
+    curve = sorted(
+        lv for lv in {h[1] for h in have if h[1] > 0} if noises and all((n, lv) in have for n in noises)
+    )
     conditions = [(n, float(lv)) for n in noises for lv in levels]
     rr = _by_condition(rows)
     # "mean" at a level: each query's reciprocal rank averaged over the noise types, so its relative drop is
     # exactly the mean of the per-noise drops, with a CI that resamples queries (not query-noise pairs).
     for enc in encoders:
-        for level in levels:
-            parts = [rr.get((enc, n, round(float(level), 6))) for n in noises]
+        for level in sorted({round(float(lv), 6) for lv in levels} | set(curve)):
+            parts = [rr.get((enc, n, level)) for n in noises]
             if parts and all(p is not None for p in parts):
-                rr[(enc, MEAN, round(float(level), 6))] = pd.concat(parts, axis=1, join="inner").mean(axis=1)
+                rr[(enc, MEAN, level)] = pd.concat(parts, axis=1, join="inner").mean(axis=1)
     conditions += [(MEAN, float(lv)) for lv in levels]
+    top = f"{MEAN} {max(levels):g}" if levels else None  # the column BEST is chosen by
     robustness, tests = [], []
     for group, langs in groups.items():
         in_group = {enc: {k: v[v.index.get_level_values("lang").isin(list(langs))] for k, v in rr.items()
@@ -120,6 +157,7 @@ def research_answer(
         def series(enc: str, noise: str, level: float, in_group=in_group) -> pd.Series | None:
             return in_group.get(enc, {}).get((enc, noise, round(level, 6)))
 
+        first = len(robustness)
         for enc in encoders:
             clean = series(enc, CLEAN, 0.0)
             row = {"encoder": enc, "group": group, "n": 0 if clean is None else len(clean)}
@@ -136,34 +174,52 @@ def research_answer(
                 # relative_drop_ci takes ranks; reciprocal ranks map back exactly (rank = 1 / rr).
                 e = relative_drop_ci(1 / c.to_numpy(), 1 / x.to_numpy(), n_boot=n_boot, seed=seed)
                 row.update({tag: e.value, f"{tag} low": e.low, f"{tag} high": e.high})
+            row["auc"], row["half level"] = _curve_summary(
+                [clean, *(series(enc, MEAN, lv) for lv in curve)], curve
+            )
             robustness.append(row)
-        above = {r["encoder"] for r in robustness if r["group"] == group and r.get("clean", 0) >= floor}
+        here = robustness[first:]
+        above = {r["encoder"] for r in here if r.get("clean", 0) >= floor}
+        ranked = sorted((r[top], r["encoder"]) for r in here
+                        if top and r["encoder"] in above and not np.isnan(r[top]))  # fmt: skip
         for ref in references:
-            ref_clean = series(ref, CLEAN, 0.0)
-            if ref_clean is None or ref not in above:
+            ref_enc = (ranked[0][1] if ranked else None) if ref == BEST else ref
+            ref_clean = series(ref_enc, CLEAN, 0.0) if ref_enc else None
+            if ref_clean is None or ref_enc not in above:
                 continue
             for enc in encoders:
-                if enc == ref or enc not in above:
+                if enc == ref_enc or enc not in above:
                     continue
                 a, b = series(enc, CLEAN, 0.0).align(ref_clean, join="inner")
                 d = paired_difference(a.to_numpy(), b.to_numpy(), n_boot=n_boot, n_perm=n_perm, seed=seed)
-                tests.append(_test_row(ref, enc, group, "clean MRR", d))
+                tests.append(_test_row(ref, ref_enc, enc, group, "clean MRR", d))
                 for noise, level in conditions:
                     parts = [series(enc, CLEAN, 0.0), series(enc, noise, level), ref_clean,
-                             series(ref, noise, level)]  # fmt: skip
+                             series(ref_enc, noise, level)]  # fmt: skip
                     if any(p is None for p in parts):
                         continue
                     joined = pd.concat(parts, axis=1, join="inner").to_numpy().T
                     d = relative_drop_difference(*joined, n_boot=n_boot, n_perm=n_perm, seed=seed)
-                    tests.append(_test_row(ref, enc, group, f"drop {noise} {level:g}", d))
-    tests_df = pd.DataFrame(tests, columns=["reference", "encoder", "group", "quantity", "delta", "low",
-                                            "high", "p", "n"])  # fmt: skip
+                    tests.append(_test_row(ref, ref_enc, enc, group, f"drop {noise} {level:g}", d))
+    tests_df = pd.DataFrame(tests, columns=["reference", "reference_encoder", "encoder", "group", "quantity",
+                                            "delta", "low", "high", "p", "n"])  # fmt: skip
     tests_df["p_holm"] = np.nan
     for _, idx in tests_df.groupby("reference").groups.items():
         tests_df.loc[idx, "p_holm"] = holm(tests_df.loc[idx, "p"].to_numpy())
     tests_df["significant"] = tests_df["p_holm"] < 0.05
     tests_df["mark"] = tests_df["p_holm"].map(stars)
     return Answer(pd.DataFrame(robustness), tests_df, conditions, tuple(noises))
+
+
+def _curve_summary(parts: list[pd.Series | None], curve: list[float]) -> tuple[float, float]:
+    """(auc, half level) of clean MRR then "mean" MRR at ``curve``, over the queries every point has."""
+    if not curve or any(p is None for p in parts):
+        return np.nan, np.nan
+    joined = pd.concat(parts, axis=1, join="inner")
+    if joined.empty:
+        return np.nan, np.nan
+    lv, mrr = [0.0, *curve], joined.mean(axis=0).to_numpy()
+    return auc(lv, mrr), level_at_half(lv, mrr)
 
 
 def resource_groups(langs: Sequence[str]) -> dict[str, list[str]]:
@@ -184,9 +240,9 @@ def resource_groups(langs: Sequence[str]) -> dict[str, list[str]]:
     }
 
 
-def _test_row(ref: str, enc: str, group: str, quantity: str, d) -> dict:
-    return {"reference": ref, "encoder": enc, "group": group, "quantity": quantity, "delta": d.delta,
-            "low": d.low, "high": d.high, "p": d.p, "n": d.n}  # fmt: skip
+def _test_row(ref: str, ref_enc: str, enc: str, group: str, quantity: str, d) -> dict:
+    return {"reference": ref, "reference_encoder": ref_enc, "encoder": enc, "group": group,
+            "quantity": quantity, "delta": d.delta, "low": d.low, "high": d.high, "p": d.p, "n": d.n}  # fmt: skip
 
 
 def fmt_ci(value: float, low: float, high: float, digits: int = 3) -> str:

@@ -169,29 +169,45 @@ def background_status() -> dict | None:
     return jobs.read_status(db_path())
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _stored_research(key, dataset: str, mode: str, corpus: str | None, references: tuple[str, ...]):
+    from core.findings import stored_findings
+
+    with connect(str(db_path()), read_only=True, timeout=READ_TIMEOUT_S) as conn:
+        return stored_findings(conn, dataset, mode, corpus, references=references)
+
+
 @st.cache_data(
     show_spinner="Computing the research answer (bootstrap intervals and paired tests, once per database)...",
     max_entries=8,
 )
 def _research(key, dataset: str, mode: str, corpus: str | None, references: tuple[str, ...]):
-    from core.research import research_answer, resource_groups
+    from core.findings import RANK_COLUMNS, findings_answer
 
     filters = {"dataset": dataset, "mode": mode, "seed": 0}
     if corpus:
         filters["corpus"] = corpus
-    rows = read(
-        "rank_rows", columns=("corpus", "encoder", "lang", "noise", "level", "qid", "rank"), **filters
-    )
-    groups = resource_groups(sorted(rows["lang"].unique()))
-    return research_answer(rows, groups, references=references), groups
+    rows = read("rank_rows", columns=RANK_COLUMNS, **filters)
+    return findings_answer(rows, references)
 
 
 def research(dataset: str, mode: str, corpus: str | None = None, references: tuple[str, ...] | None = None):
     """The research answer (:func:`core.research.research_answer`) of one dataset, mode (and pooled corpus),
-    seed 0, and its resource groups; computed once per database state."""
-    from core.research import REFERENCES
+    seed 0, and its resource groups.
 
-    return _research(stamp(), dataset, mode, corpus, tuple(references or REFERENCES))
+    The answer the precompute stored (:func:`core.findings.stored_findings`) when it is current: read in
+    milliseconds, no spinner. Otherwise (nothing stored, older cells, other code or references) computed
+    here from the ranks, once per database state. Both are :func:`core.findings.findings_answer` of the
+    same rows, so the page shows the same numbers either way.
+    """
+    from core.research import DASHBOARD_REFERENCES
+
+    refs = tuple(references or DASHBOARD_REFERENCES)
+    key = stamp()
+    stored = _stored_research(key, dataset, mode, corpus, refs)
+    if stored is not None:
+        return stored
+    return _research(key, dataset, mode, corpus, refs)
 
 
 # --- Live search resources --------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The slow half of ``make demo``: complete the demo grid with the base model, train the missing SimCSE models,
-then compute their cells.
+then compute their cells, storing the research answer (core.findings) after each step.
 
 Progress goes to the database's job status (:mod:`core.jobs`), which the dashboard's Runs page shows, so a
 newcomer sees the work continue while browsing the first results.
@@ -26,6 +26,7 @@ def run_background(grid_path: str | Path, db: str | Path, bases: tuple[str, ...]
     models come before the e5 ones because they train in a third of the time, so their results show sooner.
     Returns the exit status (0 done, 2 a user error, 1 an unexpected failure); the status file says which.
     """
+    from core.findings import refresh_findings
     from core.pipeline import load_grid, run_grid
     from core.training import default_model_names, train_all_missing
 
@@ -33,6 +34,11 @@ def run_background(grid_path: str | Path, db: str | Path, bases: tuple[str, ...]
         full = dataclasses.replace(grid, encoders=encoders)
         write_status(db, stage, 0, 0, f"{message}: {len(full.cells())} cells in the grid")
         run_grid(full, db, on_progress=lambda d, t: write_status(db, stage, d, t, message))
+        # After each step, so the Findings page shows the new cells' answer without computing it itself.
+        what = "storing the research answer for the Findings page"
+        write_status(db, "findings", 0, 0, what)
+        refresh_findings(db, datasets=[grid.dataset], modes=grid.modes,
+                         on_progress=lambda d, t: write_status(db, "findings", d, t, what))  # fmt: skip
 
     try:
         grid = load_grid(grid_path)

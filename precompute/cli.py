@@ -1,4 +1,4 @@
-"""``python -m precompute {run,summary,export,migrate}``: thin argument parsing over ``core``.
+"""``python -m precompute {run,summary,export,background,migrate,findings}``: thin argument parsing over ``core``.
 
 Every error the user can cause is printed as one line (``error: ...``) with exit status 2; nothing stored
 is touched by a failed command.
@@ -28,6 +28,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     for name, reason in report.skipped_encoders.items():
         print(f"skipped: encoder {name} unavailable: {reason}")
+    from core.findings import refresh_findings
+
+    # The Findings page reads the stored answer; computing it here keeps the page's first paint fast.
+    refresh_findings(args.db, datasets=[grid.dataset], modes=grid.modes)
     print_summary(args.db, noise=None if args.all_noise else [*grid.noise, CLEAN_NOISE])
     return 0
 
@@ -68,6 +72,17 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         counts = verify(conn, args.db)
     print(f"{args.db}: schema v{SCHEMA_VERSION}, {counts.get('cells', 0)} cells, {counts.get('ranks', 0)} "
           "rank rows, every row read back")  # fmt: skip
+    return 0
+
+
+def _cmd_findings(args: argparse.Namespace) -> int:
+    from core.errors import StoreError
+    from core.findings import refresh_findings
+
+    if not Path(args.db).is_file():
+        raise StoreError(f"database {str(args.db)!r} does not exist")
+    n = refresh_findings(args.db, force=args.force)
+    print(f"{args.db}: {n} research answers computed and stored")
     return 0
 
 
@@ -120,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="upgrade a database to the current schema (keeps every row)")
     m.add_argument("--db", **db)
     m.set_defaults(fn=_cmd_migrate)
+
+    f = sub.add_parser("findings", help="(re)compute the stored research answers the Findings page shows")
+    f.add_argument("--db", **db)
+    f.add_argument("--force", action="store_true", help="recompute even the answers that are current")
+    f.set_defaults(fn=_cmd_findings)
     return p
 
 

@@ -294,3 +294,56 @@ def selection_rows(
         """,
         params,
     ).df()
+
+
+# --- Stored findings (core.findings) ----------------------------------------------------------------------
+
+
+def answer_cells(
+    conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, corpus: str | None, seed: int = 0
+) -> pd.DataFrame:
+    """Identity and provenance of every cell a research answer reads (one dataset, mode and seed; one
+    corpus, or all when None), in key order.
+
+    Columns: corpus, lang, encoder, noise, level, fingerprint, data_fingerprint, noise_version, n_queries,
+    completed_at, run_id. A cell and its rank rows are written and replaced together, so these rows change
+    whenever the rank rows behind the answer do.
+    """
+    return conn.execute(
+        """
+        SELECT corpus, lang, encoder, noise, level, fingerprint, data_fingerprint, noise_version, n_queries,
+               completed_at, run_id
+        FROM cells
+        WHERE dataset = ? AND mode = ? AND seed = ? AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
+        ORDER BY corpus, lang, encoder, noise, level
+        """,
+        [dataset, mode, int(seed), corpus, corpus],
+    ).df()
+
+
+def answer_targets(conn: duckdb.DuckDBPyConnection, seed: int = 0) -> pd.DataFrame:
+    """Every (dataset, mode, corpus) with cells of ``seed``, and how many cells each holds."""
+    return conn.execute(
+        "SELECT dataset, mode, corpus, count(*) AS n_cells FROM cells WHERE seed = ? GROUP BY ALL ORDER BY ALL",
+        [int(seed)],
+    ).df()
+
+
+def stored_findings(
+    conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, corpus: str, params_json: str
+) -> pd.DataFrame:
+    """The stored research answer of one (dataset, mode, corpus, params): zero or one row with ranks_key,
+    code_version, computed_at, seconds and payload_json. Zero rows, not an error, on a database from before
+    the ``findings`` table (schema v3), which readers still open."""
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'findings'"
+    ).fetchall()[0][0]
+    if not exists:
+        return pd.DataFrame(columns=["ranks_key", "code_version", "computed_at", "seconds", "payload_json"])
+    return conn.execute(
+        """
+        SELECT ranks_key, code_version, computed_at, seconds, payload_json FROM findings
+        WHERE dataset = ? AND mode = ? AND corpus = ? AND params_json = ?
+        """,
+        [dataset, mode, corpus, params_json],
+    ).df()

@@ -78,12 +78,34 @@ def m003_data_fingerprints(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_findings(conn: duckdb.DuckDBPyConnection) -> None:
+    """The research answer of each (dataset, mode, corpus), stored by the precompute (``core.findings``).
+
+    ``corpus`` is ``''`` for the answer over every corpus of the mode (a primary key column cannot be NULL).
+    ``ranks_key`` fingerprints the cells the answer was computed from and ``code_version`` the code, so a
+    reader recognises an answer that no longer matches the ranks or the code and never shows it as current.
+    """
+    _exec(
+        conn,
+        """
+        CREATE TABLE findings (
+            dataset VARCHAR, mode VARCHAR, corpus VARCHAR, params_json VARCHAR, ranks_key VARCHAR,
+            code_version VARCHAR, computed_at TIMESTAMP, seconds DOUBLE, payload_json VARCHAR,
+            PRIMARY KEY (dataset, mode, corpus, params_json));
+    """,
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     m001_initial,
     m002_encoder_languages,
     m003_data_fingerprints,
+    m004_findings,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+# Readers accept this version and later: m004 only adds a derived table (findings) that readers treat as
+# absent when missing, so a database a precompute has not migrated yet still opens in the dashboard.
+READABLE_FROM = 3
 
 
 def _tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
@@ -108,15 +130,16 @@ def schema_version(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> in
 
 
 def check_schema(conn: duckdb.DuckDBPyConnection, path: Path | str = "") -> int:
-    """For readers: the schema must be exactly the current one (readers cannot migrate).
+    """For readers: the schema must be one this code reads, from :data:`READABLE_FROM` to the current one
+    (readers cannot migrate; every read of a table added later tolerates its absence).
 
     Raises:
-        StoreError: empty, older or newer schema, each with what to do.
+        StoreError: empty, too old or newer schema, each with what to do.
     """
     v = schema_version(conn, path)
     if v == 0:
         raise StoreError(f"database {str(path)!r} is empty; run `python -m precompute run` first")
-    if v < SCHEMA_VERSION:
+    if v < READABLE_FROM:
         raise StoreError(
             f"database {str(path)!r} has schema v{v}, older than v{SCHEMA_VERSION}; "
             f"`python -m precompute migrate --db {path}` upgrades it without losing rows"

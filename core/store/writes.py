@@ -154,3 +154,22 @@ def write_cells(
             conn.register("_rows", df)
             _exec(conn, f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")
             conn.unregister("_rows")
+
+
+def write_findings(conn: duckdb.DuckDBPyConnection, row: dict) -> None:
+    """Store one research answer (``row``: the ``findings`` columns but computed_at), replacing the one
+    stored under the same (dataset, mode, corpus, params_json), in one transaction."""
+    with transaction(conn):
+        _exec(
+            conn,
+            "DELETE FROM findings WHERE dataset = $dataset AND mode = $mode AND corpus = $corpus "
+            "AND params_json = $params_json",
+            {k: row[k] for k in ("dataset", "mode", "corpus", "params_json")},
+        )
+        _exec(
+            conn,
+            "INSERT INTO findings (dataset, mode, corpus, params_json, ranks_key, code_version, computed_at, "
+            "seconds, payload_json) VALUES ($dataset, $mode, $corpus, $params_json, $ranks_key, "
+            "$code_version, now(), $seconds, $payload_json)",
+            row,
+        )

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.research import MEAN, headlines, research_answer, robustness_markdown
+from core.research import BEST, MEAN, headlines, research_answer, robustness_markdown
 
 
 def _rows(encoder: str, lang: str, clean: list[int], noisy: dict[str, list[int]], level: float = 0.2):
@@ -74,3 +74,67 @@ def test_pairs_are_matched_on_query_ids_and_missing_conditions_are_nan():
     assert np.isnan(rob.loc["b", "delete 0.2"]) and np.isnan(rob.loc["b", f"{MEAN} 0.2"])
     assert rob.loc["b", "substitute 0.2"] == pytest.approx(0.5)
     assert "drop delete 0.2" not in set(ans.tests.quantity)
+
+
+def _curve_rows(encoder: str, conditions: dict[tuple[str, float], list[int]]) -> list[tuple]:
+    """Rows of one encoder on language xx: clean ranks all 1, then ``(noise, level) -> ranks``."""
+    out = [(encoder, "xx", "none", 0.0, q, 1) for q in range(4)]
+    return out + [
+        (encoder, "xx", n, lv, q, r) for (n, lv), ranks in conditions.items() for q, r in enumerate(ranks)
+    ]
+
+
+def test_auc_and_half_level_of_the_mean_curve_over_every_level_equal_hand_computed():
+    # 4 queries, clean rank 1 (MRR 1). Per query, "mean" = mean of the reciprocal ranks of the two noises:
+    #   0.1: sub [1,1,2,2], del [1,1,1,1] -> [1, 1, .75, .75]       MRR .875
+    #   0.2: sub [2,2,2,2], del [1,1,2,2] -> [.75, .75, .5, .5]     MRR .625
+    #   0.3: sub [4,4,4,4], del [2,2,4,4] -> [.375, .375, .25, .25] MRR .3125  (0.3 is not in LEVELS)
+    # auc = [(1 + .875) + (.875 + .625) + (.625 + .3125)] / 2 * .1 / .3 = .71875
+    # half: .625 -> .3125 crosses .5 at .2 + .1 * (.625 - .5) / (.625 - .3125) = .24
+    a = {("substitute", 0.1): [1, 1, 2, 2], ("delete", 0.1): [1, 1, 1, 1],
+         ("substitute", 0.2): [2, 2, 2, 2], ("delete", 0.2): [1, 1, 2, 2],
+         ("substitute", 0.3): [4, 4, 4, 4], ("delete", 0.3): [2, 2, 4, 4]}  # fmt: skip
+    # b: mean [1,1,1,.75] (MRR .9375) at 0.1 and 0.2, MRR 1 at 0.3: never half. Its substitute-only level 0.5
+    # is on nobody's curve (the mean needs every noise type there).
+    b = {**{k: [1, 1, 1, 2] if k[0] == "substitute" else [1] * 4 for k in a}, ("substitute", 0.3): [1] * 4,
+         ("substitute", 0.5): [9] * 4}  # fmt: skip
+    c = {k: v for k, v in a.items() if k != ("delete", 0.3)}  # an incomplete curve
+    rows = _frame(_curve_rows("a", a), _curve_rows("b", b), _curve_rows("c", c))
+    ans = research_answer(rows, {"low": ["xx"]}, noises=("substitute", "delete"), n_boot=20, n_perm=50)
+    rob = ans.robustness.set_index("encoder")
+    assert rob.loc["a", "auc"] == pytest.approx(0.71875, abs=1e-12)
+    assert rob.loc["a", "half level"] == pytest.approx(0.24, abs=1e-9)
+    assert rob.loc["b", "auc"] == pytest.approx((1.9375 + 1.875 + 1.9375) / 2 * 0.1 / 0.3, abs=1e-12)
+    assert rob.loc["b", "half level"] == np.inf
+    assert np.isnan(rob.loc["c", "auc"]) and np.isnan(rob.loc["c", "half level"])
+    assert rob.loc["a", f"{MEAN} 0.2"] == pytest.approx(1 - 0.625)  # the table itself is unchanged
+
+
+def test_best_reference_is_the_least_dropping_encoder_above_the_floor_per_group():
+    floor = [50] * N  # no drop at all, but below the floor: never the reference
+    rows = _frame(
+        _rows("a", "xx", GOOD, ROBUST), _rows("d", "xx", GOOD, ROBUST),  # tie with a: a wins by name
+        _rows("b", "xx", GOOD, FRAGILE), _rows("c", "xx", floor, {"substitute": floor, "delete": floor}),
+        _rows("a", "yy", GOOD, FRAGILE), _rows("b", "yy", GOOD, ROBUST), _rows("d", "yy", GOOD, FRAGILE),
+    )  # fmt: skip
+    groups = {"low": ["xx"], "high": ["yy"]}
+    ans = research_answer(rows, groups, references=[BEST, "d"], noises=("substitute", "delete"), levels=(0.2,),
+                          n_boot=50, n_perm=500)  # fmt: skip
+    t = ans.tests
+    best = t[t.reference == BEST]
+    assert best.groupby("group")["reference_encoder"].unique().map(list).to_dict() == {
+        "low": ["a"],
+        "high": ["b"],
+    }
+    assert set(best[best.group == "low"].encoder) == {"b", "d"}  # not a itself, not the floor c
+    assert set(best[best.group == "high"].encoder) == {"a", "d"}  # c has no rows in yy
+    assert (t.loc[t.reference == "d", "reference_encoder"] == "d").all()
+    # One Holm family for "best" across both groups, another for d.
+    from core.metrics import holm
+
+    np.testing.assert_allclose(best["p_holm"], holm(best["p"].to_numpy()))
+    # a vs the best (b) in the high group: a drops much more, significantly.
+    row = best[
+        (best.group == "high") & (best.encoder == "a") & (best.quantity == "drop substitute 0.2")
+    ].iloc[0]
+    assert row["delta"] == pytest.approx(0.5 - (1 - (180 + 10) / 200)) and row["significant"]

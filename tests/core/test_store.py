@@ -9,7 +9,7 @@ from core.store.schema import MIGRATIONS, m001_initial
 
 EXPECTED = {
     "schema_migrations", "runs", "encoders", "queries", "documents", "gold", "noisy_queries", "cells", "ranks",
-    "encoder_languages",
+    "encoder_languages", "findings",
 }  # fmt: skip
 
 
@@ -56,6 +56,47 @@ def test_upgrade_from_v1_keeps_rows(tmp_path):
     with connect(db) as conn:
         assert "encoder_languages" in _tables(conn)
         assert conn.execute("SELECT text FROM queries").fetchall() == [("ሰላም",)]
+
+
+def test_v3_database_opens_for_readers_and_migrates_to_findings_keeping_every_row(tmp_path):
+    from core.findings import findings_answer, stored_findings
+    from core.store import queries as q
+    from core.store.schema import READABLE_FROM, verify
+
+    db = tmp_path / "v3.duckdb"
+    conn = duckdb.connect(str(db))
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    for number, fn in enumerate(MIGRATIONS[:3], start=1):
+        fn(conn)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
+    conn.execute("INSERT INTO queries VALUES ('tatoeba', 'deu', 0, 'Hallo'), ('tatoeba', 'deu', 1, 'Welt')")
+    conn.execute("INSERT INTO cells (dataset, mode, corpus, lang, encoder, noise, level, seed, n_queries) "
+                 "VALUES ('tatoeba', 'pair', 'c', 'deu', 'e', 'none', 0, 0, 2)")  # fmt: skip
+    conn.execute("INSERT INTO ranks (dataset, mode, corpus, lang, encoder, noise, level, seed, qid, rank) VALUES "
+                 "('tatoeba', 'pair', 'c', 'deu', 'e', 'none', 0, 0, 0, 1), "
+                 "('tatoeba', 'pair', 'c', 'deu', 'e', 'none', 0, 0, 1, 2)")  # fmt: skip
+    before = verify(conn)
+    conn.close()
+    assert READABLE_FROM == 3
+    # A reader (the dashboard) opens it as is: no stored answer, the answer is computed from the rows.
+    with connect(db, read_only=True) as conn:
+        assert stored_findings(conn, "tatoeba", "pair") is None
+        rows = q.rank_rows(conn, ["corpus", "encoder", "lang", "noise", "level", "qid", "rank"])
+    answer, groups = findings_answer(rows)
+    assert groups["high"] == ["deu"]
+    assert answer.robustness.set_index(["encoder", "group"]).loc[("e", "high"), "clean"] == pytest.approx(
+        0.75
+    )
+    with connect(db) as conn:  # a writer migrates
+        after = verify(conn)
+        assert conn.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0] == SCHEMA_VERSION
+        assert [r[0] for r in conn.execute("DESCRIBE findings").fetchall()] == [
+            "dataset", "mode", "corpus", "params_json", "ranks_key", "code_version", "computed_at", "seconds",
+            "payload_json",
+        ]  # fmt: skip
+    assert after == {**before, "findings": 0, "schema_migrations": 4}  # every row kept, one migration added
 
 
 def test_foreign_corrupt_newer_and_missing_databases(tmp_path):

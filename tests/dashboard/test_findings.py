@@ -91,3 +91,36 @@ def test_findings_without_a_database_is_a_message(use_db, tmp_path, missing):
     at = _page().run()
     assert not at.exception
     assert any("No results database" in i.value for i in at.info)
+
+
+def _muse3_high(at: AppTest) -> str:
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "clean MRR" in d.value.columns)
+    return table[(table.encoder == "muse3") & (table.group == "high")].iloc[0]["clean MRR"]
+
+
+def test_findings_page_reads_the_stored_answer_only_while_it_is_current(db_copy, use_db):
+    import json
+
+    from core.findings import compute_and_store_findings
+
+    compute_and_store_findings(db_copy, "tatoeba", "pair")
+    # Mark the stored answer (muse3's clean MRR on the high group := 0.123456), so the page shows where it read.
+    with duckdb.connect(str(db_copy)) as conn:
+        payload = json.loads(
+            conn.execute("SELECT payload_json FROM findings WHERE mode = 'pair'").fetchone()[0]
+        )
+        cols = {c["name"]: c["values"] for c in payload["robustness"]["columns"]}
+        i = next(
+            i for i, (e, g) in enumerate(zip(cols["encoder"], cols["group"])) if (e, g) == ("muse3", "high")
+        )
+        cols["clean"][i] = 0.123456
+        conn.execute("UPDATE findings SET payload_json = ? WHERE mode = 'pair'", [json.dumps(payload)])
+    use_db(db_copy)
+    assert _muse3_high(_page().run()).startswith("0.123 [")
+    # A cell replaced after the answer was stored (as a rerun of the runner would): stale, so recomputed.
+    with duckdb.connect(str(db_copy)) as conn:
+        conn.execute("UPDATE cells SET completed_at = completed_at + INTERVAL 1 SECOND "
+                     "WHERE mode = 'pair' AND lang = 'deu' AND noise = 'none'")  # fmt: skip
+    clean = _direct(db_copy, "pair", "deu", "none", 0.0)
+    assert _muse3_high(_page().run()).startswith(f"{clean:.3f} [")

@@ -1,0 +1,152 @@
+"""Stored research answers on real DuckDB files: equal to a fresh answer, never shown when stale."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import findings as f
+from core.research import DASHBOARD_REFERENCES, Answer, research_answer, resource_groups
+from core.store import connect
+from core.store import queries as q
+from core.store import writes as w
+
+CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv in (0.1, 0.2, 0.3)]
+N = 30
+
+
+def _cell(db, encoder: str, lang: str, noise: str, level: float, ranks, run: str = "r1") -> None:
+    """Store one cell and its rank rows, as the runner does (write_cells: one transaction)."""
+    n = len(ranks)
+    key = {"dataset": "tatoeba", "mode": "pair", "corpus": f"tatoeba/pair/{lang}", "lang": lang,
+           "encoder": encoder, "noise": noise, "level": float(level), "seed": 0}  # fmt: skip
+    cells = pd.DataFrame([{**key, "fingerprint": f"fp-{encoder}", "run_id": run, "n_queries": n, "n_docs": 50,
+                           "seconds": 0.1, "completed_at": pd.Timestamp.now(), "data_fingerprint": "d",
+                           "noise_version": "1"}])  # fmt: skip
+    ranks = pd.DataFrame({**key, "qid": np.arange(n), "rank": np.asarray(ranks, dtype=np.int32), "n_docs": 50,
+                          "run_id": run})  # fmt: skip
+    with connect(db) as conn:
+        w.write_cells(conn, cells, ranks, pd.DataFrame())
+
+
+def _build(db, encoders=("a", "b", "c"), langs=("amh", "deu")) -> None:
+    rng = np.random.default_rng(0)
+    for i, enc in enumerate(encoders):
+        for lang in langs:
+            for noise, level in CONDITIONS:
+                # Better encoders (lower i) and lower levels give lower ranks, with per-query spread.
+                scale = 1 + 2 * i * (lang == "amh") + 12 * level * (1 + i)
+                _cell(db, enc, lang, noise, level, 1 + rng.poisson(scale, N))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> str:
+    db = tmp_path_factory.mktemp("findings") / "f.duckdb"
+    _build(db)
+    return str(db)
+
+
+@pytest.fixture
+def db(built, tmp_path) -> str:
+    import shutil
+
+    dst = tmp_path / "copy.duckdb"
+    shutil.copy(built, dst)
+    return str(dst)
+
+
+def _fresh(db: str) -> tuple[Answer, dict]:
+    """The answer computed straight from the rank rows, with research_answer's own defaults."""
+    with connect(db, read_only=True) as conn:
+        rows = q.rank_rows(conn, ["corpus", "encoder", "lang", "noise", "level", "qid", "rank"], dataset="tatoeba",
+                           mode="pair", seed=0)  # fmt: skip
+    groups = resource_groups(sorted(rows.lang.unique()))
+    return research_answer(rows, groups, references=DASHBOARD_REFERENCES), groups
+
+
+def _stored(db: str, **kw):
+    with connect(db, read_only=True) as conn:
+        return f.stored_findings(conn, "tatoeba", "pair", **kw)
+
+
+def assert_same(a: Answer, b: Answer) -> None:
+    pd.testing.assert_frame_equal(a.robustness, b.robustness, check_exact=True)
+    pd.testing.assert_frame_equal(a.tests, b.tests, check_exact=True)
+    assert a.conditions == b.conditions and a.noises == b.noises
+
+
+def test_stored_answer_equals_a_fresh_answer_from_the_rows(db):
+    assert _stored(db) is None  # nothing stored yet
+    computed = f.compute_and_store_findings(db, "tatoeba", "pair")
+    stored = _stored(db)
+    fresh, groups = _fresh(db)
+    assert stored is not None and stored[1] == groups == {"low": ["amh"], "high": ["deu"]}
+    assert_same(stored[0], fresh)
+    assert_same(computed[0], fresh)
+    # The aggregate equals the rows: clean MRR of b on amh, straight from SQL.
+    with duckdb.connect(db, read_only=True) as conn:
+        direct = conn.execute("SELECT avg(1.0 / rank) FROM ranks WHERE encoder = 'b' AND lang = 'amh' "
+                              "AND noise = 'none'").fetchone()[0]  # fmt: skip
+    rob = stored[0].robustness.set_index(["encoder", "group"])
+    assert rob.loc[("b", "low"), "clean"] == pytest.approx(direct, abs=1e-12)
+    assert {"auc", "half level"} <= set(rob.columns)
+    assert set(stored[0].tests.reference) >= {"best"}
+
+
+def test_a_cell_added_or_replaced_after_storing_makes_the_answer_stale(db):
+    assert f.refresh_findings(db, say=lambda _m: None) == 1
+    assert _stored(db) is not None
+    assert f.refresh_findings(db, say=lambda _m: None) == 0  # current: kept, nothing computed
+    _cell(db, "d", "deu", "none", 0.0, [1] * N)  # a cell added
+    assert _stored(db) is None
+    f.refresh_findings(db, say=lambda _m: None)
+    assert_same(_stored(db)[0], _fresh(db)[0])
+    # A cell replaced by the runner: same key, new rows and completion time.
+    _cell(db, "a", "amh", "substitute", 0.2, [3] * N, run="r2")
+    assert _stored(db) is None
+    with connect(db, read_only=True) as conn:
+        assert f.ranks_key(conn, "tatoeba", "pair") != f.ranks_key(
+            conn, "tatoeba", "pair", "tatoeba/pair/amh"
+        )
+
+
+def test_other_code_parameters_or_a_damaged_payload_are_never_current(db, monkeypatch):
+    f.compute_and_store_findings(db, "tatoeba", "pair")
+    assert _stored(db) is not None
+    assert _stored(db, references=("e5-small",)) is None  # stored with other references
+    with connect(db, read_only=True) as conn:
+        assert f.stored_findings(conn, "tatoeba", "pooled") is None  # nothing stored for that mode
+    monkeypatch.setattr(f, "code_version", lambda: "another")
+    assert _stored(db) is None
+    monkeypatch.undo()
+    with duckdb.connect(db) as conn:
+        conn.execute('UPDATE findings SET payload_json = \'{"format": 1, "robustness": [\'')
+    assert _stored(db) is None
+
+
+def test_payload_round_trips_floats_exactly_nan_and_inf_included():
+    specials = [0.1, np.nan, np.inf, -np.inf, -0.0, 5e-324, 1 / 3, 1e308]
+    rob = pd.DataFrame({
+        "encoder": ["a", "b", None, "c", "d", "e", "f", "g"], "n": np.arange(8), "x": specials,
+        "flag": [True, False] * 4, "mixed": ["s", None, np.nan, 1, 2.5, np.inf, True, "t"],
+    })  # fmt: skip
+    tests = pd.DataFrame({"p": pd.Series([], dtype="float64"), "reference": pd.Series([], dtype=object)})
+    answer = Answer(rob, tests, [("substitute", 0.1), ("mean", 0.2)], ("substitute", "delete"))
+    text = f.answer_to_json(answer, {"low": ["amh", "swh"], "high": []})
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    json.loads(text, parse_constant=refuse)  # standard JSON: no NaN / Infinity tokens
+    back, groups = f.answer_from_json(text)
+    assert_same(back, answer)
+    assert groups == {"low": ["amh", "swh"], "high": []}
+    bits = np.asarray(specials).view(np.int64)
+    np.testing.assert_array_equal(back.robustness["x"].to_numpy().view(np.int64), bits)  # -0.0 and NaN too
+    assert back.robustness["mixed"].tolist()[:2] == ["s", None] and np.isnan(back.robustness["mixed"][2])
+    with pytest.raises(ValueError, match="not a findings payload"):
+        f.answer_from_json("[1, 2]")
