@@ -19,7 +19,7 @@ Conventions (all stated in the outputs' captions):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,13 +288,25 @@ def significance_marks(
     }
 
 
-def headlines(answer: Answer, level: float | None = None, floor: float = FLOOR_MRR) -> dict[str, str]:
+def headlines(
+    answer: Answer,
+    level: float | None = None,
+    floor: float = FLOOR_MRR,
+    link: Callable[[str, str, str], str | None] | None = None,
+) -> dict[str, str]:
     """Group -> one sentence naming the most and the least robust encoder at ``level`` (mean over the noise
     types, with its 95% CI), among encoders whose clean MRR in the group reaches ``floor``; encoders below it
     are named as floors. Generated from the numbers, never written by hand.
 
-    ``level`` defaults to 0.2 when the answer has it, else the highest level it has.
+    ``level`` defaults to 0.2 when the answer has it, else the highest level it has. ``link`` ((encoder,
+    group, quantity) -> URL, quantity ``"clean MRR"`` or ``"drop mean 0.2"``) makes each number a Markdown
+    link to where it comes from.
     """
+
+    def linked(text: str, enc: str, group: str, quantity: str) -> str:
+        href = link(enc, group, quantity) if link else None
+        return f"[{text.replace('[', chr(92) + '[').replace(']', chr(92) + ']')}]({href})" if href else text
+
     levels = sorted(lv for n, lv in answer.conditions if n == MEAN)
     if level is None:
         level = 0.2 if 0.2 in levels else (levels[-1] if levels else None)
@@ -318,9 +330,11 @@ def headlines(answer: Answer, level: float | None = None, floor: float = FLOOR_M
             continue
         best, worst = ok.iloc[0], ok.iloc[-1]
 
-        def say(r) -> str:
-            return (f"**{r['encoder']}** (clean MRR {r['clean']:.2f}, loses {r[tag]:.0%} "
-                    f"[{r[f'{tag} low']:.0%}, {r[f'{tag} high']:.0%}])")  # fmt: skip
+        def say(r, group=group) -> str:
+            clean = linked(f"{r['clean']:.2f}", r["encoder"], group, "clean MRR")
+            loss = linked(f"{r[tag]:.0%} [{r[f'{tag} low']:.0%}, {r[f'{tag} high']:.0%}]", r["encoder"], group,
+                          f"drop {tag}")  # fmt: skip
+            return f"**{r['encoder']}** (clean MRR {clean}, loses {loss})"
 
         text = f"{name}, noise level {level:g} (mean of {', '.join(answer.noises) or 'the noise types'}): "
         text += f"{say(best)} breaks least; {say(worst)} breaks most." if len(ok) > 1 else (

@@ -18,7 +18,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.languages import published_reference
-from core.research import FLOOR_MRR, MEAN, REFERENCES, fmt_ci, headlines, significance_marks
+from core.research import BEST, DASHBOARD_REFERENCES, FLOOR_MRR, MEAN, fmt_ci, headlines, significance_marks
 from dashboard import components as ui
 from dashboard import data
 from dashboard import url_state as url
@@ -84,11 +84,18 @@ def robustness_view(
     return pd.DataFrame(rows)
 
 
+def reference_encoders(tests: pd.DataFrame, reference: str) -> dict[str, str]:
+    """Group -> the model ``reference`` stands for there (the named model, or each group's most robust one
+    for ``"best"``), from the tests' ``reference_encoder`` column."""
+    part = tests[tests["reference"] == reference]
+    return dict(zip(part["group"], part["reference_encoder"])) if "reference_encoder" in part else {}
+
+
 def drill_link(
-    answer, groups: dict[str, list[str]], mode: str, corpus: str | None, reference: str | None
+    answer, groups: dict[str, list[str]], mode: str, corpus: str | None, ref_of: dict[str, str]
 ) -> Callable[[str, str, str], str | None]:
     """``(encoder, group, quantity) -> link`` to the view a number of the Findings page comes from: the
-    Degradation curves of that encoder (and the reference) over the group's languages pooled, seed 0, at
+    Degradation curves of that encoder (and the group's reference in ``ref_of``) over the group's languages pooled, seed 0, at
     that noise type (relative to clean for drops, with the heatmap at that level); ``queries`` links to the
     Runs page's export of those rows. Published rows and unknown groups have no link (None)."""
     noises = [n for n in answer.noises] or [n for n, _ in answer.conditions if n != MEAN]
@@ -98,6 +105,7 @@ def drill_link(
         if group not in groups or encoder == PUBLISHED_NAME:
             return None
         langs = groups[group]
+        reference = ref_of.get(group)
         encoders = [encoder] + ([reference] if reference and reference != encoder else [])
         if quantity == "queries":
             return url.link("runs", mode=mode, encoders=[encoder], langs=langs, noise=noises)
@@ -239,18 +247,21 @@ def main() -> None:
     if answer.robustness.empty:
         st.info("No clean cells for this selection yet.")
         return
-    refs = [r for r in REFERENCES if r in set(answer.tests.reference)]
+    refs = [r for r in DASHBOARD_REFERENCES if r in set(answer.tests.reference)]
+    best_of = ", ".join(f"{g}: {e}" for g, e in reference_encoders(answer.tests, BEST).items())
     with c3:
         reference = url.selectbox(
             "Significance against", refs or ["(no reference model above the floor)"], key="findings_reference",
+            format_func=lambda r: f"the most robust encoder of each group ({best_of})" if r == BEST else r,
             help="Paired randomization tests over the same queries, Holm-corrected over every comparison "
-                 "against this model. ▲: significantly higher than the reference, ▼: lower.",
+                 "against this reference. ▲: significantly higher than the reference, ▼: lower.",
         )  # fmt: skip
     reference = reference if reference in refs else None
     st.caption(f"{dataset} · {mode} mode · seed 0 · " + " · ".join(
         f"{g}-resource: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()))  # fmt: skip
-    link = drill_link(answer, groups, mode, corpus, reference)
-    sentences = headlines(answer)
+    ref_of = reference_encoders(answer.tests, reference) if reference else {}
+    link = drill_link(answer, groups, mode, corpus, ref_of)
+    sentences = headlines(answer, link=link)
     for sentence in sentences.values():
         st.markdown(sentence)
     chart = story_figure(answer, groups)

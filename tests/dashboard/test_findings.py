@@ -68,7 +68,11 @@ def test_findings_numbers_equal_the_database(small_db):
     # amh: muse3 cannot read Ethiopic (clean MRR ~0.07): shown as a floor, never named as robust.
     low = table[(table.encoder == "muse3") & (table.group == "low")].iloc[0]
     assert low["clean MRR"].endswith("(floor)")
-    text = " ".join(m.value for m in at.markdown)
+    linked = " ".join(m.value for m in at.markdown)
+    assert "(clean MRR [1.00](curves?" in linked  # the sentence's numbers link to their curves
+    text = (
+        re.sub(r"\[((?:\\\[|\\\]|[^\]])*)\]\([^)]*\)", r"\1", linked).replace("\\[", "[").replace("\\]", "]")
+    )
     assert "Low-resource: no encoder reaches a clean MRR of 0.3" in text
     assert f"only **muse3** (clean MRR {clean:.2f}, loses {1 - noisy / clean:.0%}" in text
     assert "sit at the floor" in text
@@ -95,7 +99,7 @@ def test_findings_without_a_database_is_a_message(use_db, tmp_path, missing):
 
 def _muse3_high(at: AppTest) -> str:
     assert not at.exception, [e.value for e in at.exception]
-    table = next(d.value for d in at.dataframe if "clean MRR" in d.value.columns)
+    table = shown_table(at)
     return table[(table.encoder == "muse3") & (table.group == "high")].iloc[0]["clean MRR"]
 
 
