@@ -285,8 +285,9 @@ def main() -> None:
     )  # fmt: skip
     st.caption("Relative drop = 1 − MRR(noisy) / MRR(clean) over the same queries; 95% percentile bootstrap over "
                "queries (1000 resamples, seed 0); 'mean' = each query's reciprocal rank averaged over the noise "
-               "types. A resource group pools its languages' queries. Every number links to the curves it "
-               "comes from (mean drops to the first noise type's).")  # fmt: skip
+               "types. A resource group pools its languages' queries. ▲/▼: significantly higher/lower than the "
+               "reference (Holm-adjusted p < 0.05); on a drop, ▲ means the encoder loses more. Every number links "
+               "to the curves it comes from (mean drops to the first noise type's).")  # fmt: skip
     with st.expander("Every paired test (Holm-adjusted p)"):
         tests = answer.tests.copy()
         st.dataframe(tests.round(4), hide_index=True, width="stretch", key="findings_tests")

@@ -1,0 +1,117 @@
+"""First paint of every dashboard page in a real browser (Debian's Chromium through Playwright).
+
+    python benchmarks/first_paint.py --db results/demo.duckdb [--repeat 3] [--shots DIR]
+
+Starts ``streamlit run dashboard/app.py`` on 127.0.0.1 (a free port) over ``--db``, then for each page opens
+its URL in a fresh browser context (a new session, as a colleague opening a link) and times until the page's
+heading and its main content are drawn and the script run has finished: Findings' sentences and chart,
+Curves' chart, Per-query's table, Live search's results for the default example, Runs' coverage chart. The
+first round warms the server (encoders load once per process, document vectors are read once); the figure is
+the median of the ``--repeat`` later rounds, limit 2 s. The server is stopped by its PID at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+LIMIT_S = 2.0
+# url path -> (heading, selector of the content that answers the page's question)
+PAGES = {
+    "": ("Findings", ".js-plotly-plot"),
+    "curves": ("Degradation curves", ".js-plotly-plot"),
+    "per-query": ("Per-query diffs", '[data-testid="stDataFrame"]'),
+    "live-search": ("Live search", '[data-testid="stMetric"]'),
+    "runs": ("Runs", '[data-testid="stDataFrame"]'),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(db: Path) -> tuple[subprocess.Popen, str]:
+    """A Streamlit server on 127.0.0.1 over ``db``; returns (process, base URL) once it answers."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CLIR_DB": str(db)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("streamlit did not start")
+
+
+def paint(browser, url: str, heading: str, content: str, shot: Path | None) -> float:
+    """Seconds from navigation until ``heading`` and ``content`` are drawn and the run has finished."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1800})
+    page = context.new_page()
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.wait_for_selector(f"h1:has-text('{heading}')", timeout=120_000)
+    page.wait_for_selector(f"{content} >> visible=true", timeout=120_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+    seconds = time.perf_counter() - t0
+    if shot:
+        page.screenshot(path=str(shot), full_page=True)
+    context.close()
+    return seconds
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", type=Path, default=ROOT / "results" / "demo.duckdb")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--shots", type=Path, default=None, help="save one screenshot per page here")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    proc, base = serve(args.db.resolve())
+    ok = True
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
+                                        "--disable-gpu", "--disable-background-networking"])  # fmt: skip
+            times: dict[str, list[float]] = {path: [] for path in PAGES}
+            for round_ in range(args.repeat + 1):
+                for path, (heading, content) in PAGES.items():
+                    shot = None
+                    if args.shots and round_ == args.repeat:
+                        args.shots.mkdir(parents=True, exist_ok=True)
+                        shot = args.shots / f"{path or 'findings'}.png"
+                    t = paint(browser, f"{base}/{path}", heading, content, shot)
+                    if round_:  # round 0 warms the server
+                        times[path].append(t)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print(f"First paint, {args.db}, median of {args.repeat} fresh sessions after a warm-up round (limit {LIMIT_S} s)")
+    for path, (heading, _) in PAGES.items():
+        median = statistics.median(times[path])
+        ok &= median <= LIMIT_S
+        print(f"  {heading:<20} {median:5.2f} s  (max {max(times[path]):.2f} s)  {'ok' if median <= LIMIT_S else 'SLOW'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
