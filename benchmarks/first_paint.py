@@ -3,11 +3,12 @@
     python benchmarks/first_paint.py --db results/demo.duckdb [--repeat 3] [--shots DIR]
 
 Starts ``streamlit run dashboard/app.py`` on 127.0.0.1 (a free port) over ``--db``, then for each page opens
-its URL in a fresh browser context (a new session, as a colleague opening a link) and times until the page's
-heading and its main content are drawn and the script run has finished: Findings' sentences and chart,
-Curves' chart, Per-query's table, Live search's results for the default example, Runs' coverage chart. The
-first round warms the server (encoders load once per process, document vectors are read once); the figure is
-the median of the ``--repeat`` later rounds, limit 2 s. The server is stopped by its PID at the end.
+its URL in a fresh browser context (a new session, as a colleague opening a link) and times three moments:
+the heading drawn (Streamlit's own start-up in the browser), the page's answer drawn (Findings' sentences,
+Curves' chart, Per-query's table, Live search's results for the default example, Runs' tables), and the run
+finished (every chart drawn). The first round warms the server (encoders load once per process, document
+vectors are read once); figures are medians of the ``--repeat`` later rounds; the limit, 2 s, applies to the
+answer. The server is stopped by its PID at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 LIMIT_S = 2.0
 # url path -> (heading, selector of the content that answers the page's question)
 PAGES = {
-    "": ("Findings", ".js-plotly-plot"),
+    "": ("Findings", "text=breaks least"),
     "curves": ("Degradation curves", ".js-plotly-plot"),
     "per-query": ("Per-query diffs", '[data-testid="stDataFrame"]'),
     "live-search": ("Live search", '[data-testid="stMetric"]'),
@@ -61,20 +62,23 @@ def serve(db: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("streamlit did not start")
 
 
-def paint(browser, url: str, heading: str, content: str, shot: Path | None) -> float:
-    """Seconds from navigation until ``heading`` and ``content`` are drawn and the run has finished."""
+def paint(browser, url: str, heading: str, content: str, shot: Path | None) -> tuple[float, float, float]:
+    """Seconds from navigation until the heading, then ``content``, are drawn and the run has finished."""
     context = browser.new_context(viewport={"width": 1440, "height": 1800})
     page = context.new_page()
     t0 = time.perf_counter()
     page.goto(url)
     page.wait_for_selector(f"h1:has-text('{heading}')", timeout=120_000)
+    t_heading = time.perf_counter() - t0
     page.wait_for_selector(f"{content} >> visible=true", timeout=120_000)
+    t_answer = time.perf_counter() - t0
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
-    seconds = time.perf_counter() - t0
+    page.wait_for_timeout(50)
+    t_done = time.perf_counter() - t0
     if shot:
         page.screenshot(path=str(shot), full_page=True)
     context.close()
-    return seconds
+    return t_heading, t_answer, t_done
 
 
 def main() -> int:
@@ -91,7 +95,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox",
                                         "--disable-gpu", "--disable-background-networking"])  # fmt: skip
-            times: dict[str, list[float]] = {path: [] for path in PAGES}
+            times: dict[str, list[tuple[float, float, float]]] = {path: [] for path in PAGES}
             for round_ in range(args.repeat + 1):
                 for path, (heading, content) in PAGES.items():
                     shot = None
@@ -105,11 +109,13 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    print(f"First paint, {args.db}, median of {args.repeat} fresh sessions after a warm-up round (limit {LIMIT_S} s)")
+    print(f"First paint, {args.db}: medians of {args.repeat} fresh sessions after a warm-up round (limit "
+          f"{LIMIT_S} s for the answer)")  # fmt: skip
+    print(f"  {'page':<20} {'heading':>8} {'answer':>8} {'done':>8}")
     for path, (heading, _) in PAGES.items():
-        median = statistics.median(times[path])
-        ok &= median <= LIMIT_S
-        print(f"  {heading:<20} {median:5.2f} s  (max {max(times[path]):.2f} s)  {'ok' if median <= LIMIT_S else 'SLOW'}")
+        h, a, d = (statistics.median(t[i] for t in times[path]) for i in range(3))
+        ok &= a <= LIMIT_S
+        print(f"  {heading:<20} {h:7.2f}s {a:7.2f}s {d:7.2f}s  {'ok' if a <= LIMIT_S else 'SLOW'}")
     return 0 if ok else 1
 
 
