@@ -108,6 +108,13 @@ def test_every_page_and_an_amharic_live_search(server, small_db):
         assert any(c.startswith(f"{1 - noisy / clean:.3f} [") for c in cells[4:])
         link = row.locator("a").first.get_attribute("href")
         assert link and link.startswith("runs?")
+        # Exports for slides and papers: the chart as PNG (rendered by Chromium on click), the table as LaTeX.
+        with page.expect_download(timeout=90_000) as png:
+            page.get_by_test_id("stDownloadButton").filter(has_text="PNG").first.click()
+        assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        with page.expect_download(timeout=30_000) as tex:
+            page.get_by_test_id("stDownloadButton").filter(has_text="LaTeX").first.click()
+        assert "\\toprule" in open(tex.value.path(), encoding="utf-8").read()
         for title, chart in PAGES:
             page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
             page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
