@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -111,10 +112,10 @@ def test_every_page_and_an_amharic_live_search(server, small_db):
         # Exports for slides and papers: the chart as PNG (rendered by Chromium on click), the table as LaTeX.
         with page.expect_download(timeout=90_000) as png:
             page.get_by_test_id("stDownloadButton").filter(has_text="PNG").first.click()
-        assert open(png.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+        assert Path(png.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         with page.expect_download(timeout=30_000) as tex:
             page.get_by_test_id("stDownloadButton").filter(has_text="LaTeX").first.click()
-        assert "\\toprule" in open(tex.value.path(), encoding="utf-8").read()
+        assert "\\toprule" in Path(tex.value.path()).read_text(encoding="utf-8")
         for title, chart in PAGES:
             page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
             page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
