@@ -22,21 +22,20 @@ from core.noise.engine import Doc, _repair, assemble, match_case
 from core.noise.result import Edit, NoiseBatch
 from core.noise.rng import uniforms
 from core.noise.segment import Batch
-from core.noise.substitute import keep_invisibles, substitute_kernel
+from core.noise.substitute import keep_invisibles, source_pool, substitute_kernel
 from core.noise.tables import pool
 from core.noise.text import JOINING, NEUTRAL_SCRIPTS, cluster_kind, cluster_script, graphemes, normal_form
 
-_KERNEL, _NO_EDIT = 0, 1  # plan ids of clusters the kernel handles, and of letters without a pool
-_UNSET = object()
+_KERNEL, _NO_EDIT = 0, 1  # plan ids of clusters the kernel handles, and of clusters without a pool
 
 
 class _Plan:
-    """Replacements of one letter ``old`` (of a script of its own) in one language and normal form."""
+    """Replacements of cluster ``old`` drawn from one pool (``units``) in one normal form."""
 
-    __slots__ = ("old", "form", "units")
+    __slots__ = ("old", "form", "units", "letter")
 
-    def __init__(self, old: str, form: str | None, units: tuple[str, ...]):
-        self.old, self.form, self.units = old, form, units
+    def __init__(self, old: str, form: str | None, units: tuple[str, ...], letter: bool):
+        self.old, self.form, self.units, self.letter = old, form, units, letter
 
     def resolve(self, j: int) -> str | None:
         """What the kernel gives when the draw lands on pool entry ``j`` (as Pool.draw); None: no edit."""
@@ -46,53 +45,138 @@ class _Plan:
             if len(units) == 1:
                 return None
             new = units[(j + 1) % len(units)]
-        new = keep_invisibles(old, match_case(old, new))
+        new = keep_invisibles(old, match_case(old, new) if self.letter else new)
         if self.form and not new.isascii():
             new = unicodedata.normalize(self.form, new)
         return None if new == old else new
 
 
-# Plans live across calls (the precompute noises the same languages again and again): plan ids by
-# (lang, form, cluster), the plans, each plan's pool index, the pools' cumulative weights, and the
-# replacement of (plan id << 32 | pool entry).
-_PLAN_ID: dict[tuple[str, str | None, str], int] = {}
-_PLANS: list[_Plan | None] = [None, None]
-_POOL_OF: list[int] = [-1, -1]
-_PLAN_POOL = np.array(_POOL_OF, np.int64)  # _POOL_OF as an array, refreshed when plans were added
-_POOL_ID: dict[tuple[str, str], int] = {}
-_POOL_CUM: list[np.ndarray] = []
-_OUTS: dict[int, str | None] = {}
+class _IntMap:
+    """A dict from int to int with a vectorised lookup (sorted arrays, rebuilt after additions)."""
+
+    __slots__ = ("d", "keys", "vals")
+
+    def __init__(self):
+        self.d: dict[int, int] = {}
+        self.keys = self.vals = np.empty(0, np.int64)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key; -1 for keys not in the map."""
+        if len(self.keys) != len(self.d):
+            k = np.fromiter(self.d.keys(), np.int64, len(self.d))
+            order = np.argsort(k)
+            self.keys, self.vals = k[order], np.fromiter(self.d.values(), np.int64, len(self.d))[order]
+        if not len(self.keys):
+            return np.full(len(keys), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, self.vals[pos], -1)
 
 
-def _clear_plans() -> None:
-    global _PLAN_POOL
-    _PLAN_ID.clear(), _POOL_ID.clear(), _POOL_CUM.clear(), _OUTS.clear()
-    del _PLANS[2:], _POOL_OF[2:]
-    _PLAN_POOL = _PLAN_POOL[:2]
+class _Store:
+    """Plans and what they give, kept across calls (the precompute noises the same languages again and
+    again): plan ids by (lang, form, cluster) for letters of a script of their own, by (pool, form,
+    cluster) for the others, and by number (language and form, code point) for one-code-point
+    clusters; each plan's pool; and the replacement (out) of each (plan, pool entry), out 0 being none."""
+
+    def __init__(self):
+        self.ids: dict[tuple, int] = {}
+        self.by_cp = _IntMap()  # context << 21 | code point -> plan id
+        self.contexts: dict[str | tuple[str, str | None], int] = {}  # lang (NFC) or (lang, form)
+        self.plans: list[_Plan | None] = [None, None]
+        self.plan_pool: list[int] = [-1, -1]
+        self.pools: dict[tuple[str, str, str], int] = {}
+        self.cums: list[np.ndarray] = []
+        self.outs = _IntMap()  # plan id << 32 | pool entry -> out
+        self.new: list[str | None] = [None]
+        self.pool_of = self.old = self.new_arr = self.new_len = self.new_simple = np.empty(0)
+
+    def plan(self, source: tuple[str, str, str], form: str | None, old: str) -> int:
+        """A new plan: ``old`` replaced by a draw from ``pool(*source)`` (_NO_EDIT when there is none)."""
+        cand = pool(*source)
+        if cand is None:
+            return _NO_EDIT
+        if source not in self.pools:
+            self.pools[source] = len(self.cums)
+            self.cums.append(np.array(cand.cum))
+        self.plans.append(_Plan(old, form, cand.units, source[2] == "letter"))
+        self.plan_pool.append(self.pools[source])
+        return len(self.plans) - 1
+
+    def letter_plan(self, lang: str, form: str | None, old: str) -> int:
+        """The plan of ``old`` when it is a letter of a script of its own, else _KERNEL."""
+        key = (lang, form, old)
+        pid = self.ids.get(key)
+        if pid is None:
+            pid = _KERNEL
+            if cluster_kind(old) == "letter":
+                sc = cluster_script(old)
+                if sc not in NEUTRAL_SCRIPTS:
+                    pid = self.plan((lang, sc, "letter"), form, old)
+            self.ids[key] = pid
+        return pid
+
+    def context_plan(self, doc: Doc, i: int, old: str) -> int | None:
+        """The plan of cluster ``i`` of ``doc`` (a letter, punctuation or symbol whose pool depends on
+        the words around it, see :func:`source_pool`); None for the other kinds (the kernel's)."""
+        kind = cluster_kind(old)
+        if kind not in ("letter", "punct", "symbol"):
+            return None
+        source = source_pool(doc, i, kind)
+        key = (*source, doc.form, old)
+        pid = self.ids.get(key)
+        if pid is None:
+            pid = self.ids[key] = self.plan(source, doc.form, old)
+        return pid
+
+    def context_ids(self, langs: list[str], forms: list[str | None] | None) -> np.ndarray:
+        """A number per text for its (language, normal form)."""
+        keys = langs if forms is None else [g if f == "NFC" else (g, f) for g, f in zip(langs, forms)]
+        ids = list(map(self.contexts.get, keys))
+        if None in ids:
+            ids = [self.contexts.setdefault(k, len(self.contexts)) for k in keys]
+        return np.array(ids, np.int64)
+
+    def out_of(self, pids: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        """The out of each (plan, pool entry), resolved on first use."""
+        keys = (pids << 32) | entries
+        outs = self.outs.get(keys)
+        missing = outs < 0
+        if missing.any():
+            for key in set(keys[missing].tolist()):
+                new = self.plans[key >> 32].resolve(key & 0xFFFFFFFF)
+                self.outs.d[key] = 0 if new is None else len(self.new)
+                if new is not None:
+                    self.new.append(new)
+            outs = self.outs.get(keys)
+        return outs
+
+    def refresh(self) -> None:
+        """Bring the per-plan and per-out arrays up to date."""
+        if len(self.pool_of) != len(self.plans):
+            self.pool_of = np.array(self.plan_pool, np.int64)
+            self.old = np.array([None, None] + [x.old for x in self.plans[2:]], object)
+        if len(self.new_arr) != len(self.new):
+            self.new_arr = np.array(self.new, object)
+            self.new_len = np.array([0] + [len(x) for x in self.new[1:]], np.int64)
+            self.new_simple = np.array([True] + [JOINING.isdisjoint(x) for x in self.new[1:]], bool)
 
 
-def _plan_id(lang: str, form: str | None, old: str) -> int:
-    """Create the plan of cluster ``old`` (a kernel one when it is not a letter of a script of its own)."""
-    pid = _KERNEL
-    if cluster_kind(old) == "letter":
-        sc = cluster_script(old)
-        if sc not in NEUTRAL_SCRIPTS:
-            pid = _NO_EDIT
-            cand = pool(lang, sc, "letter")
-            if cand is not None:
-                if (lang, sc) not in _POOL_ID:
-                    _POOL_ID[lang, sc] = len(_POOL_CUM)
-                    _POOL_CUM.append(np.array(cand.cum))
-                pid = len(_PLANS)
-                _PLANS.append(_Plan(old, form, cand.units))
-                _POOL_OF.append(_POOL_ID[lang, sc])
-    _PLAN_ID[lang, form, old] = pid
-    return pid
+_STORE = _Store()
+
+
+def _doc(b: Batch, vis: np.ndarray, q: int, text: str, lang: str, form: str | None) -> Doc:
+    """The :class:`Doc` of text ``q`` as the kernel reads it, from the batch's clusters (made on access:
+    the kernel looks at a few neighbours only)."""
+    f, joined, start, end = int(b.first[q]), b.joined, b.start, b.end
+    d = object.__new__(Doc)
+    d.text, d.lang, d.form = text, lang, form
+    d.units = _Lazy(lambda j: joined[start[f + j] : end[f + j]], int(b.count[q]))
+    d.space = _Lazy(lambda j: not vis[f + j], d.units.n)
+    return d
 
 
 class _Lazy:
-    """``f(j)`` for ``j`` in ``range(n)``, made on access: a :class:`Doc`'s units or blank flags without
-    slicing every cluster of the text (the kernel looks at a few neighbours only)."""
+    """``f(j)`` for ``j`` in ``range(n)``, made on access."""
 
     __slots__ = ("f", "n")
 
@@ -106,85 +190,83 @@ class _Lazy:
         return self.f(j)
 
 
-def _doc(b: Batch, vis: np.ndarray, q: int, text: str, lang: str, form: str | None) -> Doc:
-    """The :class:`Doc` of text ``q`` as the kernel reads it, from the batch's clusters."""
-    f, joined, start, end = int(b.first[q]), b.joined, b.start, b.end
-    d = object.__new__(Doc)
-    d.text, d.lang, d.form = text, lang, form
-    d.units = _Lazy(lambda j: joined[start[f + j] : end[f + j]], int(b.count[q]))
-    d.space = _Lazy(lambda j: not vis[f + j], d.units.n)
-    return d
-
-
 def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, langs: list[str]) -> NoiseBatch:
     """``run_batch(texts, levels, keys, langs, substitute.FAMILY)``, exactly (same items), faster."""
+    global _STORE
+    if len(_STORE.plans) > 200_000:
+        _STORE = _Store()
+    st = _STORE
     n = len(texts)
-    if len(_PLAN_ID) > 200_000:
-        _clear_plans()
     b = Batch(texts)
     joined, owner, offsets = b.joined, b.owner, b.offsets
     vis = b.visible()
     key_arr = np.asarray(keys, np.uint64)[owner]
     counter = b.index.astype(np.uint64) * np.uint64(3)
-    sel = uniforms(key_arr, counter)
-    hit = np.flatnonzero(vis & (sel < np.array(levels, np.float64)[owner]))
+    hit = np.flatnonzero(vis & (uniforms(key_arr, counter) < np.array(levels, np.float64)[owner]))
     a = uniforms(key_arr[hit], counter[hit] + np.uint64(1))
-    h_q, h_s, h_e = owner[hit], b.start[hit], b.end[hit]
-    olds = list(map(joined.__getitem__, map(slice, h_s.tolist(), h_e.tolist())))
-    forms = _forms(texts, joined)
+    h_q, h_s, h_e, h_i = owner[hit], b.start[hit], b.end[hit], b.index[hit]
+    forms = _forms(texts)
     form_of = (lambda q: "NFC") if forms is None else forms.__getitem__
-    h_lang = np.array(langs, object)[h_q].tolist()
-    h_form = repeat("NFC") if forms is None else np.array(forms, object)[h_q].tolist()
-    keys3 = list(zip(h_lang, h_form, olds))
-    ids = list(map(_PLAN_ID.get, keys3))
-    if None in ids:
-        ids = [_plan_id(*k) if pid is None else pid for k, pid in zip(keys3, ids, strict=True)]
-    global _PLAN_POOL
-    if len(_PLAN_POOL) < len(_POOL_OF):
-        _PLAN_POOL = np.array(_POOL_OF, np.int64)
-    ids_arr = np.array(ids, np.int64)
-    news = np.full(len(ids), None, object)
 
-    # Letters: one searchsorted per pool, then each (plan, entry)'s replacement.
-    drawn = np.flatnonzero(ids_arr > _NO_EDIT)
+    # The plan of each selected cluster: by number for one code point, else by string.
+    ctx = st.context_ids(langs, forms)
+    pid = np.full(len(hit), -1, np.int64)
+    one = np.flatnonzero(h_e - h_s == 1)
+    cp_keys = (ctx[h_q[one]] << 21) | b.cps[h_s[one]]
+    pid[one] = st.by_cp.get(cp_keys)
+    todo = np.flatnonzero(pid < 0)
+    for k, q, s, e in zip(todo.tolist(), h_q[todo].tolist(), h_s[todo].tolist(), h_e[todo].tolist()):
+        pid[k] = p = st.letter_plan(langs[q], form_of(q), joined[s:e])
+        if e - s == 1:
+            st.by_cp.d[int(ctx[q]) << 21 | ord(joined[s])] = p
+
+    # Clusters whose pool depends on their words (punctuation...): a plan from a Doc; digits: the kernel.
+    direct: dict[int, str] = {}
+    kernel = np.flatnonzero(pid == _KERNEL)
+    docs: dict[int, Doc] = {}
+    for k, q, i, s, e in zip(
+        *(x.tolist() for x in (kernel, h_q[kernel], h_i[kernel], h_s[kernel], h_e[kernel]))
+    ):
+        doc = docs.get(q)
+        if doc is None:
+            doc = docs[q] = _doc(b, vis, q, texts[q], langs[q], form_of(q))
+        old = joined[s:e]
+        p = st.context_plan(doc, i, old)
+        if p is None:
+            proposal = substitute_kernel(doc, i, float(a[k]), 0.0)
+            if proposal is not None and proposal[3] != old:
+                direct[k] = proposal[3]
+            p = _NO_EDIT
+        pid[k] = p
+
+    # One searchsorted per pool, then the out of each (plan, entry).
+    st.refresh()
+    out = np.zeros(len(hit), np.int64)
+    drawn = np.flatnonzero(pid > _NO_EDIT)
     if len(drawn):
-        pools = _PLAN_POOL[ids_arr[drawn]]
+        pools = st.pool_of[pid[drawn]]
         order = np.argsort(pools, kind="stable")
-        cut = np.flatnonzero(np.diff(pools[order])) + 1
         entry = np.empty(len(drawn), np.int64)
-        for g in np.split(order, cut):
-            cum = _POOL_CUM[pools[g[0]]]
+        for g in np.split(order, np.flatnonzero(np.diff(pools[order])) + 1):
+            cum = st.cums[pools[g[0]]]
             entry[g] = np.minimum(np.searchsorted(cum, a[drawn[g]], "right"), len(cum) - 1)
-        out_keys = ((ids_arr[drawn] << 32) | entry).tolist()
-        outs = list(map(_OUTS.get, out_keys, repeat(_UNSET)))
-        if _UNSET in outs:
-            for k, ok in enumerate(out_keys):
-                if outs[k] is _UNSET:
-                    outs[k] = _OUTS[ok] = _PLANS[ok >> 32].resolve(ok & 0xFFFFFFFF)
-        news[drawn] = outs
-
-    # Any other cluster: the kernel, on a Doc of its text.
-    kernel = np.flatnonzero(ids_arr == _KERNEL).tolist()
-    if kernel:
-        docs: dict[int, Doc] = {}
-        index = b.index[hit]
-        for k in kernel:
-            q = int(h_q[k])
-            doc = docs.get(q)
-            if doc is None:
-                doc = docs[q] = _doc(b, vis, q, texts[q], langs[q], form_of(q))
-            proposal = substitute_kernel(doc, int(index[k]), float(a[k]), 0.0)
-            if proposal is not None and proposal[3] != olds[k]:
-                news[k] = proposal[3]
-
-    edited = np.flatnonzero(np.not_equal(news, None))
+        out[drawn] = st.out_of(pid[drawn], entry)
+        st.refresh()
+    news, olds = st.new_arr[out], st.old[pid]
+    new_len, new_simple = st.new_len[out], st.new_simple[out]
+    for k, new in direct.items():
+        news[k], olds[k] = new, joined[h_s[k] : h_e[k]]
+        new_len[k], new_simple[k] = len(new), JOINING.isdisjoint(new)
+    is_edit = out > 0
+    is_edit[list(direct)] = True
+    edited = np.flatnonzero(is_edit)
     e_q, e_s, e_e = h_q[edited], h_s[edited], h_e[edited]
-    e_old = [olds[k] for k in edited.tolist()]
-    e_new = news[edited].tolist()
-    noisy = _assemble_all(b, texts, e_q, e_s, e_e, e_new)
+    e_old, e_new = olds[edited].tolist(), news[edited].tolist()
+    e_len, e_simple = new_len[edited], new_simple[edited]
+    noisy = _assemble_all(b, texts, e_q, e_s, e_e, e_new, e_len)
 
     # Rare: an edit that breaks the text's normal form (Hangul jamo, composing starters) is dropped.
-    done = np.unique(e_q).tolist()
+    done = _distinct(e_q)
     done_forms = repeat("NFC") if forms is None else [forms[q] or "NFC" for q in done]
     normal = map(unicodedata.is_normalized, done_forms, [noisy[q] for q in done])
     broken = [q for q, ok in zip(done, normal) if not ok and form_of(q)]
@@ -201,45 +283,49 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
             kept = _repair(texts[q], form_of(q), edits)
             keep[lo:hi] = [e in kept for e in edits]
             noisy[q] = assemble(texts[q], kept)
-        edited, e_q, e_s, e_e = edited[keep], e_q[keep], e_s[keep], e_e[keep]
+        edited, e_q, e_s, e_e, e_simple = edited[keep], e_q[keep], e_s[keep], e_e[keep], e_simple[keep]
         e_old = [x for x, k in zip(e_old, keep.tolist(), strict=True) if k]
         e_new = [x for x, k in zip(e_new, keep.tolist(), strict=True) if k]
-        done = np.unique(e_q).tolist()
+        done = _distinct(e_q)
 
     n_ns = np.bincount(owner, weights=vis, minlength=n).astype(np.int64)
-    cer = _cer(b, texts, noisy, done, e_q, e_new, n_ns)
+    cer = _cer(b, texts, noisy, done, e_q, e_simple, n_ns)
     starts = (e_s - offsets[e_q]).tolist()
     ends = (e_e - offsets[e_q]).tolist()
-    g = b.index[hit][edited]
+    g = h_i[edited]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(e_q, minlength=n)))).tolist()
     columns = (["substitute"] * len(starts), starts, ends, g.tolist(), (g + 1).tolist(), e_old, e_new)
     return NoiseBatch(list(texts), noisy, cer, [None] * n, columns, bounds)
 
 
-def _forms(texts: list[str], joined: str) -> list[str | None] | None:
-    """:func:`normal_form` of every text; None when all are NFC (the usual case, found in one check:
-    a NUL never composes, so the joined texts are NFC exactly when each text is)."""
-    if unicodedata.is_normalized("NFC", joined):
+def _distinct(sorted_ints: np.ndarray) -> list[int]:
+    """The distinct values of a sorted array."""
+    return sorted_ints[np.flatnonzero(np.diff(sorted_ints, prepend=-1))].tolist()
+
+
+def _forms(texts: list[str]) -> list[str | None] | None:
+    """:func:`normal_form` of every text; None when all are NFC (the usual case). Text by text: one
+    check of the joined texts would normalise all of them as soon as one holds a "maybe" code point."""
+    nfc = list(map(unicodedata.is_normalized, repeat("NFC"), texts))
+    if all(nfc):
         return None
-    nfc = map(unicodedata.is_normalized, repeat("NFC"), texts)
     return ["NFC" if ok else normal_form(t) for ok, t in zip(nfc, texts, strict=True)]
 
 
-def _assemble_all(b: Batch, texts: list[str], e_q, e_s, e_e, e_new: list[str]) -> list[str]:
+def _assemble_all(b: Batch, texts: list[str], e_q, e_s, e_e, e_new: list[str], e_len) -> list[str]:
     """The noisy texts: the joined texts with every edit applied (one join), cut back into texts."""
     joined, n = b.joined, len(texts)
     gaps = list(map(joined.__getitem__, map(slice, [0, *e_e.tolist()], [*e_s.tolist(), len(joined)])))
     pieces = [""] * (2 * len(e_new) + 1)
     pieces[0::2], pieces[1::2] = gaps, e_new
     out = "".join(pieces)
-    delta = np.fromiter(map(len, e_new), np.int64, len(e_new)) - (e_e - e_s)
-    per_text = np.bincount(e_q, weights=delta, minlength=n).astype(np.int64)
+    per_text = np.bincount(e_q, weights=e_len - (e_e - e_s), minlength=n).astype(np.int64)
     start = b.offsets + np.cumsum(per_text) - per_text
-    end = start + np.fromiter(map(len, texts), np.int64, n) + per_text
+    end = start + np.diff(np.append(b.offsets, len(joined))) - 1 + per_text
     return list(map(out.__getitem__, map(slice, start.tolist(), end.tolist())))
 
 
-def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_new, n_ns) -> list[float]:
+def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_simple, n_ns) -> list[float]:
     """:func:`core.noise.text.cer` of every text (0.0 for those left unchanged), by column.
 
     A pair of simple texts (one cluster per code point) is compared as strings; any other pair as strings
@@ -249,8 +335,7 @@ def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_n
     done = [q for q in done if texts[q] != noisy[q]]
     if not done:
         return cer
-    new_simple = np.fromiter(map(JOINING.isdisjoint, e_new), bool, len(e_new))
-    simple = b.simple() & (np.bincount(e_q, weights=~new_simple, minlength=len(texts)) == 0)
+    simple = b.simple() & (np.bincount(e_q, weights=~e_simple, minlength=len(texts)) == 0)
     done_arr = np.array(done, np.int64)
     plain = simple[done_arr].tolist()
     pairs = [(texts[q], noisy[q]) if p else None for q, p in zip(done, plain, strict=True)]
@@ -295,17 +380,19 @@ def _symbols(sides: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]])
     if len(multi) and (cps >= spare[0]).any():
         spare = np.setdiff1d(spare, cps)
     used = 0
-    for n in np.unique(length[multi]).tolist():
-        group = multi[length[multi] == n]
-        rows = cps[start[group, None] + np.arange(n)].astype(np.uint64)
-        # Equal clusters get equal ids, exactly: three 21-bit code points per uint64, chunk by chunk.
+    # Equal clusters get equal ids, exactly: three 21-bit code points per uint64 (zeros after the end:
+    # a cluster of several code points holds no NUL), clusters of as many uint64s together.
+    chunks = (length[multi] + 2) // 3
+    for c in np.unique(chunks).tolist():
+        group = multi[chunks == c]
+        at = np.arange(3 * c)
+        rows = cps[np.minimum(start[group, None] + at, len(cps) - 1)].astype(np.uint64)
+        rows[at >= length[group, None]] = 0
         ids = np.zeros(len(group), np.int64)
-        for c in range(0, n, 3):
-            key = np.zeros(len(group), np.uint64)
-            for j in range(c, min(c + 3, n)):
-                key |= rows[:, j] << np.uint64(21 * (j - c))
+        for j in range(c):
+            key = rows[:, 3 * j] | rows[:, 3 * j + 1] << np.uint64(21) | rows[:, 3 * j + 2] << np.uint64(42)
             part = np.unique(key, return_inverse=True)[1].reshape(-1)
-            ids = np.unique(ids * len(group) + part, return_inverse=True)[1].reshape(-1)
+            ids = part if j == 0 else np.unique(ids * len(group) + part, return_inverse=True)[1].reshape(-1)
         top = int(ids.max()) + 1
         if used + top > len(spare):
             return None
