@@ -13,7 +13,9 @@ base...) is handed to :func:`core.noise.substitute.substitute_kernel` itself.
 from __future__ import annotations
 
 import unicodedata
+from functools import partial
 from itertools import repeat
+from json.encoder import encode_basestring
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -88,6 +90,7 @@ class _Store:
         self.cums: list[np.ndarray] = []
         self.outs = _IntMap()  # plan id << 32 | pool entry -> out
         self.new: list[str | None] = [None]
+        self.tail: list[str | None] = [None]  # the out's edit JSON from its "old" value on
         self.pool_of = self.old = self.new_arr = self.new_len = self.new_simple = np.empty(0)
 
     def plan(self, source: tuple[str, str, str], form: str | None, old: str) -> int:
@@ -147,6 +150,7 @@ class _Store:
                 self.outs.d[key] = 0 if new is None else len(self.new)
                 if new is not None:
                     self.new.append(new)
+                    self.tail.append(_tail(self.plans[key >> 32].old, new))
             outs = self.outs.get(keys)
         return outs
 
@@ -156,7 +160,7 @@ class _Store:
             self.pool_of = np.array(self.plan_pool, np.int64)
             self.old = np.array([None, None] + [x.old for x in self.plans[2:]], object)
         if len(self.new_arr) != len(self.new):
-            self.new_arr = np.array(self.new, object)
+            self.new_arr, self.tail_arr = np.array(self.new, object), np.array(self.tail, object)
             self.new_len = np.array([0] + [len(x) for x in self.new[1:]], np.int64)
             self.new_simple = np.array([True] + [JOINING.isdisjoint(x) for x in self.new[1:]], bool)
 
@@ -252,17 +256,18 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
             entry[g] = np.minimum(np.searchsorted(cum, a[drawn[g]], "right"), len(cum) - 1)
         out[drawn] = st.out_of(pid[drawn], entry)
         st.refresh()
-    news, olds = st.new_arr[out], st.old[pid]
+    news, olds, tails = st.new_arr[out], st.old[pid], st.tail_arr[out]
     new_len, new_simple = st.new_len[out], st.new_simple[out]
     for k, new in direct.items():
-        news[k], olds[k] = new, joined[h_s[k] : h_e[k]]
-        new_len[k], new_simple[k] = len(new), JOINING.isdisjoint(new)
+        news[k] = new
+        olds[k] = old = joined[h_s[k] : h_e[k]]
+        new_len[k], new_simple[k], tails[k] = len(new), JOINING.isdisjoint(new), _tail(old, new)
     is_edit = out > 0
     is_edit[list(direct)] = True
     edited = np.flatnonzero(is_edit)
     e_q, e_s, e_e = h_q[edited], h_s[edited], h_e[edited]
     e_old, e_new = olds[edited].tolist(), news[edited].tolist()
-    e_len, e_simple = new_len[edited], new_simple[edited]
+    e_len, e_simple, e_tail = new_len[edited], new_simple[edited], tails[edited]
     noisy = _assemble_all(b, texts, e_q, e_s, e_e, e_new, e_len)
 
     # Rare: an edit that breaks the text's normal form (Hangul jamo, composing starters) is dropped.
@@ -283,19 +288,63 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
             kept = _repair(texts[q], form_of(q), edits)
             keep[lo:hi] = [e in kept for e in edits]
             noisy[q] = assemble(texts[q], kept)
-        edited, e_q, e_s, e_e, e_simple = edited[keep], e_q[keep], e_s[keep], e_e[keep], e_simple[keep]
+        edited, e_q, e_s, e_e, e_simple, e_tail = (x[keep] for x in (edited, e_q, e_s, e_e, e_simple, e_tail))
         e_old = [x for x, k in zip(e_old, keep.tolist(), strict=True) if k]
         e_new = [x for x, k in zip(e_new, keep.tolist(), strict=True) if k]
         done = _distinct(e_q)
 
     n_ns = np.bincount(owner, weights=vis, minlength=n).astype(np.int64)
     cer = _cer(b, texts, noisy, done, e_q, e_simple, n_ns)
-    starts = (e_s - offsets[e_q]).tolist()
-    ends = (e_e - offsets[e_q]).tolist()
-    g = h_i[edited]
+    starts, ends, g = e_s - offsets[e_q], e_e - offsets[e_q], h_i[edited]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(e_q, minlength=n)))).tolist()
-    columns = (["substitute"] * len(starts), starts, ends, g.tolist(), (g + 1).tolist(), e_old, e_new)
-    return NoiseBatch(list(texts), noisy, cer, [None] * n, columns, bounds)
+    columns = (
+        ["substitute"] * len(g),
+        starts.tolist(),
+        ends.tolist(),
+        g.tolist(),
+        (g + 1).tolist(),
+        e_old,
+        e_new,
+    )
+    json = partial(_edits_json, n, done, e_q, starts, ends, g, e_tail)
+    return NoiseBatch(list(texts), noisy, cer, [None] * n, columns, bounds, json)
+
+
+def _tail(old: str, new: str) -> str:
+    """The end of a substitute edit's JSON, from the value of ``old`` on."""
+    return f'{encode_basestring(old)}, "new": {encode_basestring(new)}}}'
+
+
+_HEADS: dict[int, str] = {}  # (start, end, g_start, first edit of its text) -> JSON up to "old"
+
+
+def _edits_json(n: int, done: list[int], e_q, start, end, g, tails) -> list[str]:
+    """:attr:`NoiseBatch.edits_json` of substitute edits, exactly: each edit's JSON is a head shared by
+    every edit of the same span and its out's tail; all are joined once and split into texts."""
+    out = ["[]"] * n
+    if not len(e_q):
+        return out
+    lead = np.diff(e_q, prepend=-1) != 0
+    if max(int(start.max()), int(end.max()), int(g.max())) < 1 << 20:
+        keys = (start | end << 20 | g << 40 | lead.astype(np.int64) << 60).tolist()
+    else:  # texts of a million code points or more: no shared heads
+        keys = list(zip(start.tolist(), end.tolist(), g.tolist(), lead.tolist()))
+    heads = list(map(_HEADS.get, keys))
+    if None in heads:
+        if len(_HEADS) > 100_000:
+            _HEADS.clear()
+        for k, (key, s, e, gs, first) in enumerate(zip(keys, start.tolist(), end.tolist(), g.tolist(), lead)):
+            if heads[k] is None:
+                head = '{{"op": "substitute", "start": {}, "end": {}, "g_start": {}, "g_end": {}, "old": '
+                heads[k] = _HEADS[key] = ("]\x00[" if first else ", ") + head.format(s, e, gs, gs + 1)
+    # Edits are in text order; a text's first edit opens its list and closes the previous text's.
+    pieces = [""] * (2 * len(heads))
+    pieces[0::2], pieces[1::2] = heads, tails.tolist()
+    texts = "".join(pieces).split("\x00")
+    texts[-1] += "]"
+    for q, js in zip(done, texts[1:], strict=True):
+        out[q] = js
+    return out
 
 
 def _distinct(sorted_ints: np.ndarray) -> list[int]:
@@ -360,44 +409,58 @@ def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_s
 
 
 # Code points no text should hold (planes 4 to 13 are unassigned; 15 and 16 are private use): symbols
-# of multi-code-point clusters, unless a text holds them.
+# of multi-code-point clusters in :func:`_symbols`.
 _SPARE = np.r_[0x40000:0xE0000, 0xF0000:0x110000].astype(np.uint32)
+
+
+class _SymbolIds:
+    """Which spare code point (index in ``_SPARE``) stands for which cluster of several code points,
+    kept across calls: by number (three code points packed) up to three code points, by string above."""
+
+    def __init__(self):
+        self.packed, self.long, self.count = _IntMap(), {}, 0
+
+    def new(self) -> int:
+        self.count += 1
+        return self.count - 1
+
+
+_SYMBOL_IDS = _SymbolIds()
 
 
 def _symbols(sides: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> list[list[str]] | None:
     """For each side ``(code points, cluster starts, cluster ends, clusters per text)``, one string per
-    text with one code point per cluster: a single-code-point cluster stands for itself, and equal
-    clusters of several code points (on any side) get the same spare code point, distinct ones distinct
-    ones, so Levenshtein over these strings is Levenshtein over clusters. None when spares run out."""
-    base = np.cumsum([0] + [len(cps) for cps, _, _, _ in sides])
-    cps = np.concatenate([cps for cps, _, _, _ in sides])
-    start = np.concatenate([s + o for (_, s, _, _), o in zip(sides, base.tolist(), strict=False)])
-    end = np.concatenate([e + o for (_, _, e, _), o in zip(sides, base.tolist(), strict=False)])
+    text with one code point per cluster: a one-code-point cluster stands for itself, equal clusters of
+    several code points get the same spare code point and distinct ones distinct ones, so Levenshtein
+    over these strings is Levenshtein over clusters. None when a text holds a spare code point."""
+    global _SYMBOL_IDS
+    base = np.cumsum([0] + [len(cps) for cps, _, _, _ in sides]).tolist()
+    cps = np.concatenate([cps for cps, _, _, _ in sides]).astype(np.int64)
+    start = np.concatenate([s + o for (_, s, _, _), o in zip(sides, base, strict=False)])
+    end = np.concatenate([e + o for (_, _, e, _), o in zip(sides, base, strict=False)])
+    if len(cps) and cps.max() >= _SPARE[0]:
+        return None
     sym = cps[start]
     length = end - start
     multi = np.flatnonzero(length > 1)
-    spare = _SPARE
-    if len(multi) and (cps >= spare[0]).any():
-        spare = np.setdiff1d(spare, cps)
-    used = 0
-    # Equal clusters get equal ids, exactly: three 21-bit code points per uint64 (zeros after the end:
-    # a cluster of several code points holds no NUL), clusters of as many uint64s together.
-    chunks = (length[multi] + 2) // 3
-    for c in np.unique(chunks).tolist():
-        group = multi[chunks == c]
-        at = np.arange(3 * c)
-        rows = cps[np.minimum(start[group, None] + at, len(cps) - 1)].astype(np.uint64)
-        rows[at >= length[group, None]] = 0
-        ids = np.zeros(len(group), np.int64)
-        for j in range(c):
-            key = rows[:, 3 * j] | rows[:, 3 * j + 1] << np.uint64(21) | rows[:, 3 * j + 2] << np.uint64(42)
-            part = np.unique(key, return_inverse=True)[1].reshape(-1)
-            ids = part if j == 0 else np.unique(ids * len(group) + part, return_inverse=True)[1].reshape(-1)
-        top = int(ids.max()) + 1
-        if used + top > len(spare):
-            return None
-        sym[group] = spare[used + ids]
-        used += top
+    if _SYMBOL_IDS.count + len(multi) > len(_SPARE):
+        _SYMBOL_IDS = _SymbolIds()
+    ids = _SYMBOL_IDS
+    short = multi[length[multi] <= 3]
+    # Three 21-bit code points per key; zeros after the end (a multi-code-point cluster holds no NUL).
+    at = start[short]
+    third = np.where(length[short] == 3, cps[np.minimum(at + 2, len(cps) - 1)], 0)
+    key = cps[at] | cps[at + 1] << 21 | third << 42
+    got = ids.packed.get(key)
+    if (got < 0).any():
+        for k in np.unique(key[got < 0]).tolist():
+            ids.packed.d[k] = ids.new()
+        got = ids.packed.get(key)
+    sym[short] = _SPARE[got]
+    long = multi[length[multi] > 3]
+    for c, s, e in zip(long.tolist(), start[long].tolist(), end[long].tolist(), strict=True):
+        unit = cps[s:e].tobytes()
+        sym[c] = _SPARE[ids.long[unit] if unit in ids.long else ids.long.setdefault(unit, ids.new())]
     text = sym.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
     out, k = [], 0
     for _, _, _, count in sides:
