@@ -19,6 +19,7 @@ from json.encoder import encode_basestring
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import cpdist
 
 from core.noise.engine import Doc, _repair, assemble, match_case
 from core.noise.result import Edit, NoiseBatch
@@ -118,17 +119,12 @@ class _Store:
             self.ids[key] = pid
         return pid
 
-    def context_plan(self, doc: Doc, i: int, old: str) -> int | None:
-        """The plan of cluster ``i`` of ``doc`` (a letter, punctuation or symbol whose pool depends on
-        the words around it, see :func:`source_pool`); None for the other kinds (the kernel's)."""
-        kind = cluster_kind(old)
-        if kind not in ("letter", "punct", "symbol"):
-            return None
-        source = source_pool(doc, i, kind)
-        key = (*source, doc.form, old)
+    def source_plan(self, source: tuple[str, str, str], form: str | None, old: str) -> int:
+        """The plan of ``old`` drawn from ``pool(*source)`` (see :func:`source_pool`)."""
+        key = (*source, form, old)
         pid = self.ids.get(key)
         if pid is None:
-            pid = self.ids[key] = self.plan(source, doc.form, old)
+            pid = self.ids[key] = self.plan(source, form, old)
         return pid
 
     def context_ids(self, langs: list[str], forms: list[str | None] | None) -> np.ndarray:
@@ -224,24 +220,37 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
         if e - s == 1:
             st.by_cp.d[int(ctx[q]) << 21 | ord(joined[s])] = p
 
-    # Clusters whose pool depends on their words (punctuation...): a plan from a Doc; digits: the kernel.
+    # Clusters whose pool depends on their word (punctuation, marks...): a plan from their source_pool
+    # (the left neighbour's script when it has one: word_script's first look); digits: the kernel.
     direct: dict[int, str] = {}
     kernel = np.flatnonzero(pid == _KERNEL)
+    left = np.maximum(hit[kernel] - 1, 0)
+    left_in_word = ((h_i[kernel] > 0) & vis[left]).tolist()
     docs: dict[int, Doc] = {}
-    for k, q, i, s, e in zip(
-        *(x.tolist() for x in (kernel, h_q[kernel], h_i[kernel], h_s[kernel], h_e[kernel]))
+    for k, q, i, s, e, lw, ls, le in zip(
+        *(x.tolist() for x in (kernel, h_q[kernel], h_i[kernel], h_s[kernel], h_e[kernel])),
+        left_in_word,
+        b.start[left].tolist(),
+        b.end[left].tolist(),
+        strict=True,
     ):
+        old = joined[s:e]
+        kind = cluster_kind(old)
+        if kind in ("letter", "punct", "symbol"):
+            sc = cluster_script(joined[ls:le]) if lw and cluster_script(old) in NEUTRAL_SCRIPTS else "Zyyy"
+            if sc not in NEUTRAL_SCRIPTS:
+                pid[k] = st.source_plan((langs[q], sc, kind), form_of(q), old)
+                continue
         doc = docs.get(q)
         if doc is None:
             doc = docs[q] = _doc(b, vis, q, texts[q], langs[q], form_of(q))
-        old = joined[s:e]
-        p = st.context_plan(doc, i, old)
-        if p is None:
-            proposal = substitute_kernel(doc, i, float(a[k]), 0.0)
-            if proposal is not None and proposal[3] != old:
-                direct[k] = proposal[3]
-            p = _NO_EDIT
-        pid[k] = p
+        if kind in ("letter", "punct", "symbol"):
+            pid[k] = st.source_plan(source_pool(doc, i, kind), doc.form, old)
+            continue
+        proposal = substitute_kernel(doc, i, float(a[k]), 0.0)
+        if proposal is not None and proposal[3] != old:
+            direct[k] = proposal[3]
+        pid[k] = _NO_EDIT
 
     # One searchsorted per pool, then the out of each (plan, entry).
     st.refresh()
@@ -380,32 +389,30 @@ def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_s
     A pair of simple texts (one cluster per code point) is compared as strings; any other pair as strings
     of *cluster symbols*, one code point per cluster (see :func:`_symbols`), so the distance is always
     Levenshtein's over clusters, computed in C."""
-    cer = [0.0] * len(texts)
-    done = [q for q in done if texts[q] != noisy[q]]
+    cer = np.zeros(len(texts))
     if not done:
-        return cer
+        return cer.tolist()
     simple = b.simple() & (np.bincount(e_q, weights=~e_simple, minlength=len(texts)) == 0)
     done_arr = np.array(done, np.int64)
-    plain = simple[done_arr].tolist()
-    pairs = [(texts[q], noisy[q]) if p else None for q, p in zip(done, plain, strict=True)]
-    other = [q for q, p in zip(done, plain, strict=True) if not p]
-    if other:
+    easy, hard = done_arr[simple[done_arr]].tolist(), done_arr[~simple[done_arr]].tolist()
+    left, right = [texts[q] for q in easy], [noisy[q] for q in easy]
+    if hard:
         mask = np.zeros(len(texts), bool)
-        mask[other] = True
-        nb = Batch([noisy[q] for q in other])
+        mask[hard] = True
+        nb = Batch([noisy[q] for q in hard])
         sides = [
-            (b.cps, b.start[mask[b.owner]], b.end[mask[b.owner]], b.count[other]),
+            (b.cps, b.start[mask[b.owner]], b.end[mask[b.owner]], b.count[hard]),
             (nb.cps, nb.start, nb.end, nb.count),
         ]
         syms = _symbols(sides)
-        if syms is None:  # more distinct clusters than spare code points: a cluster list per text
-            syms = [[graphemes(texts[q]) for q in other], [graphemes(noisy[q]) for q in other]]
-        it = iter(zip(*syms, strict=True))
-        pairs = [p or next(it) for p in pairs]
-    dist = np.array(list(map(Levenshtein.distance, *zip(*pairs, strict=True))), np.int64)
-    for q, c in zip(done, (dist / np.maximum(1, n_ns[done_arr])).tolist(), strict=True):
-        cer[q] = c
-    return cer
+        if syms is None:  # a text holds a spare code point: a cluster list per text
+            syms = [[graphemes(texts[q]) for q in hard], [graphemes(noisy[q]) for q in hard]]
+        left += syms[0]
+        right += syms[1]
+    order = easy + hard
+    dist = cpdist(left, right, scorer=Levenshtein.distance, dtype=np.int64, workers=1)
+    cer[order] = dist / np.maximum(1, n_ns[order])
+    return cer.tolist()
 
 
 # Code points no text should hold (planes 4 to 13 are unassigned; 15 and 16 are private use): symbols

@@ -70,15 +70,18 @@ def breaks(cps: np.ndarray, flags: np.ndarray) -> np.ndarray:
         return brk
     glue = ((flags[1:] & _GLUE) != 0) & ((flags[:-1] & _HARD) == 0)
     incb = _tables()[1][cps]
-    if incb.any():
-        # GB9c as regex applies it: [Extend Linker]* Linker [Extend Linker]* x Consonant (regex does not
-        # ask for a consonant before the run).
-        idx = np.arange(n)
-        el = (incb == _LINKER) | (incb == _EXTEND)
-        last = np.maximum.accumulate(np.where(el, -1, idx))  # last non-Extend/Linker at or before k
-        linkers = np.concatenate(([0], np.cumsum(incb == _LINKER)))  # linkers[k]: count before k
-        conj = (incb[1:] == _CONSONANT) & (linkers[1:-1] > linkers[last[:-1] + 1])
-        glue |= conj
+    # GB9c as regex applies it: [Extend Linker]* Linker [Extend Linker]* x Consonant (regex does not ask
+    # for a consonant before the run). Only consonants right after an Extend or Linker can join: walk
+    # back over the run before each of them, all at once, until a Linker or the run's start.
+    el = (incb == _LINKER) | (incb == _EXTEND)
+    at = np.flatnonzero((incb[1:] == _CONSONANT) & el[:-1])  # boundary k: before consonant k + 1
+    pos, live = at.copy(), np.arange(len(at))
+    while len(live):
+        v = incb[pos[live]]
+        linked = v == _LINKER
+        glue[at[live[linked]]] = True
+        live = live[~linked & (v == _EXTEND) & (pos[live] > 0)]
+        pos[live] -= 1
     brk[1:] = ~glue
     return brk
 
