@@ -205,7 +205,7 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
     hit = np.flatnonzero(vis & (uniforms(key_arr, counter) < np.array(levels, np.float64)[owner]))
     a = uniforms(key_arr[hit], counter[hit] + np.uint64(1))
     h_q, h_s, h_e, h_i = owner[hit], b.start[hit], b.end[hit], b.index[hit]
-    forms = _forms(texts)
+    forms = _forms(texts, b)
     form_of = (lambda q: "NFC") if forms is None else forms.__getitem__
 
     # The plan of each selected cluster: by number for one code point, else by string.
@@ -361,13 +361,16 @@ def _distinct(sorted_ints: np.ndarray) -> list[int]:
     return sorted_ints[np.flatnonzero(np.diff(sorted_ints, prepend=-1))].tolist()
 
 
-def _forms(texts: list[str]) -> list[str | None] | None:
-    """:func:`normal_form` of every text; None when all are NFC (the usual case). Text by text: one
-    check of the joined texts would normalise all of them as soon as one holds a "maybe" code point."""
-    nfc = list(map(unicodedata.is_normalized, repeat("NFC"), texts))
-    if all(nfc):
+def _forms(texts: list[str], b: Batch) -> list[str | None] | None:
+    """:func:`normal_form` of every text; None when all are NFC (the usual case). Most texts are NFC
+    by the quick check alone (:meth:`Batch.nfc`); unicodedata decides the others."""
+    ask = np.flatnonzero(~b.nfc()).tolist()
+    if not ask:
         return None
-    return ["NFC" if ok else normal_form(t) for ok, t in zip(nfc, texts, strict=True)]
+    forms: list[str | None] = ["NFC"] * len(texts)
+    for q in ask:
+        forms[q] = normal_form(texts[q])
+    return forms
 
 
 def _assemble_all(b: Batch, texts: list[str], e_q, e_s, e_e, e_new: list[str], e_len) -> list[str]:

@@ -11,6 +11,7 @@ indicators, Extended_Pictographic) are cut by ``regex`` itself.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +25,7 @@ _HARD = 2  # Control, CR, LF: break before and after (GB4, GB5)
 _COMPLEX = 4  # involved in another rule: the text is cut by regex
 _BLANK = 8  # whitespace or invisible (see core.noise.text.is_blank)
 _JOIN = 16  # in core.noise.text.JOINING: the text is not "simple"
+_NOT_NFC = 32  # NFC_Quick_Check No or Maybe (a superset: see _nfc_suspects)
 # InCB values (second table).
 _LINKER, _CONSONANT, _EXTEND = 1, 2, 3
 
@@ -34,8 +36,25 @@ def _code_points(pattern: str) -> np.ndarray:
     return np.frombuffer(found.encode("utf-32-le"), np.uint32)
 
 
+def _nfc_suspects() -> list[int]:
+    """Code points whose NFC quick check (UAX #15) is not Yes, by :mod:`unicodedata` (which
+    ``unicodedata.is_normalized`` uses): those NFC changes on their own (No), the second code point of
+    every two-code-point canonical decomposition and the Hangul vowel and final jamo (Maybe: they may
+    compose with what precedes them). Planes 0-2 and 14; the others have no decompositions."""
+    out = list(range(0x1161, 0x1176)) + list(range(0x11A8, 0x11C3))
+    for c in [*range(0x30000), *range(0xE0000, 0xE1000)]:
+        d = unicodedata.decomposition(chr(c))
+        if d and d[0] != "<":
+            parts = d.split()
+            if unicodedata.normalize("NFC", chr(c)) != chr(c):
+                out.append(c)
+            if len(parts) == 2:
+                out.append(int(parts[1], 16))
+    return out
+
+
 @lru_cache(maxsize=1)
-def _tables() -> tuple[np.ndarray, np.ndarray]:
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flags = np.zeros(0x110000, np.uint8)
     gcb = "\\p{{Grapheme_Cluster_Break={}}}"
     flags[_code_points("[" + "".join(gcb.format(c) for c in ("Extend", "ZWJ", "SpacingMark")) + "]")] |= _GLUE
@@ -49,7 +68,11 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     incb = np.zeros(0x110000, np.uint8)
     for value, name in ((_LINKER, "Linker"), (_CONSONANT, "Consonant"), (_EXTEND, "Extend")):
         incb[_code_points(f"\\p{{InCB={name}}}")] = value
-    return flags, incb
+    flags[np.array(_nfc_suspects(), np.int64)] |= _NOT_NFC
+    ccc = np.zeros(0x110000, np.uint8)
+    marks = [c for c in [*range(0x30000), *range(0xE0000, 0xE1000)] if unicodedata.combining(chr(c))]
+    ccc[marks] = [unicodedata.combining(chr(c)) for c in marks]
+    return flags, incb, ccc
 
 
 def code_points(text: str) -> np.ndarray:
@@ -129,6 +152,16 @@ class Batch:
         """Bool per cluster: it has a code point that is neither whitespace nor invisible."""
         vis = np.concatenate(([0], np.cumsum((self.flags & _BLANK) == 0)))
         return vis[self.end] > vis[self.start]
+
+    def nfc(self) -> np.ndarray:
+        """Bool per text: NFC for sure (the quick check of UAX #15 says Yes: no code point of
+        :func:`_nfc_suspects`, combining classes in order); False means "ask unicodedata"."""
+        ccc = _tables()[2][self.cps]
+        bad = (self.flags & _NOT_NFC) != 0
+        bad[1:] |= (ccc[1:] != 0) & (ccc[:-1] > ccc[1:])
+        out = np.ones(len(self.offsets), bool)
+        out[np.searchsorted(self.offsets, np.flatnonzero(bad), "right") - 1] = False
+        return out
 
     def simple(self) -> np.ndarray:
         """Bool per text: no code point of ``JOINING`` (see :func:`core.noise.text.is_simple`)."""
