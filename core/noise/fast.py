@@ -24,7 +24,7 @@ from rapidfuzz.process import cpdist
 from core.noise.engine import Doc, _repair, assemble, match_case
 from core.noise.result import Edit, NoiseBatch
 from core.noise.rng import uniforms
-from core.noise.segment import Batch
+from core.noise.segment import Batch, code_points
 from core.noise.substitute import keep_invisibles, source_pool, substitute_kernel
 from core.noise.tables import pool
 from core.noise.text import JOINING, NEUTRAL_SCRIPTS, cluster_kind, cluster_script, graphemes, normal_form
@@ -374,16 +374,27 @@ def _forms(texts: list[str], b: Batch) -> list[str | None] | None:
 
 
 def _assemble_all(b: Batch, texts: list[str], e_q, e_s, e_e, e_new: list[str], e_len) -> list[str]:
-    """The noisy texts: the joined texts with every edit applied (one join), cut back into texts."""
-    joined, n = b.joined, len(texts)
-    gaps = list(map(joined.__getitem__, map(slice, [0, *e_e.tolist()], [*e_s.tolist(), len(joined)])))
-    pieces = [""] * (2 * len(e_new) + 1)
-    pieces[0::2], pieces[1::2] = gaps, e_new
-    out = "".join(pieces)
-    per_text = np.bincount(e_q, weights=e_len - (e_e - e_s), minlength=n).astype(np.int64)
-    start = b.offsets + np.cumsum(per_text) - per_text
-    end = start + np.diff(np.append(b.offsets, len(joined))) - 1 + per_text
-    return list(map(out.__getitem__, map(slice, start.tolist(), end.tolist())))
+    """The noisy texts: the code points of the joined texts with every edit applied, all at once (each
+    kept code point moves by the length change of the edits before it; each edit's new code points go
+    where its span started), decoded once and cut back into texts."""
+    cps, size = b.cps, len(b.cps)
+    new_cps = code_points("".join(e_new))
+    delta = e_len - (e_e - e_s)
+    inside = np.zeros(size + 1, np.int64)
+    inside[e_s] += 1
+    inside[e_e] -= 1
+    kept = np.flatnonzero(np.cumsum(inside[:-1]) == 0)
+    shift = np.zeros(size + 1, np.int64)
+    shift[e_e] = delta
+    shift = np.cumsum(shift)  # shift[p]: length change of the edits ending at or before p
+    out = np.empty(size + int(delta.sum()), np.uint32)
+    out[kept + shift[kept]] = cps[kept]
+    first = np.cumsum(e_len) - e_len
+    out[np.repeat(e_s + shift[e_s] - first, e_len) + np.arange(len(new_cps))] = new_cps
+    joined = out.tobytes().decode("utf-32-le", "surrogatepass")
+    ends = b.offsets + np.diff(np.append(b.offsets, size)) - 1
+    start, end = (b.offsets + shift[b.offsets]).tolist(), (ends + shift[ends]).tolist()
+    return list(map(joined.__getitem__, map(slice, start, end)))
 
 
 def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_simple, n_ns) -> list[float]:

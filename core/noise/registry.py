@@ -183,9 +183,10 @@ def apply_noise_batch(
         ['ab', 'cd']
     """
     texts = list(texts)
-    for t in texts:
-        if not isinstance(t, str):
-            raise TypeError(f"text must be a str, got {type(t).__name__}")
+    if set(map(type, texts)) - {str}:  # one look per type, not per text
+        for t in texts:
+            if not isinstance(t, str):
+                raise TypeError(f"text must be a str, got {type(t).__name__}")
     lang_list = [langs] * len(texts) if isinstance(langs, str) else list(langs)
     qid_list = list(qids)
     one_level = isinstance(level, int | float | np.integer | np.floating)
@@ -197,7 +198,7 @@ def apply_noise_batch(
         )
     for lang in set(lang_list):
         check_lang(lang)
-    if qid_list and all(type(q) is int for q in qid_list):
+    if qid_list and set(map(type, qid_list)) == {int}:
         _check(seed, 0)  # plain ints are valid qids: only the seed needs checking
     else:
         qid_list = [_check(seed, q) for q in qid_list]
