@@ -302,7 +302,8 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
         e_new = [x for x, k in zip(e_new, keep.tolist(), strict=True) if k]
         done = _distinct(e_q)
 
-    n_ns = np.bincount(owner, weights=vis, minlength=n).astype(np.int64)
+    seen = np.concatenate(([0], np.cumsum(vis)))
+    n_ns = seen[b.first + b.count] - seen[b.first]  # non-blank clusters per text
     cer = _cer(b, texts, noisy, done, e_q, e_simple, n_ns)
     starts, ends, g = e_s - offsets[e_q], e_e - offsets[e_q], h_i[edited]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(e_q, minlength=n)))).tolist()
@@ -411,18 +412,12 @@ def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_s
     easy, hard = done_arr[simple[done_arr]].tolist(), done_arr[~simple[done_arr]].tolist()
     left, right = [texts[q] for q in easy], [noisy[q] for q in easy]
     if hard:
-        mask = np.zeros(len(texts), bool)
-        mask[hard] = True
-        nb = Batch([noisy[q] for q in hard])
-        sides = [
-            (b.cps, b.start[mask[b.owner]], b.end[mask[b.owner]], b.count[hard]),
-            (nb.cps, nb.start, nb.end, nb.count),
-        ]
-        syms = _symbols(sides)
+        both = [texts[q] for q in hard] + [noisy[q] for q in hard]
+        syms = _symbols(Batch(both))
         if syms is None:  # a text holds a spare code point: a cluster list per text
-            syms = [[graphemes(texts[q]) for q in hard], [graphemes(noisy[q]) for q in hard]]
-        left += syms[0]
-        right += syms[1]
+            syms = list(map(graphemes, both))
+        left += syms[: len(hard)]
+        right += syms[len(hard) :]
     order = easy + hard
     dist = cpdist(left, right, scorer=Levenshtein.distance, dtype=np.int64, workers=1)
     cer[order] = dist / np.maximum(1, n_ns[order])
@@ -449,17 +444,14 @@ class _SymbolIds:
 _SYMBOL_IDS = _SymbolIds()
 
 
-def _symbols(sides: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> list[list[str]] | None:
-    """For each side ``(code points, cluster starts, cluster ends, clusters per text)``, one string per
-    text with one code point per cluster: a one-code-point cluster stands for itself, equal clusters of
-    several code points get the same spare code point and distinct ones distinct ones, so Levenshtein
-    over these strings is Levenshtein over clusters. None when a text holds a spare code point."""
+def _symbols(b: Batch) -> list[str] | None:
+    """One string per text of ``b`` with one code point per cluster: a one-code-point cluster stands
+    for itself, equal clusters of several code points get the same spare code point and distinct ones
+    distinct ones, so Levenshtein over these strings is Levenshtein over clusters. None when a text
+    holds a spare code point."""
     global _SYMBOL_IDS
-    base = np.cumsum([0] + [len(cps) for cps, _, _, _ in sides]).tolist()
-    cps = np.concatenate([cps for cps, _, _, _ in sides]).astype(np.int64)
-    start = np.concatenate([s + o for (_, s, _, _), o in zip(sides, base, strict=False)])
-    end = np.concatenate([e + o for (_, _, e, _), o in zip(sides, base, strict=False)])
-    if len(cps) and cps.max() >= _SPARE[0]:
+    cps, start, end = b.cps.astype(np.int64), b.start, b.end
+    if cps.max() >= _SPARE[0]:
         return None
     sym = cps[start]
     length = end - start
@@ -483,9 +475,5 @@ def _symbols(sides: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]])
         unit = cps[s:e].tobytes()
         sym[c] = _SPARE[ids.long[unit] if unit in ids.long else ids.long.setdefault(unit, ids.new())]
     text = sym.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
-    out, k = [], 0
-    for _, _, _, count in sides:
-        bounds = np.cumsum(np.concatenate(([k], count))).tolist()
-        out.append(list(map(text.__getitem__, map(slice, bounds[:-1], bounds[1:]))))
-        k = bounds[-1]
-    return out
+    bounds = np.append(b.first, len(start)).tolist()
+    return list(map(text.__getitem__, map(slice, bounds[:-1], bounds[1:])))
