@@ -24,7 +24,7 @@ from rapidfuzz.process import cpdist
 from core.noise.engine import Doc, _repair, assemble, match_case
 from core.noise.result import Edit, NoiseBatch
 from core.noise.rng import uniforms
-from core.noise.segment import Batch, code_points
+from core.noise.segment import Batch, code_points, counts_before
 from core.noise.substitute import keep_invisibles, source_pool, substitute_kernel
 from core.noise.tables import pool
 from core.noise.text import JOINING, NEUTRAL_SCRIPTS, cluster_kind, cluster_script, graphemes, normal_form
@@ -190,8 +190,11 @@ class _Lazy:
         return self.f(j)
 
 
-def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, langs: list[str]) -> NoiseBatch:
-    """``run_batch(texts, levels, keys, langs, substitute.FAMILY)``, exactly (same items), faster."""
+def substitute_batch(
+    texts: list[str], levels: float | list[float], keys: np.ndarray, langs: list[str]
+) -> NoiseBatch:
+    """``run_batch(texts, levels, keys, langs, substitute.FAMILY)``, exactly (same items), faster;
+    ``levels`` may be one level for every text."""
     global _STORE
     if len(_STORE.plans) > 200_000:
         _STORE = _Store()
@@ -202,7 +205,8 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
     vis = b.visible()
     key_arr = np.asarray(keys, np.uint64)[owner]
     counter = b.index.astype(np.uint64) * np.uint64(3)
-    hit = np.flatnonzero(vis & (uniforms(key_arr, counter) < np.array(levels, np.float64)[owner]))
+    level = np.float64(levels) if isinstance(levels, float) else np.array(levels, np.float64)[owner]
+    hit = np.flatnonzero(vis & (uniforms(key_arr, counter) < level))
     a = uniforms(key_arr[hit], counter[hit] + np.uint64(1))
     h_q, h_s, h_e, h_i = owner[hit], b.start[hit], b.end[hit], b.index[hit]
     forms = _forms(texts, b)
@@ -302,7 +306,7 @@ def substitute_batch(texts: list[str], levels: list[float], keys: np.ndarray, la
         e_new = [x for x, k in zip(e_new, keep.tolist(), strict=True) if k]
         done = _distinct(e_q)
 
-    seen = np.concatenate(([0], np.cumsum(vis)))
+    seen = counts_before(vis)
     n_ns = seen[b.first + b.count] - seen[b.first]  # non-blank clusters per text
     cer = _cer(b, texts, noisy, done, e_q, e_simple, n_ns)
     starts, ends, g = e_s - offsets[e_q], e_e - offsets[e_q], h_i[edited]
@@ -381,10 +385,10 @@ def _assemble_all(b: Batch, texts: list[str], e_q, e_s, e_e, e_new: list[str], e
     cps, size = b.cps, len(b.cps)
     new_cps = code_points("".join(e_new))
     delta = e_len - (e_e - e_s)
-    inside = np.zeros(size + 1, np.int64)
+    inside = np.zeros(size, np.int8)
     inside[e_s] += 1
-    inside[e_e] -= 1
-    kept = np.flatnonzero(np.cumsum(inside[:-1]) == 0)
+    inside[e_e[e_e < size]] -= 1
+    kept = np.flatnonzero(counts_before(inside)[1:] == 0)
     shift = np.zeros(size + 1, np.int64)
     shift[e_e] = delta
     shift = np.cumsum(shift)  # shift[p]: length change of the edits ending at or before p

@@ -208,5 +208,5 @@ def apply_noise_batch(
         return NoiseBatch.of([identity(t) for t in texts])
     keys = query_keys(seed, qid_list, noise)
     if noise == "substitute":
-        return substitute_batch(texts, level_list, keys, lang_list)
+        return substitute_batch(texts, level_list[0] if one_level else level_list, keys, lang_list)
     return NoiseBatch.of(run_batch(texts, level_list, keys, lang_list, FAMILIES[noise]))

@@ -75,6 +75,14 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return flags, incb, ccc
 
 
+def counts_before(x: np.ndarray) -> np.ndarray:
+    """``c[k] = x[:k].sum()`` for ``k`` in ``0..len(x)``, for 0/1 (or small) ``x``: in int32 when the
+    length allows, since these arrays run over every code point and int64 doubles the memory traffic."""
+    out = np.zeros(len(x) + 1, np.int32 if len(x) < 2**31 - 1 else np.int64)
+    np.cumsum(x, dtype=out.dtype, out=out[1:])
+    return out
+
+
 def code_points(text: str) -> np.ndarray:
     """The code points of ``text`` as a uint32 array."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
@@ -143,14 +151,14 @@ class Batch:
         keep = ~sep[b]
         self.start = b[keep]
         self.end = np.append(b[1:], len(cps))[keep]
-        self.owner = (np.cumsum(sep) - sep)[self.start]
+        self.owner = counts_before(sep)[self.start]
         self.count = np.bincount(self.owner, minlength=n)
         self.first = np.cumsum(self.count) - self.count
         self.index = np.arange(len(self.start)) - self.first[self.owner]
 
     def visible(self) -> np.ndarray:
         """Bool per cluster: it has a code point that is neither whitespace nor invisible."""
-        vis = np.concatenate(([0], np.cumsum((self.flags & _BLANK) == 0)))
+        vis = counts_before((self.flags & _BLANK) == 0)
         return vis[self.end] > vis[self.start]
 
     def nfc(self) -> np.ndarray:
@@ -165,6 +173,6 @@ class Batch:
 
     def simple(self) -> np.ndarray:
         """Bool per text: no code point of ``JOINING`` (see :func:`core.noise.text.is_simple`)."""
-        j = np.concatenate(([0], np.cumsum((self.flags & _JOIN) != 0)))
+        j = counts_before((self.flags & _JOIN) != 0)
         lengths = np.diff(np.append(self.offsets, len(self.cps))) - 1
         return j[self.offsets + lengths] == j[self.offsets]
