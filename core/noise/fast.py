@@ -416,10 +416,18 @@ def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_s
     easy, hard = done_arr[simple[done_arr]].tolist(), done_arr[~simple[done_arr]].tolist()
     left, right = [texts[q] for q in easy], [noisy[q] for q in easy]
     if hard:
-        both = [texts[q] for q in hard] + [noisy[q] for q in hard]
-        syms = _symbols(Batch(both))
+        # The clusters of the original texts (from b) and of their noisy texts (cut now), one source.
+        nb = Batch([noisy[q] for q in hard])
+        count = b.count[hard]
+        mine = np.repeat(b.first[hard] - (np.cumsum(count) - count), count) + np.arange(count.sum())
+        syms = _symbols(
+            np.concatenate((b.cps, nb.cps)),
+            np.concatenate((b.start[mine], nb.start + len(b.cps))),
+            np.concatenate((b.end[mine], nb.end + len(b.cps))),
+            np.concatenate((count, nb.count)),
+        )
         if syms is None:  # a text holds a spare code point: a cluster list per text
-            syms = list(map(graphemes, both))
+            syms = [graphemes(texts[q]) for q in hard] + [graphemes(noisy[q]) for q in hard]
         left += syms[: len(hard)]
         right += syms[len(hard) :]
     order = easy + hard
@@ -448,16 +456,15 @@ class _SymbolIds:
 _SYMBOL_IDS = _SymbolIds()
 
 
-def _symbols(b: Batch) -> list[str] | None:
-    """One string per text of ``b`` with one code point per cluster: a one-code-point cluster stands
-    for itself, equal clusters of several code points get the same spare code point and distinct ones
-    distinct ones, so Levenshtein over these strings is Levenshtein over clusters. None when a text
-    holds a spare code point."""
+def _symbols(cps: np.ndarray, start: np.ndarray, end: np.ndarray, count: np.ndarray) -> list[str] | None:
+    """One string per text (``count[j]`` clusters ``[start, end)`` of ``cps`` each, in order) with one
+    code point per cluster: a one-code-point cluster stands for itself, equal clusters of several code
+    points get the same spare code point and distinct ones distinct ones, so Levenshtein over these
+    strings is Levenshtein over clusters. None when a text holds a spare code point."""
     global _SYMBOL_IDS
-    cps, start, end = b.cps.astype(np.int64), b.start, b.end
     if cps.max() >= _SPARE[0]:
         return None
-    sym = cps[start]
+    sym = cps[start].astype(np.int64)
     length = end - start
     multi = np.flatnonzero(length > 1)
     if _SYMBOL_IDS.count + len(multi) > len(_SPARE):
@@ -466,8 +473,8 @@ def _symbols(b: Batch) -> list[str] | None:
     short = multi[length[multi] <= 3]
     # Three 21-bit code points per key; zeros after the end (a multi-code-point cluster holds no NUL).
     at = start[short]
-    third = np.where(length[short] == 3, cps[np.minimum(at + 2, len(cps) - 1)], 0)
-    key = cps[at] | cps[at + 1] << 21 | third << 42
+    third = np.where(length[short] == 3, cps[np.minimum(at + 2, len(cps) - 1)], 0).astype(np.int64)
+    key = cps[at].astype(np.int64) | cps[at + 1].astype(np.int64) << 21 | third << 42
     got = ids.packed.get(key)
     if (got < 0).any():
         for k in np.unique(key[got < 0]).tolist():
@@ -479,5 +486,5 @@ def _symbols(b: Batch) -> list[str] | None:
         unit = cps[s:e].tobytes()
         sym[c] = _SPARE[ids.long[unit] if unit in ids.long else ids.long.setdefault(unit, ids.new())]
     text = sym.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
-    bounds = np.append(b.first, len(start)).tolist()
+    bounds = np.concatenate(([0], np.cumsum(count))).tolist()
     return list(map(text.__getitem__, map(slice, bounds[:-1], bounds[1:])))
