@@ -78,12 +78,14 @@ class _IntMap:
 class _Store:
     """Plans and what they give, kept across calls (the precompute noises the same languages again and
     again): plan ids by (lang, form, cluster) for letters of a script of their own, by (pool, form,
-    cluster) for the others, and by number (language and form, code point) for one-code-point
-    clusters; each plan's pool; and the replacement (out) of each (plan, pool entry), out 0 being none."""
+    cluster) for the others, and by number (language and form, cluster number) for clusters of up to
+    three code points; each plan's pool; and the replacement (out) of each (plan, pool entry), out 0
+    being none."""
 
     def __init__(self):
         self.ids: dict[tuple, int] = {}
-        self.by_cp = _IntMap()  # context << 21 | code point -> plan id
+        self.numbers = _IntMap()  # three code points packed -> 0x110000 + n, for clusters of 2 or 3
+        self.by_number = _IntMap()  # context << 32 | cluster number -> plan id
         self.contexts: dict[str | tuple[str, str | None], int] = {}  # lang (NFC) or (lang, form)
         self.plans: list[_Plan | None] = [None, None]
         self.plan_pool: list[int] = [-1, -1]
@@ -212,17 +214,25 @@ def substitute_batch(
     forms = _forms(texts, b)
     form_of = (lambda q: "NFC") if forms is None else forms.__getitem__
 
-    # The plan of each selected cluster: by number for one code point, else by string.
+    # The plan of each selected cluster: by number up to three code points (a code point stands for
+    # itself, two or three get a number above them), else by string.
     ctx = st.context_ids(langs, forms)
+    number = np.where(h_e - h_s == 1, b.cps[h_s].astype(np.int64), -1)
+    few = np.flatnonzero((h_e - h_s == 2) | (h_e - h_s == 3))
+    if len(few):
+        key = _pack3(b.cps, h_s[few], h_e[few] - h_s[few])
+        got = st.numbers.get(key)
+        for k in np.unique(key[got < 0]).tolist():
+            st.numbers.d[k] = 0x110000 + len(st.numbers.d)
+        number[few] = st.numbers.get(key)
     pid = np.full(len(hit), -1, np.int64)
-    one = np.flatnonzero(h_e - h_s == 1)
-    cp_keys = (ctx[h_q[one]] << 21) | b.cps[h_s[one]]
-    pid[one] = st.by_cp.get(cp_keys)
+    known = np.flatnonzero(number >= 0)
+    pid[known] = st.by_number.get(ctx[h_q[known]] << 32 | number[known])
     todo = np.flatnonzero(pid < 0)
     for k, q, s, e in zip(todo.tolist(), h_q[todo].tolist(), h_s[todo].tolist(), h_e[todo].tolist()):
         pid[k] = p = st.letter_plan(langs[q], form_of(q), joined[s:e])
-        if e - s == 1:
-            st.by_cp.d[int(ctx[q]) << 21 | ord(joined[s])] = p
+        if number[k] >= 0:
+            st.by_number.d[int(ctx[q]) << 32 | int(number[k])] = p
 
     # Clusters whose pool depends on their word (punctuation, marks...): a plan from their source_pool
     # (the left neighbour's script when it has one: word_script's first look); digits: the kernel.
@@ -456,6 +466,13 @@ class _SymbolIds:
 _SYMBOL_IDS = _SymbolIds()
 
 
+def _pack3(cps: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """One int64 per cluster of 2 or 3 code points, equal exactly for equal clusters: three 21-bit code
+    points, zero after the end (a cluster of several code points holds no NUL)."""
+    third = np.where(length == 3, cps[np.minimum(start + 2, len(cps) - 1)], 0).astype(np.int64)
+    return cps[start].astype(np.int64) | cps[start + 1].astype(np.int64) << 21 | third << 42
+
+
 def _symbols(cps: np.ndarray, start: np.ndarray, end: np.ndarray, count: np.ndarray) -> list[str] | None:
     """One string per text (``count[j]`` clusters ``[start, end)`` of ``cps`` each, in order) with one
     code point per cluster: a one-code-point cluster stands for itself, equal clusters of several code
@@ -471,10 +488,7 @@ def _symbols(cps: np.ndarray, start: np.ndarray, end: np.ndarray, count: np.ndar
         _SYMBOL_IDS = _SymbolIds()
     ids = _SYMBOL_IDS
     short = multi[length[multi] <= 3]
-    # Three 21-bit code points per key; zeros after the end (a multi-code-point cluster holds no NUL).
-    at = start[short]
-    third = np.where(length[short] == 3, cps[np.minimum(at + 2, len(cps) - 1)], 0).astype(np.int64)
-    key = cps[at].astype(np.int64) | cps[at + 1].astype(np.int64) << 21 | third << 42
+    key = _pack3(cps, start[short], length[short])
     got = ids.packed.get(key)
     if (got < 0).any():
         for k in np.unique(key[got < 0]).tolist():
