@@ -132,8 +132,9 @@ class _Store:
     def context_ids(self, langs: list[str], forms: list[str | None] | None) -> np.ndarray:
         """A number per text for its (language, normal form)."""
         keys = langs if forms is None else [g if f == "NFC" else (g, f) for g, f in zip(langs, forms)]
-        ids = list(map(self.contexts.get, keys))
-        if None in ids:
+        try:
+            ids = list(map(self.contexts.__getitem__, keys))
+        except KeyError:
             ids = [self.contexts.setdefault(k, len(self.contexts)) for k in keys]
         return np.array(ids, np.int64)
 
@@ -353,14 +354,16 @@ def _edits_json(n: int, done: list[int], e_q, start, end, g, tails) -> list[str]
         keys = (start | end << 20 | g << 40 | lead.astype(np.int64) << 60).tolist()
     else:  # texts of a million code points or more: no shared heads
         keys = list(zip(start.tolist(), end.tolist(), g.tolist(), lead.tolist()))
-    heads = list(map(_HEADS.get, keys))
-    if None in heads:
+    try:
+        heads = list(map(_HEADS.__getitem__, keys))
+    except KeyError:
         if len(_HEADS) > 100_000:
             _HEADS.clear()
-        for k, (key, s, e, gs, first) in enumerate(zip(keys, start.tolist(), end.tolist(), g.tolist(), lead)):
-            if heads[k] is None:
-                head = '{{"op": "substitute", "start": {}, "end": {}, "g_start": {}, "g_end": {}, "old": '
-                heads[k] = _HEADS[key] = ("]\x00[" if first else ", ") + head.format(s, e, gs, gs + 1)
+        head = '{{"op": "substitute", "start": {}, "end": {}, "g_start": {}, "g_end": {}, "old": '
+        for key, s, e, gs, first in zip(keys, start.tolist(), end.tolist(), g.tolist(), lead.tolist()):
+            if key not in _HEADS:
+                _HEADS[key] = ("]\x00[" if first else ", ") + head.format(s, e, gs, gs + 1)
+        heads = list(map(_HEADS.__getitem__, keys))
     # Edits are in text order; a text's first edit opens its list and closes the previous text's.
     pieces = [""] * (2 * len(heads))
     pieces[0::2], pieces[1::2] = heads, tails.tolist()
