@@ -290,7 +290,7 @@ def substitute_batch(
     is_edit[list(direct)] = True
     edited = np.flatnonzero(is_edit)
     e_q, e_s, e_e = h_q[edited], h_s[edited], h_e[edited]
-    e_old, e_new = olds[edited].tolist(), news[edited].tolist()
+    e_old, e_new = olds[edited], news[edited].tolist()
     e_len, e_simple, e_tail = new_len[edited], new_simple[edited], tails[edited]
     noisy = _assemble_all(b, texts, e_q, e_s, e_e, e_new, e_len)
 
@@ -313,7 +313,7 @@ def substitute_batch(
             keep[lo:hi] = [e in kept for e in edits]
             noisy[q] = assemble(texts[q], kept)
         edited, e_q, e_s, e_e, e_simple, e_tail = (x[keep] for x in (edited, e_q, e_s, e_e, e_simple, e_tail))
-        e_old = [x for x, k in zip(e_old, keep.tolist(), strict=True) if k]
+        e_old = e_old[keep]
         e_new = [x for x, k in zip(e_new, keep.tolist(), strict=True) if k]
         done = _distinct(e_q)
 
@@ -321,18 +321,24 @@ def substitute_batch(
     n_ns = seen[b.first + b.count] - seen[b.first]  # non-blank clusters per text
     cer = _cer(b, texts, noisy, done, e_q, e_simple, n_ns)
     starts, ends, g = e_s - offsets[e_q], e_e - offsets[e_q], h_i[edited]
+    edits = partial(_edit_columns, n, e_q, starts, ends, g, e_old, e_new)
+    json = partial(_edits_json, n, done, e_q, starts, ends, g, e_tail)
+    return NoiseBatch(list(texts), noisy, cer, [None] * n, edits, json)
+
+
+def _edit_columns(n: int, e_q, start, end, g, old: np.ndarray, new: list[str]) -> tuple:
+    """:meth:`NoiseBatch.edit_columns` of substitute edits."""
     bounds = np.concatenate(([0], np.cumsum(np.bincount(e_q, minlength=n)))).tolist()
     columns = (
         ["substitute"] * len(g),
-        starts.tolist(),
-        ends.tolist(),
+        start.tolist(),
+        end.tolist(),
         g.tolist(),
         (g + 1).tolist(),
-        e_old,
-        e_new,
+        old.tolist(),
+        new,
     )
-    json = partial(_edits_json, n, done, e_q, starts, ends, g, e_tail)
-    return NoiseBatch(list(texts), noisy, cer, [None] * n, columns, bounds, json)
+    return columns, bounds
 
 
 def _tail(old: str, new: str) -> str:

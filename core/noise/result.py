@@ -139,13 +139,11 @@ class NoiseBatch(Sequence[NoiseResult]):
 
     Args:
         texts, noisy, cer, layouts: one entry per text.
-        edits: the edits of every text, in text order, as seven columns (op, start, end, g_start,
-            g_end, old, new).
-        bounds: ``n + 1`` offsets: the edits of text ``j`` are entries ``bounds[j]:bounds[j + 1]``.
+        edits: what :meth:`edit_columns` returns, or a function making it (called once, on first use).
         edits_json: makes :attr:`edits_json` faster than from the columns (called once, on first use).
     """
 
-    __slots__ = ("texts", "noisy", "cer", "layouts", "edits", "bounds", "_json")
+    __slots__ = ("texts", "noisy", "cer", "layouts", "_edits", "_json")
 
     def __init__(
         self,
@@ -153,12 +151,18 @@ class NoiseBatch(Sequence[NoiseResult]):
         noisy: list[str],
         cer: list[float],
         layouts: list[str | None],
-        edits: tuple[list, ...],
-        bounds: list[int],
+        edits: tuple[tuple[list, ...], list[int]] | Callable[[], tuple[tuple[list, ...], list[int]]],
         edits_json: Callable[[], list[str]] | None = None,
     ):
         self.texts, self.noisy, self.cer, self.layouts = texts, noisy, cer, layouts
-        self.edits, self.bounds, self._json = edits, bounds, edits_json
+        self._edits, self._json = edits, edits_json
+
+    def edit_columns(self) -> tuple[tuple[list, ...], list[int]]:
+        """The edits of every text, in text order, as seven columns (op, start, end, g_start, g_end,
+        old, new), and ``n + 1`` offsets: the edits of text ``j`` are entries ``bounds[j]:bounds[j + 1]``."""
+        if callable(self._edits):
+            self._edits = self._edits()
+        return self._edits
 
     @classmethod
     def of(cls, results: list[NoiseResult]) -> NoiseBatch:
@@ -171,8 +175,7 @@ class NoiseBatch(Sequence[NoiseResult]):
             [r.noisy for r in results],
             [r.cer for r in results],
             [r.layout for r in results],
-            cols,
-            bounds,
+            (cols, bounds),
         )
 
     def __len__(self) -> int:
@@ -182,8 +185,9 @@ class NoiseBatch(Sequence[NoiseResult]):
         if isinstance(j, slice):
             return [self[k] for k in range(*j.indices(len(self)))]
         j = range(len(self))[j]  # IndexError and negative indices as a list has them
-        a, b = self.bounds[j], self.bounds[j + 1]
-        edits = tuple(map(Edit, *(c[a:b] for c in self.edits)))
+        columns, bounds = self.edit_columns()
+        a, b = bounds[j], bounds[j + 1]
+        edits = tuple(map(Edit, *(c[a:b] for c in columns)))
         return NoiseResult(self.texts[j], self.noisy[j], edits, self.cer[j], self.layouts[j])
 
     def __eq__(self, other: object) -> bool:
@@ -200,7 +204,7 @@ class NoiseBatch(Sequence[NoiseResult]):
         if callable(self._json):
             self._json = self._json()
         if self._json is None:
-            op, start, end, g_start, g_end, old, new = self.edits
+            (op, start, end, g_start, g_end, old, new), b = self.edit_columns()
             keys = list(zip(op, start, end, g_start, g_end))
             heads = list(map(_HEADS.get, keys))
             if None in heads:
@@ -222,6 +226,5 @@ class NoiseBatch(Sequence[NoiseResult]):
                     ),
                 )
             )
-            b = self.bounds
             self._json = [f"[{', '.join(frags[i:j])}]" if i != j else "[]" for i, j in zip(b, b[1:])]
         return self._json
