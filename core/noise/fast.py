@@ -1,13 +1,17 @@
 """``substitute`` over a whole batch: the same results as :func:`core.noise.engine.run_batch`, faster.
 
-Everything is done by column, over all texts at once: clusters come from :class:`core.noise.segment.Batch`
-(numpy, no per-text regex scan), the selection uniform of every cluster is one vectorised expression, the
-noisy texts are cut out of one joined string, and the result is a :class:`NoiseBatch` (no object per text
-or edit). A selected letter of a script of its own (its word's script is then its own) is replaced through
-a *plan* per (language, normal form, cluster): the pool it draws from (one ``searchsorted`` per pool for
-the whole batch) and a table of the replacement each pool entry gives, filled on demand with the very
-functions the kernel calls. Any other selected cluster (punctuation, digits, symbols, marks without a
-base...) is handed to :func:`core.noise.substitute.substitute_kernel` itself.
+Everything is done by column, over all texts at once, so that per text and per edit only C loops run:
+
+- clusters come from :class:`core.noise.segment.Batch` (numpy, no per-text regex scan), and the
+  selection uniform of every cluster is one vectorised expression;
+- each selected cluster gets a *plan*: the pool its replacement is drawn from and, per pool entry, the
+  replacement the kernel would give (made on first use with the very functions the kernel calls, and
+  kept across calls). Plans are found by number for clusters of up to three code points; punctuation
+  and marks, whose pool depends on their word, find theirs through :func:`source_pool`; digits go
+  through :func:`core.noise.substitute.substitute_kernel` itself. One ``searchsorted`` per pool draws;
+- the noisy texts are assembled in code-point space and decoded once; the CER distances are one
+  ``cpdist`` call over strings of one code point per cluster;
+- the result is a :class:`NoiseBatch`, whose edit columns and edits JSON are made on first use.
 """
 
 from __future__ import annotations
