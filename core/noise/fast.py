@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import unicodedata
 from functools import partial
-from itertools import repeat
 from json.encoder import encode_basestring
 
 import numpy as np
@@ -28,7 +27,7 @@ from rapidfuzz.process import cpdist
 from core.noise.engine import Doc, _repair, assemble, match_case
 from core.noise.result import Edit, NoiseBatch
 from core.noise.rng import uniforms
-from core.noise.segment import Batch, code_points, counts_before
+from core.noise.segment import Batch, code_points, counts_before, nfc_boundary_before
 from core.noise.substitute import keep_invisibles, source_pool, substitute_kernel
 from core.noise.tables import pool
 from core.noise.text import JOINING, NEUTRAL_SCRIPTS, cluster_kind, cluster_script, graphemes, normal_form
@@ -98,7 +97,7 @@ class _Store:
         self.outs = _IntMap()  # plan id << 32 | pool entry -> out
         self.new: list[str | None] = [None]
         self.tail: list[str | None] = [None]  # the out's edit JSON from its "old" value on
-        self.pool_of = self.old = self.new_arr = self.new_len = self.new_simple = np.empty(0)
+        self.pool_of = self.old = self.new_arr = self.new_len = self.new_simple = self.new_bound = np.empty(0)
 
     def plan(self, source: tuple[str, str, str], form: str | None, old: str) -> int:
         """A new plan: ``old`` replaced by a draw from ``pool(*source)`` (_NO_EDIT when there is none)."""
@@ -166,6 +165,7 @@ class _Store:
             self.new_arr, self.tail_arr = np.array(self.new, object), np.array(self.tail, object)
             self.new_len = np.array([0] + [len(x) for x in self.new[1:]], np.int64)
             self.new_simple = np.array([True] + [JOINING.isdisjoint(x) for x in self.new[1:]], bool)
+            self.new_bound = nfc_boundary_before(np.array([0] + [ord(x[0]) for x in self.new[1:]], np.uint32))
 
 
 _STORE = _Store()
@@ -285,11 +285,12 @@ def substitute_batch(
         out[drawn] = st.out_of(pid[drawn], entry)
         st.refresh()
     news, olds, tails = st.new_arr[out], st.old[pid], st.tail_arr[out]
-    new_len, new_simple = st.new_len[out], st.new_simple[out]
+    new_len, new_simple, new_bound = st.new_len[out], st.new_simple[out], st.new_bound[out]
     for k, new in direct.items():
         news[k] = new
         olds[k] = old = joined[h_s[k] : h_e[k]]
         new_len[k], new_simple[k], tails[k] = len(new), JOINING.isdisjoint(new), _tail(old, new)
+        new_bound[k] = nfc_boundary_before(np.array([ord(new[0])], np.uint32))[0]
     is_edit = out > 0
     is_edit[list(direct)] = True
     edited = np.flatnonzero(is_edit)
@@ -299,10 +300,16 @@ def substitute_batch(
     noisy = _assemble_all(b, texts, e_q, e_s, e_e, e_new, e_len)
 
     # Rare: an edit that breaks the text's normal form (Hangul jamo, composing starters) is dropped.
+    # NFC texts whose edits all start, end and are followed at NFC boundaries stay NFC (UAX #15): the
+    # others are checked.
     done = _distinct(e_q)
-    done_forms = repeat("NFC") if forms is None else [forms[q] or "NFC" for q in done]
-    normal = map(unicodedata.is_normalized, done_forms, [noisy[q] for q in done])
-    broken = [q for q, ok in zip(done, normal) if not ok and form_of(q)]
+    bound = new_bound[edited] & nfc_boundary_before(b.cps[e_s]) & nfc_boundary_before(b.cps[e_e])
+    unsure = np.zeros(n, bool)
+    unsure[e_q[~bound]] = True
+    if forms is not None:
+        unsure[[q for q in done if forms[q] != "NFC"]] = True
+    ask = np.array(done, np.int64)[unsure[done]].tolist() if done else []
+    broken = [q for q in ask if form_of(q) and not unicodedata.is_normalized(form_of(q), noisy[q])]
     if broken:
         keep = np.ones(len(edited), bool)
         lows = np.searchsorted(e_q, broken, "left").tolist()

@@ -26,6 +26,7 @@ _COMPLEX = 4  # involved in another rule: the text is cut by regex
 _BLANK = 8  # whitespace or invisible (see core.noise.text.is_blank)
 _JOIN = 16  # in core.noise.text.JOINING: the text is not "simple"
 _NOT_NFC = 32  # NFC_Quick_Check No or Maybe (a superset: see _nfc_suspects)
+_MARK = 64  # canonical combining class not 0
 # InCB values (second table).
 _LINKER, _CONSONANT, _EXTEND = 1, 2, 3
 
@@ -72,6 +73,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ccc = np.zeros(0x110000, np.uint8)
     marks = [c for c in [*range(0x30000), *range(0xE0000, 0xE1000)] if unicodedata.combining(chr(c))]
     ccc[marks] = [unicodedata.combining(chr(c)) for c in marks]
+    flags[marks] |= _MARK
     return flags, incb, ccc
 
 
@@ -81,6 +83,12 @@ def counts_before(x: np.ndarray) -> np.ndarray:
     out = np.zeros(len(x) + 1, np.int32 if len(x) < 2**31 - 1 else np.int64)
     np.cumsum(x, dtype=out.dtype, out=out[1:])
     return out
+
+
+def nfc_boundary_before(cps: np.ndarray) -> np.ndarray:
+    """Bool per code point: a starter whose NFC quick check is Yes, so NFC never joins it to what
+    precedes it nor moves anything across it: NFC(x + y) == NFC(x) + NFC(y) when ``y`` starts with one."""
+    return (flags_of(cps) & (_NOT_NFC | _MARK)) == 0
 
 
 def code_points(text: str) -> np.ndarray:

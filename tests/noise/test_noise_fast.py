@@ -147,3 +147,23 @@ def test_nfc_quick_check_never_clears_a_text_that_is_not_nfc(tatoeba_dir):
         cleared = Batch(group).nfc().tolist()
         assert all(unicodedata.is_normalized("NFC", t) for t, ok in zip(group, cleared) if ok)
         assert sum(cleared) > len(group) // 5  # and it clears many
+
+
+def test_substitute_fast_path_on_composing_text():
+    # Jamo, nuktas, Tamil two-part vowels, stacked accents, NFC and NFD: edits that would break the
+    # normal form are dropped exactly as one by one (the batch checks only edits not at NFC boundaries).
+    rnd = random.Random(3)
+    pools = {
+        "kor": [*range(0x1100, 0x1113), *range(0x1161, 0x1176), *range(0x11A8, 0x11C3), 0xAC00, 0xB098, 0x20],
+        "hin": [*range(0x915, 0x93A), 0x93C, 0x94D, 0x93E, 0x93F, 0x958, 0x20],
+        "tam": [*range(0xB95, 0xBBA), 0xBBE, 0xBC6, 0xBC7, 0xBD7, 0xBCD, 0x20],
+        "vie": [0x61, 0x65, 0x6F, 0x75, 0x300, 0x301, 0x303, 0x309, 0x323, 0x302, 0x31B, 0xE2, 0x20],
+    }
+    texts, langs = [], []
+    for _ in range(1500):
+        lang = rnd.choice(sorted(pools))
+        text = "".join(chr(rnd.choice(pools[lang])) for _ in range(rnd.randint(1, 12)))
+        texts.append(unicodedata.normalize(rnd.choice(["NFC", "NFD"]), text) if rnd.random() < 0.5 else text)
+        langs.append(lang)
+    _check_identical(texts, langs, 1.0)
+    _check_identical(texts, langs, 0.4)
