@@ -39,7 +39,7 @@ def _code_points(pattern: str) -> np.ndarray:
 
 def _nfc_suspects() -> list[int]:
     """Code points whose NFC quick check (UAX #15) is not Yes, by :mod:`unicodedata` (which
-    ``unicodedata.is_normalized`` uses): those NFC changes on their own (No), the second code point of
+    ``unicodedata.is_normalized`` uses): those that NFC changes on their own (No), the second code point of
     every two-code-point canonical decomposition and the Hangul vowel and final jamo (Maybe: they may
     compose with what precedes them). Planes 0-2 and 14; the others have no decompositions."""
     out = list(range(0x1161, 0x1176)) + list(range(0x11A8, 0x11C3))
