@@ -19,6 +19,7 @@ from __future__ import annotations
 import unicodedata
 from functools import partial
 from json.encoder import encode_basestring
+from operator import itemgetter
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -89,6 +90,7 @@ class _Store:
         self.ids: dict[tuple, int] = {}
         self.numbers = _IntMap()  # three code points packed -> 0x110000 + n, for clusters of 2 or 3
         self.by_number = _IntMap()  # context << 32 | cluster number -> plan id
+        self.by_left: dict[tuple | None, int] = {}  # (context, cluster, left neighbour) -> plan id
         self.contexts: dict[str | tuple[str, str | None], int] = {}  # lang (NFC) or (lang, form)
         self.plans: list[_Plan | None] = [None, None]
         self.plan_pool: list[int] = [-1, -1]
@@ -203,7 +205,7 @@ def substitute_batch(
     """``run_batch(texts, levels, keys, langs, substitute.FAMILY)``, exactly (same items), faster;
     ``levels`` may be one level for every text."""
     global _STORE
-    if len(_STORE.plans) > 200_000:
+    if len(_STORE.plans) > 200_000 or len(_STORE.by_left) > 200_000:
         _STORE = _Store()
     st = _STORE
     n = len(texts)
@@ -246,6 +248,7 @@ def substitute_batch(
     left = np.maximum(hit[kernel] - 1, 0)
     left_in_word = ((h_i[kernel] > 0) & vis[left]).tolist()
     docs: dict[int, Doc] = {}
+    ctx_of = ctx.tolist()
     for k, q, i, s, e, lw, ls, le in zip(
         *(x.tolist() for x in (kernel, h_q[kernel], h_i[kernel], h_s[kernel], h_e[kernel])),
         left_in_word,
@@ -254,11 +257,15 @@ def substitute_batch(
         strict=True,
     ):
         old = joined[s:e]
+        near = (ctx_of[q], old, joined[ls:le]) if lw else None
+        if near in st.by_left:
+            pid[k] = st.by_left[near]
+            continue
         kind = cluster_kind(old)
         if kind in ("letter", "punct", "symbol"):
-            sc = cluster_script(joined[ls:le]) if lw and cluster_script(old) in NEUTRAL_SCRIPTS else "Zyyy"
+            sc = cluster_script(near[2]) if near and cluster_script(old) in NEUTRAL_SCRIPTS else "Zyyy"
             if sc not in NEUTRAL_SCRIPTS:
-                pid[k] = st.source_plan((langs[q], sc, kind), form_of(q), old)
+                pid[k] = st.by_left[near] = st.source_plan((langs[q], sc, kind), form_of(q), old)
                 continue
         doc = docs.get(q)
         if doc is None:
@@ -391,6 +398,11 @@ def _edits_json(n: int, done: list[int], e_q, start, end, g, tails) -> list[str]
     return out
 
 
+def _take(items: list, idx: list[int]) -> list:
+    """``[items[i] for i in idx]``, in one C call."""
+    return list(itemgetter(*idx)(items)) if len(idx) > 1 else [items[i] for i in idx]
+
+
 def _distinct(sorted_ints: np.ndarray) -> list[int]:
     """The distinct values of a sorted array."""
     return sorted_ints[np.flatnonzero(np.diff(sorted_ints, prepend=-1))].tolist()
@@ -444,10 +456,10 @@ def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q, e_s
     simple = b.simple() & (np.bincount(e_q, weights=~e_simple, minlength=len(texts)) == 0)
     done_arr = np.array(done, np.int64)
     easy, hard = done_arr[simple[done_arr]].tolist(), done_arr[~simple[done_arr]].tolist()
-    left, right = [texts[q] for q in easy], [noisy[q] for q in easy]
+    left, right = _take(texts, easy), _take(noisy, easy)
     if hard:
         # The clusters of the original texts (from b) and of their noisy texts (cut now), one source.
-        nb = Batch([noisy[q] for q in hard])
+        nb = Batch(_take(noisy, hard))
         count = b.count[hard]
         mine = np.repeat(b.first[hard] - (np.cumsum(count) - count), count) + np.arange(count.sum())
         syms = _symbols(
