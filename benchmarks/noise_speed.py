@@ -6,8 +6,10 @@ Input: 10k Tatoeba sentences taken round-robin over 12 languages of 12 scripts (
 docs/noise.md: Latin, Kabyle Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Tamil, Telugu, Ethiopic,
 Thai, Han), or over every language with ``--all-languages``. Each tool noises every sentence once; the
 best of ``--repeat`` runs is reported (sentences per second), with ratios ours / theirs. "ours (batch)"
-is :func:`apply_noise_batch` as the precompute and the trainer call it (per-query streams, validation,
-edits and CER included); "ours (one by one)" is :func:`apply_noise` per sentence.
+is everything the precompute does to noise a query set (``core.pipeline.runner._noisy_frame`` less the
+DataFrame): :func:`apply_noise_batch` (validation, per-query keys, segmentation, edits, CER) and then
+reading every column it stores per query: the noisy text, the edits as JSON, the CER and the layout.
+"ours (one by one)" is :func:`apply_noise` per sentence (a NoiseResult with its Edit objects each).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def main() -> int:
     qids = list(range(n))
 
     def ours() -> None:
-        apply_noise_batch(texts, "substitute", LEVEL, seed=0, qids=qids, langs=langs)
+        res = apply_noise_batch(texts, "substitute", LEVEL, seed=0, qids=qids, langs=langs)
+        res.noisy, res.edits_json, res.cer, res.layouts  # noqa: B018 - what the precompute stores
 
     def ours_one() -> None:
         for qid, (lang, s) in enumerate(pairs):

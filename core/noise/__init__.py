@@ -21,7 +21,7 @@ from core.noise.registry import (  # noqa: E402
     get_noise,
     list_noise_types,
 )
-from core.noise.result import Edit, NoiseResult, replay  # noqa: E402
+from core.noise.result import Edit, NoiseBatch, NoiseResult, replay  # noqa: E402
 from core.noise.rng import noise_rng  # noqa: E402
 from core.noise.text import cer, graphemes  # noqa: E402
 
@@ -29,6 +29,7 @@ __all__ = [
     "NOISE_TYPES",
     "NOISE_VERSION",
     "Edit",
+    "NoiseBatch",
     "NoiseResult",
     "apply_noise",
     "apply_noise_batch",

@@ -266,7 +266,7 @@ def finish(doc: Doc, picks: list[tuple[int, float, float]], fam: Family, layout:
         return identity(text, layout)
     noisy = assemble(text, edits)
     if doc.form and not unicodedata.is_normalized(doc.form, noisy):
-        edits = _repair(doc, edits)
+        edits = _repair(text, doc.form, edits)
         noisy = assemble(text, edits)
     return NoiseResult(text, noisy, tuple(edits), cer(text, noisy, units, doc.n_ns), layout)
 
@@ -282,11 +282,11 @@ def assemble(text: str, edits: list[Edit]) -> str:
     return "".join(out)
 
 
-def _repair(doc: Doc, edits: list[Edit]) -> list[Edit]:
-    """Drop the edits that break the input's normal form (rare: Hangul jamo, composing starters)."""
+def _repair(text: str, form: str, edits: list[Edit]) -> list[Edit]:
+    """Drop the edits that break ``text``'s normal form ``form`` (rare: Hangul jamo, composing starters)."""
     kept: list[Edit] = []
     for e in edits:
         trial = [*kept, e]
-        if unicodedata.is_normalized(doc.form, assemble(doc.text, trial)):
+        if unicodedata.is_normalized(form, assemble(text, trial)):
             kept = trial
     return kept

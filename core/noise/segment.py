@@ -11,6 +11,7 @@ indicators, Extended_Pictographic) are cut by ``regex`` itself.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +25,8 @@ _HARD = 2  # Control, CR, LF: break before and after (GB4, GB5)
 _COMPLEX = 4  # involved in another rule: the text is cut by regex
 _BLANK = 8  # whitespace or invisible (see core.noise.text.is_blank)
 _JOIN = 16  # in core.noise.text.JOINING: the text is not "simple"
+_NOT_NFC = 32  # NFC_Quick_Check No or Maybe (a superset: see _nfc_suspects)
+_MARK = 64  # canonical combining class not 0
 # InCB values (second table).
 _LINKER, _CONSONANT, _EXTEND = 1, 2, 3
 
@@ -34,8 +37,25 @@ def _code_points(pattern: str) -> np.ndarray:
     return np.frombuffer(found.encode("utf-32-le"), np.uint32)
 
 
+def _nfc_suspects() -> list[int]:
+    """Code points whose NFC quick check (UAX #15) is not Yes, by :mod:`unicodedata` (which
+    ``unicodedata.is_normalized`` uses): those that NFC changes on their own (No), the second code point of
+    every two-code-point canonical decomposition and the Hangul vowel and final jamo (Maybe: they may
+    compose with what precedes them). Planes 0-2 and 14; the others have no decompositions."""
+    out = list(range(0x1161, 0x1176)) + list(range(0x11A8, 0x11C3))
+    for c in [*range(0x30000), *range(0xE0000, 0xE1000)]:
+        d = unicodedata.decomposition(chr(c))
+        if d and d[0] != "<":
+            parts = d.split()
+            if unicodedata.normalize("NFC", chr(c)) != chr(c):
+                out.append(c)
+            if len(parts) == 2:
+                out.append(int(parts[1], 16))
+    return out
+
+
 @lru_cache(maxsize=1)
-def _tables() -> tuple[np.ndarray, np.ndarray]:
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     flags = np.zeros(0x110000, np.uint8)
     gcb = "\\p{{Grapheme_Cluster_Break={}}}"
     flags[_code_points("[" + "".join(gcb.format(c) for c in ("Extend", "ZWJ", "SpacingMark")) + "]")] |= _GLUE
@@ -49,7 +69,26 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     incb = np.zeros(0x110000, np.uint8)
     for value, name in ((_LINKER, "Linker"), (_CONSONANT, "Consonant"), (_EXTEND, "Extend")):
         incb[_code_points(f"\\p{{InCB={name}}}")] = value
-    return flags, incb
+    flags[np.array(_nfc_suspects(), np.int64)] |= _NOT_NFC
+    ccc = np.zeros(0x110000, np.uint8)
+    marks = [c for c in [*range(0x30000), *range(0xE0000, 0xE1000)] if unicodedata.combining(chr(c))]
+    ccc[marks] = [unicodedata.combining(chr(c)) for c in marks]
+    flags[marks] |= _MARK
+    return flags, incb, ccc
+
+
+def counts_before(x: np.ndarray) -> np.ndarray:
+    """``c[k] = x[:k].sum()`` for ``k`` in ``0..len(x)``, for 0/1 (or small) ``x``: in int32 when the
+    length allows, since these arrays run over every code point and int64 doubles the memory traffic."""
+    out = np.zeros(len(x) + 1, np.int32 if len(x) < 2**31 - 1 else np.int64)
+    np.cumsum(x, dtype=out.dtype, out=out[1:])
+    return out
+
+
+def nfc_boundary_before(cps: np.ndarray) -> np.ndarray:
+    """Bool per code point: a starter whose NFC quick check is Yes, so NFC never joins it to what
+    precedes it nor moves anything across it: NFC(x + y) == NFC(x) + NFC(y) when ``y`` starts with one."""
+    return (flags_of(cps) & (_NOT_NFC | _MARK)) == 0
 
 
 def code_points(text: str) -> np.ndarray:
@@ -70,15 +109,18 @@ def breaks(cps: np.ndarray, flags: np.ndarray) -> np.ndarray:
         return brk
     glue = ((flags[1:] & _GLUE) != 0) & ((flags[:-1] & _HARD) == 0)
     incb = _tables()[1][cps]
-    if incb.any():
-        # GB9c as regex applies it: [Extend Linker]* Linker [Extend Linker]* x Consonant (regex does not
-        # ask for a consonant before the run).
-        idx = np.arange(n)
-        el = (incb == _LINKER) | (incb == _EXTEND)
-        last = np.maximum.accumulate(np.where(el, -1, idx))  # last non-Extend/Linker at or before k
-        linkers = np.concatenate(([0], np.cumsum(incb == _LINKER)))  # linkers[k]: count before k
-        conj = (incb[1:] == _CONSONANT) & (linkers[1:-1] > linkers[last[:-1] + 1])
-        glue |= conj
+    # GB9c as regex applies it: [Extend Linker]* Linker [Extend Linker]* x Consonant (regex does not ask
+    # for a consonant before the run). Only consonants right after an Extend or Linker can join: walk
+    # back over the run before each of them, all at once, until a Linker or the run's start.
+    el = (incb == _LINKER) | (incb == _EXTEND)
+    at = np.flatnonzero((incb[1:] == _CONSONANT) & el[:-1])  # boundary k: before consonant k + 1
+    pos, live = at.copy(), np.arange(len(at))
+    while len(live):
+        v = incb[pos[live]]
+        linked = v == _LINKER
+        glue[at[live[linked]]] = True
+        live = live[~linked & (v == _EXTEND) & (pos[live] > 0)]
+        pos[live] -= 1
     brk[1:] = ~glue
     return brk
 
@@ -117,18 +159,28 @@ class Batch:
         keep = ~sep[b]
         self.start = b[keep]
         self.end = np.append(b[1:], len(cps))[keep]
-        self.owner = (np.cumsum(sep) - sep)[self.start]
+        self.owner = counts_before(sep)[self.start]
         self.count = np.bincount(self.owner, minlength=n)
         self.first = np.cumsum(self.count) - self.count
         self.index = np.arange(len(self.start)) - self.first[self.owner]
 
     def visible(self) -> np.ndarray:
         """Bool per cluster: it has a code point that is neither whitespace nor invisible."""
-        vis = np.concatenate(([0], np.cumsum((self.flags & _BLANK) == 0)))
+        vis = counts_before((self.flags & _BLANK) == 0)
         return vis[self.end] > vis[self.start]
+
+    def nfc(self) -> np.ndarray:
+        """Bool per text: NFC for sure (the quick check of UAX #15 says Yes: no code point of
+        :func:`_nfc_suspects`, combining classes in order); False means "ask unicodedata"."""
+        ccc = _tables()[2][self.cps]
+        bad = (self.flags & _NOT_NFC) != 0
+        bad[1:] |= (ccc[1:] != 0) & (ccc[:-1] > ccc[1:])
+        out = np.ones(len(self.offsets), bool)
+        out[np.searchsorted(self.offsets, np.flatnonzero(bad), "right") - 1] = False
+        return out
 
     def simple(self) -> np.ndarray:
         """Bool per text: no code point of ``JOINING`` (see :func:`core.noise.text.is_simple`)."""
-        j = np.concatenate(([0], np.cumsum((self.flags & _JOIN) != 0)))
+        j = counts_before((self.flags & _JOIN) != 0)
         lengths = np.diff(np.append(self.offsets, len(self.cps))) - 1
         return j[self.offsets + lengths] == j[self.offsets]

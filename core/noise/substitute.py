@@ -21,7 +21,7 @@ def same_kind(doc: Doc, i: int, u: float, avoid: str | None = None) -> str | Non
     old = doc.units[i]
     kind = cluster_kind(old)
     if kind == "letter":
-        cand = pool(doc.lang, doc.word_script(i), "letter")
+        cand = pool(*source_pool(doc, i, kind))
         new = cand.draw(u, avoid=avoid) if cand else None
         return None if new is None else match_case(old, new)
     if kind == "digit":
@@ -29,11 +29,19 @@ def same_kind(doc: Doc, i: int, u: float, avoid: str | None = None) -> str | Non
         alts = numeral_alternatives(ch) + (() if avoid is not None else (ch,))
         return alts[min(int(u * len(alts)), len(alts) - 1)] if alts else None
     if kind in ("punct", "symbol"):
-        # A word of punctuation only ("-", "..."): the text around it says which script's marks fit.
-        sc = doc.word_script(i)
-        cand = pool(doc.lang, sc if sc != "Zyyy" else doc.script_at(i), kind)
+        cand = pool(*source_pool(doc, i, kind))
         return cand.draw(u, avoid=avoid) if cand else None
     return None  # blank or unassigned/private use: never edited
+
+
+def source_pool(doc: Doc, i: int, kind: str) -> tuple[str, str, str]:
+    """The arguments of :func:`core.noise.tables.pool` that cluster ``i``, a letter, punctuation or a
+    symbol (``kind``), draws its replacement from: the language, its word's script, the kind."""
+    sc = doc.word_script(i)
+    if kind != "letter" and sc == "Zyyy":
+        # A word of punctuation only ("-", "..."): the text around it says which script's marks fit.
+        sc = doc.script_at(i)
+    return doc.lang, sc, kind
 
 
 def keep_invisibles(old: str, new: str) -> str:

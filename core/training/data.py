@@ -140,9 +140,9 @@ def _corrupt(
             qids=idx,
             langs=[triples[i][0] for i in idx],
         )
-        for i, r in zip(idx, res, strict=True):
+        for i, noisy in zip(idx, res.noisy, strict=True):
             # A corruption that empties a short sentence would give the encoder nothing to match.
-            out[i] = r.noisy if r.noisy.strip() else triples[i][1]
+            out[i] = noisy if noisy.strip() else triples[i][1]
     return out, used
 
 

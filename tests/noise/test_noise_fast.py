@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
+import unicodedata
 
 import pytest
 
 from core.datasets.tatoeba import load_tatoeba, tatoeba_languages
-from core.noise import apply_noise, apply_noise_batch, graphemes
+from core.noise import apply_noise, apply_noise_batch, graphemes, list_noise_types
 from core.noise.segment import Batch
 from core.noise.text import blank_flags, is_simple
 
@@ -95,3 +97,73 @@ def test_substitute_fast_path_per_text_levels_and_tricky_texts(tatoeba_dir):
     langs += ["hin"] * (len(texts) - len(langs))
     levels = [(j % 11) / 10 for j in range(len(texts))]
     _check_identical(texts, langs, levels, seed=0)
+
+
+@pytest.mark.parametrize("noise", list_noise_types())
+def test_batch_columns_equal_the_items(tatoeba_dir, noise):
+    # What the precompute stores (noisy, CER, layout, edits JSON) read by column is what the items hold.
+    texts, langs = _real(tatoeba_dir, 5)
+    texts += TRICKY
+    langs += ["hin"] * len(TRICKY)
+    batch = apply_noise_batch(texts, noise, 0.3, seed=3, qids=range(len(texts)), langs=langs)
+    items = list(batch)
+    assert batch.noisy == [r.noisy for r in items] and batch.layouts == [r.layout for r in items]
+    assert batch.cer == [r.cer for r in items] and all(type(c) is float for c in batch.cer)
+    assert batch.edits_json == [json.dumps([e.to_dict() for e in r.edits], ensure_ascii=False) for r in items]
+    assert batch[-1] == items[-1] and batch[1:3] == items[1:3] and batch == items
+
+
+def test_substitute_batch_independent_of_its_composition(tatoeba_dir):
+    # A query's noise depends on nothing else in the batch, nor on what earlier batches left in caches.
+    texts, langs = _real(tatoeba_dir, 8)
+    qids = list(range(len(texts)))
+    whole = apply_noise_batch(texts, "substitute", 0.2, seed=4, qids=qids, langs=langs)
+    picked = random.Random(1).sample(qids, len(qids) // 3) * 2
+    part = apply_noise_batch(
+        [texts[q] for q in picked], "substitute", 0.2, seed=4, qids=picked, langs=[langs[q] for q in picked]
+    )
+    assert list(part) == [whole[q] for q in picked]
+    assert part.edits_json == [whole.edits_json[q] for q in picked]
+
+
+def test_spare_code_points_in_a_text_still_give_the_cer():
+    # Clusters are compared through spare code points (planes 4-16); a text holding one is compared
+    # cluster list by cluster list instead.
+    texts = ["क्षत्रिय \U000f0001 है", "नमस्ते \U00040000 दुनिया", "क्षत्रिय है"] * 3
+    qids = list(range(len(texts)))
+    batch = apply_noise_batch(texts, "substitute", 0.6, seed=2, qids=qids, langs="hin")
+    assert list(batch) == [
+        apply_noise(t, "substitute", 0.6, seed=2, qid=q, lang="hin") for t, q in zip(texts, qids)
+    ]
+
+
+def test_nfc_quick_check_never_clears_a_text_that_is_not_nfc(tatoeba_dir):
+    rnd = random.Random(2)
+    cps = [0x301, 0x323, 0x93C, 0x94D, 0x915, 0x928, 0x1161, 0x11A8, 0x1100, 0xAC00, 0xBBE, 0xBC6, 0xBD7]
+    cps += [0xE48, 0xE01, 0x5B4, 0x64B, 0x651, 0x41, 0x65, 0x212B, 0x958, 0x344, 0xF900, 0x0, 0x20]
+    fuzz = ["".join(chr(rnd.choice(cps)) for _ in range(rnd.randint(0, 6))) for _ in range(20000)]
+    texts, _ = _real(tatoeba_dir, 20)
+    for group in (fuzz, texts):
+        cleared = Batch(group).nfc().tolist()
+        assert all(unicodedata.is_normalized("NFC", t) for t, ok in zip(group, cleared) if ok)
+        assert sum(cleared) > len(group) // 5  # and it clears many
+
+
+def test_substitute_fast_path_on_composing_text():
+    # Jamo, nuktas, Tamil two-part vowels, stacked accents, NFC and NFD: edits that would break the
+    # normal form are dropped exactly as one by one (the batch checks only edits not at NFC boundaries).
+    rnd = random.Random(3)
+    pools = {
+        "kor": [*range(0x1100, 0x1113), *range(0x1161, 0x1176), *range(0x11A8, 0x11C3), 0xAC00, 0xB098, 0x20],
+        "hin": [*range(0x915, 0x93A), 0x93C, 0x94D, 0x93E, 0x93F, 0x958, 0x20],
+        "tam": [*range(0xB95, 0xBBA), 0xBBE, 0xBC6, 0xBC7, 0xBD7, 0xBCD, 0x20],
+        "vie": [0x61, 0x65, 0x6F, 0x75, 0x300, 0x301, 0x303, 0x309, 0x323, 0x302, 0x31B, 0xE2, 0x20],
+    }
+    texts, langs = [], []
+    for _ in range(1500):
+        lang = rnd.choice(sorted(pools))
+        text = "".join(chr(rnd.choice(pools[lang])) for _ in range(rnd.randint(1, 12)))
+        texts.append(unicodedata.normalize(rnd.choice(["NFC", "NFD"]), text) if rnd.random() < 0.5 else text)
+        langs.append(lang)
+    _check_identical(texts, langs, 1.0)
+    _check_identical(texts, langs, 0.4)
