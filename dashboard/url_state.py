@@ -97,36 +97,32 @@ def _pick_from(options: Sequence) -> Callable[[str], tuple[Any, str | None]]:
     return from_url
 
 
-def selectbox(label: str, options: Sequence, key: str, default=None, **kwargs) -> Any:
-    """``st.selectbox`` whose value is in the URL; ``default`` (first option when None or unavailable)."""
+def _choice(widget, label: str, options: Sequence, key: str, default, *, last: bool = False, **kwargs) -> Any:
+    """One-value widget ``widget(label, options, key=key)`` bound to the URL; ``default`` when it is not an
+    option: the first option (the last with ``last``)."""
     options = list(options)
     if not options:
-        return st.selectbox(label, options, key=key, **kwargs)
-    fallback = default if default in options else options[0]
+        return widget(label, options, key=key, **kwargs)
+    fallback = default if default in options else options[-1 if last else 0]
     _bind(key, lambda v: v in options, _pick_from(options), fallback)
-    value = st.selectbox(label, options, key=key, **kwargs)
+    value = widget(label, options, key=key, **kwargs)
     _publish(param(key), dump(value))
     return value
+
+
+def selectbox(label: str, options: Sequence, key: str, default=None, **kwargs) -> Any:
+    """``st.selectbox`` whose value is in the URL; ``default`` (first option when None or unavailable)."""
+    return _choice(st.selectbox, label, options, key, default, **kwargs)
 
 
 def radio(label: str, options: Sequence, key: str, default=None, **kwargs) -> Any:
     """``st.radio`` whose value is in the URL (as :func:`selectbox`)."""
-    options = list(options)
-    fallback = default if default in options else options[0]
-    _bind(key, lambda v: v in options, _pick_from(options), fallback)
-    value = st.radio(label, options, key=key, **kwargs)
-    _publish(param(key), dump(value))
-    return value
+    return _choice(st.radio, label, options, key, default, **kwargs)
 
 
 def select_slider(label: str, options: Sequence, key: str, default=None, **kwargs) -> Any:
-    """``st.select_slider`` whose value is in the URL (as :func:`selectbox`)."""
-    options = list(options)
-    fallback = default if default in options else options[-1]
-    _bind(key, lambda v: v in options, _pick_from(options), fallback)
-    value = st.select_slider(label, options, key=key, **kwargs)
-    _publish(param(key), dump(value))
-    return value
+    """``st.select_slider`` whose value is in the URL; ``default`` (the last option when None)."""
+    return _choice(st.select_slider, label, options, key, default, last=True, **kwargs)
 
 
 def multiselect(label: str, options: Sequence, key: str, default: Sequence | None = None, **kwargs) -> list:
