@@ -234,9 +234,9 @@ def chart_downloads(fig, stem: str, key: str, *, width: int = 1200, height: int 
     from dashboard.export.image import CHROMIUM, NEEDS_CHROMIUM, figure_image
 
     ready = Path(CHROMIUM).is_file()
-    cols = st.columns([1, 1, 6])
-    for col, fmt, mime, scale in ((cols[0], "png", "image/png", 2.0), (cols[1], "svg", "image/svg+xml", 1.0)):
-        col.download_button(
+    row = st.container(horizontal=True)  # buttons side by side at their own width, even in a narrow column
+    for fmt, mime, scale in (("png", "image/png", 2.0), ("svg", "image/svg+xml", 1.0)):
+        row.download_button(
             f"{fmt.upper()}", data=lambda fmt=fmt, scale=scale: figure_image(fig, fmt, width, height, scale),
             file_name=f"{stem}.{fmt}", mime=mime, key=f"{key}_{fmt}", on_click="ignore", disabled=not ready,
             icon=":material/download:", help=f"Download this chart as {fmt.upper()}" if ready else NEEDS_CHROMIUM,
@@ -247,9 +247,9 @@ def table_downloads(table: pd.DataFrame, stem: str, key: str, caption: str | Non
     """CSV and LaTeX (booktabs) buttons for ``table``, as shown on the page."""
     from dashboard.export import table_csv, table_latex
 
-    cols = st.columns([1, 1, 6])
-    cols[0].download_button("CSV", table_csv(table), file_name=f"{stem}.csv", mime="text/csv",
+    row = st.container(horizontal=True)
+    row.download_button("CSV", table_csv(table), file_name=f"{stem}.csv", mime="text/csv",
                             key=f"{key}_csv", on_click="ignore", icon=":material/download:")  # fmt: skip
-    cols[1].download_button("LaTeX", table_latex(table, caption=caption), file_name=f"{stem}.tex",
+    row.download_button("LaTeX", table_latex(table, caption=caption), file_name=f"{stem}.tex",
                             mime="text/x-tex", key=f"{key}_tex", on_click="ignore", icon=":material/download:",
                             help="A booktabs table; needs \\usepackage{booktabs,amssymb}.")  # fmt: skip
