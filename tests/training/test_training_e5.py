@@ -185,6 +185,7 @@ def test_live_search_uses_the_student_for_the_query_and_the_teacher_for_document
     index = data.doc_index("tiny-optical", teacher.fingerprint, corpus, data.stamp())
     np.testing.assert_allclose(index.matrix, teacher.encode(docs), atol=1e-5)
     text = "Ich habe Hunger."
-    top, scores, _, all_scores = data.search("tiny-optical", index, text)
+    top, all_scores, _ = data.search("tiny-optical", index, [text])
+    all_scores = all_scores[0]
     np.testing.assert_allclose(all_scores, teacher.encode(docs) @ student.encode([text])[0], atol=1e-5)
     assert np.abs(all_scores - teacher.encode(docs) @ teacher.encode([text])[0]).max() > 1e-3
