@@ -15,6 +15,7 @@ from dashboard import url_state as url
 from dashboard.views.curves import color
 
 TITLE = "Per-query diffs"
+PER_ROW = 4
 TOP_COLUMNS = {
     "#": st.column_config.NumberColumn(width=40),
     "gold": st.column_config.TextColumn(width=50),
@@ -175,7 +176,9 @@ def main() -> None:
     st.markdown("**Each encoder's top-5 under the noisy query**")
     if tops.empty:
         st.info("No stored top-k for this query.")
-    cols = st.columns(max(1, tops["encoder"].nunique()))
+    # Four encoders per row: a dozen side by side leaves each a few characters wide.
+    n = tops["encoder"].nunique()
+    cols = [c for start in range(0, n, PER_ROW) for c in st.columns(PER_ROW)] if n else []
     for col, (enc, part) in zip(cols, tops.groupby("encoder", sort=True)):
         with col:
             st.markdown(f"`{enc}` · gold at rank **{int(part['rank'].iloc[0])}**")
