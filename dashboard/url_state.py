@@ -63,8 +63,12 @@ def _url(name: str) -> str | None:
     return st.query_params.get(name)
 
 
-def _publish(name: str, value: str) -> None:
+def _claim(name: str) -> None:
     st.session_state.setdefault(_CLAIMED, set()).add(name)
+
+
+def _publish(name: str, value: str) -> None:
+    _claim(name)
     if st.query_params.get(name) != value:
         st.query_params[name] = value
 
@@ -185,8 +189,8 @@ def text(label: str, key: str, default: str = "", *, check: Callable[[str], str 
     value = st.text_input(label, key=key, **kwargs)
     if value:
         _publish(param(key), value)
-    else:
-        st.session_state.setdefault(_CLAIMED, set()).add(param(key))
+    else:  # an empty box leaves no parameter behind
+        _claim(param(key))
         if param(key) in st.query_params:
             del st.query_params[param(key)]
     return value

@@ -98,7 +98,7 @@ def drill_link(
     Degradation curves of that encoder (and the group's reference in ``ref_of``) over the group's languages pooled, seed 0, at
     that noise type (relative to clean for drops, with the heatmap at that level); ``queries`` links to the
     Runs page's export of those rows. Published rows and unknown groups have no link (None)."""
-    noises = [n for n in answer.noises] or [n for n, _ in answer.conditions if n != MEAN]
+    noises = list(answer.noises) or [n for n, _ in answer.conditions if n != MEAN]
     first = noises[0] if noises else None
 
     def link(encoder: str, group: str, quantity: str) -> str | None:
