@@ -5,11 +5,15 @@ Usage: ``CLIR_DATA_DIR=... python benchmarks/noise_speed.py [--n 10000] [--repea
 Input: 10k Tatoeba sentences taken round-robin over 12 languages of 12 scripts (those of the examples in
 docs/noise.md: Latin, Kabyle Latin, Cyrillic, Greek, Arabic, Hebrew, Devanagari, Tamil, Telugu, Ethiopic,
 Thai, Han), or over every language with ``--all-languages``. Each tool noises every sentence once; the
-best of ``--repeat`` runs is reported (sentences per second), with ratios ours / theirs. "ours (batch)"
-is everything the precompute does to noise a query set (``core.pipeline.runner._noisy_frame`` less the
-DataFrame): :func:`apply_noise_batch` (validation, per-query keys, segmentation, edits, CER) and then
-reading every column it stores per query: the noisy text, the edits as JSON, the CER and the layout.
-"ours (one by one)" is :func:`apply_noise` per sentence (a NoiseResult with its Edit objects each).
+best of ``--repeat`` runs is reported (sentences per second), with ratios ours / theirs.
+
+- "ours (batch, noisy text)": :func:`apply_noise_batch` (validation, per-query keys, segmentation, edits)
+  and its noisy texts: what textnoisr and nlpaug return, and what the SimCSE trainer reads. The ratios
+  against the other tools are of this row (like for like).
+- "ours (batch, all columns)": the same and every column the precompute stores per query
+  (``core.pipeline.runner._noisy_frame`` less the DataFrame): the noisy text, the edits as JSON, the CER
+  and the layout. textnoisr and nlpaug compute none of the last three.
+- "ours (one by one)": :func:`apply_noise` per sentence (a NoiseResult with its Edit objects each).
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from core.noise.build.docs import EXAMPLES  # noqa: E402
 from core.paths import data_dir  # noqa: E402
 
 LEVEL = 0.1
-OURS = "ours (batch)"
+OURS = "ours (batch, noisy text)"
+OURS_ALL = "ours (batch, all columns)"
 LANGUAGES = tuple(lang for lang, _, _ in EXAMPLES)
 
 
@@ -70,6 +75,9 @@ def main() -> int:
     qids = list(range(n))
 
     def ours() -> None:
+        apply_noise_batch(texts, "substitute", LEVEL, seed=0, qids=qids, langs=langs).noisy  # noqa: B018
+
+    def ours_all() -> None:
         res = apply_noise_batch(texts, "substitute", LEVEL, seed=0, qids=qids, langs=langs)
         res.noisy, res.edits_json, res.cer, res.layouts  # noqa: B018 - what the precompute stores
 
@@ -77,7 +85,7 @@ def main() -> int:
         for qid, (lang, s) in enumerate(pairs):
             apply_noise(s, "substitute", LEVEL, seed=0, qid=qid, lang=lang)
 
-    tools: dict[str, Callable[[], None]] = {OURS: ours, "ours (one by one)": ours_one}
+    tools: dict[str, Callable[[], None]] = {OURS: ours, OURS_ALL: ours_all, "ours (one by one)": ours_one}
     try:
         import nlpaug.augmenter.char as nac
 
@@ -96,9 +104,13 @@ def main() -> int:
     rates = best_rates(tools, n, args.repeat)
     langs = len({lang for lang, _ in pairs})
     print(f"substitute @ {LEVEL}, {n} Tatoeba sentences from {langs} languages, best of {args.repeat}")
-    ours_rate = rates[OURS]
+    ours_rate, all_rate = rates[OURS], rates[OURS_ALL]
     for name, rate in rates.items():
-        ratio = "" if rate is ours_rate else f"   ours/this = {ours_rate / rate:.2f}"
+        ratio = (
+            ""
+            if name.startswith("ours")
+            else f"   ours/this = {ours_rate / rate:.2f} (all columns: {all_rate / rate:.2f})"
+        )
         print(f"{name:32s} {rate:10,.0f} sentences/s{ratio}")
     return 0
 

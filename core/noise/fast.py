@@ -337,11 +337,13 @@ def substitute_batch(
 
     seen = counts_before(vis)
     n_ns = seen[b.first + b.count] - seen[b.first]  # non-blank clusters per text
-    cer = _cer(b, texts, noisy, done, e_q, e_simple, n_ns)
+    # CER is computed on first use, from copies: a caller may change its lists before reading it.
+    texts, noisy_now = list(texts), list(noisy)
+    cer = partial(_cer, b, texts, noisy_now, done, e_q, e_simple, n_ns)
     starts, ends, g = e_s - offsets[e_q], e_e - offsets[e_q], h_i[edited]
     edits = partial(_edit_columns, n, e_q, starts, ends, g, e_old, e_new)
     json = partial(_edits_json, n, done, e_q, starts, ends, g, e_tail)
-    return NoiseBatch(list(texts), noisy, cer, [None] * n, edits, json)
+    return NoiseBatch(texts, noisy, cer, [None] * n, edits, json)
 
 
 def _edit_columns(n: int, e_q, start, end, g, old: np.ndarray, new: list[str]) -> tuple:

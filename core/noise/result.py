@@ -135,27 +135,36 @@ class NoiseBatch(Sequence[NoiseResult]):
     Item ``j`` is made on access and equals the result ``apply_noise`` gives text ``j``; the batch equals
     any sequence of equal results (a list included). Columns, one entry per text: ``noisy``, ``cer``,
     ``layouts``, and :attr:`edits_json` (exactly ``json.dumps([e.to_dict() for e in edits],
-    ensure_ascii=False)``, what the precompute stores).
+    ensure_ascii=False)``, what the precompute stores). ``cer``, the edits and their JSON are computed on
+    first use, so a caller that reads only ``noisy`` (the SimCSE trainer) pays for the noise alone.
 
     Args:
-        texts, noisy, cer, layouts: one entry per text.
+        texts, noisy, layouts: one entry per text.
+        cer: one entry per text, or a function making that list (called once, on first use).
         edits: what :meth:`edit_columns` returns, or a function making it (called once, on first use).
         edits_json: makes :attr:`edits_json` faster than from the columns (called once, on first use).
     """
 
-    __slots__ = ("texts", "noisy", "cer", "layouts", "_edits", "_json")
+    __slots__ = ("texts", "noisy", "_cer", "layouts", "_edits", "_json")
 
     def __init__(
         self,
         texts: list[str],
         noisy: list[str],
-        cer: list[float],
+        cer: list[float] | Callable[[], list[float]],
         layouts: list[str | None],
         edits: tuple[tuple[list, ...], list[int]] | Callable[[], tuple[tuple[list, ...], list[int]]],
         edits_json: Callable[[], list[str]] | None = None,
     ):
-        self.texts, self.noisy, self.cer, self.layouts = texts, noisy, cer, layouts
+        self.texts, self.noisy, self._cer, self.layouts = texts, noisy, cer, layouts
         self._edits, self._json = edits, edits_json
+
+    @property
+    def cer(self) -> list[float]:
+        """Per text, :func:`core.noise.text.cer` of its noisy text (computed once, on first use)."""
+        if callable(self._cer):
+            self._cer = self._cer()
+        return self._cer
 
     def edit_columns(self) -> tuple[tuple[list, ...], list[int]]:
         """The edits of every text, in text order, as seven columns (op, start, end, g_start, g_end,

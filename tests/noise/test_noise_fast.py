@@ -113,6 +113,22 @@ def test_batch_columns_equal_the_items(tatoeba_dir, noise):
     assert batch[-1] == items[-1] and batch[1:3] == items[1:3] and batch == items
 
 
+def test_substitute_cer_made_on_first_use_from_what_the_call_saw(tatoeba_dir):
+    # The CER is computed lazily (the trainer reads only the noisy texts); changing the input list and the
+    # returned noisy column before reading it must not change it.
+    texts, langs = _real(tatoeba_dir, 6)
+    qids = list(range(len(texts)))
+    want = [
+        apply_noise(t, "substitute", 0.2, seed=2, qid=q, lang=lang).cer
+        for q, t, lang in zip(qids, texts, langs)
+    ]
+    batch = apply_noise_batch(texts, "substitute", 0.2, seed=2, qids=qids, langs=langs)
+    assert callable(batch._cer)  # not computed by the call itself
+    texts[:] = ["x"] * len(texts)
+    batch.noisy[:] = ["y"] * len(batch.noisy)
+    assert batch.cer == want and any(want)
+
+
 def test_substitute_batch_independent_of_its_composition(tatoeba_dir):
     # A query's noise depends on nothing else in the batch, nor on what earlier batches left in caches.
     texts, langs = _real(tatoeba_dir, 8)
