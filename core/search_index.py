@@ -47,6 +47,14 @@ def _faiss():
     return faiss
 
 
+class _Pinned:
+    """A read-only float32 array interface over memory that ``owner`` keeps alive."""
+
+    def __init__(self, owner: object, address: int, shape: tuple[int, int]):
+        self.owner = owner
+        self.__array_interface__ = {"shape": shape, "typestr": "<f4", "data": (address, True), "version": 3}
+
+
 @dataclass
 class SearchIndex:
     """A FAISS index over one corpus (``corpus``) under one encoder fingerprint (``fingerprint``)."""
@@ -71,6 +79,17 @@ class SearchIndex:
             return "exact (FAISS IndexFlatIP)"
         p = self.params
         return f"approximate (FAISS HNSW, M={p.m}, efSearch={p.ef_search})"
+
+    def vectors(self) -> np.ndarray:
+        """The indexed document vectors as a read-only numpy view of FAISS's own storage (no copy: a
+        caller that needs every document's score need not keep a second 100+ MB matrix per encoder)."""
+        faiss = _faiss()
+        flat = faiss.downcast_index(self.index.storage) if self.kind == "hnsw" else self.index
+        if self.n_docs == 0:
+            return np.zeros((0, self.dim), np.float32)
+        address = faiss.rev_swig_ptr(flat.get_xb(), self.n_docs * self.dim).ctypes.data
+        # The view's base holds this index, so FAISS's memory lives as long as any view of it.
+        return np.asarray(_Pinned(self, address, (self.n_docs, self.dim)))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` doc ids (int64, ``(n, k)``, best first) and their scores (float32) for each query row.

@@ -338,7 +338,8 @@ def doc_index(
     except ClirError as exc:
         note, kind = f"{exc}. Searching exactly instead.", "flat"
     index = build_index(matrix, fingerprint=fingerprint, corpus=corpus, kind=kind)
-    return DocIndex(matrix, texts, len(missing), time.monotonic() - t0, index, note)
+    # The page's exact ranks read FAISS's copy of the vectors: one matrix per encoder in memory, not two.
+    return DocIndex(index.vectors(), texts, len(missing), time.monotonic() - t0, index, note)
 
 
 def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[np.ndarray, np.ndarray, float]:

@@ -3,6 +3,8 @@ large-corpus option."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -66,6 +68,20 @@ def test_exact_ties_by_construction():
     assert scores[0].tolist() == [1.0] * 10 + [0.75] * 5
     ids, _ = index.search(query, 25)
     assert ids[0, 10:].tolist() == list(range(40, 50)) + [0, 1, 2, 3, 4]  # 0.5 tie (0-9, 30-39): lowest
+
+
+def test_vectors_are_the_indexed_rows_without_a_copy(monkeypatch):
+    docs = unit(np.random.default_rng(5).standard_normal((300, 8)))
+    index = flat(docs)
+    view = index.vectors()
+    np.testing.assert_array_equal(view, docs)
+    assert not view.flags.owndata and not view.flags.writeable
+    monkeypatch.setattr(search_index, "HNSW_MIN_DOCS", 100)
+    # The view keeps its index alive: no dangling memory once the index object itself is dropped.
+    hnsw_view = build_index(docs, fingerprint="t", corpus="c", kind="hnsw").vectors()
+    gc.collect()
+    _ = [np.ones(300 * 8, np.float32) * i for i in range(50)]  # reuse freed memory, if it were freed
+    np.testing.assert_array_equal(hnsw_view, docs)
 
 
 def test_k_bounds_and_shape_errors():
