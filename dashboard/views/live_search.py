@@ -198,8 +198,9 @@ def _encoder_results(
         st.warning(f"Approximate results: {index.search_index.label}. The lists may miss documents that an "
                    "exact search would show; the ranks are exact.", icon="⚠️")  # fmt: skip
     m1, m2, m3 = st.columns(3)
-    m1.metric("latency (encode both + FAISS top-k)", f"{seconds * 1000:.0f} ms",
-              help=f"Search: {index.search_index.label}.")  # fmt: skip
+    m1.metric("latency (encode both + search)", f"{seconds * 1000:.0f} ms",
+              help=f"Encoding the clean and the noisy query together, then each one's top-{k} from the FAISS "
+                   f"index: {index.search_index.label}.")  # fmt: skip
     if gold_id is not None and gold_id < len(index.matrix):
         (gc, gn) = (int(ranks_of(scores[i], [gold_id])[0]) for i in (0, 1))
         m2.metric("gold rank, clean", f"{gc:,}")

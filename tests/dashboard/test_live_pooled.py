@@ -73,7 +73,8 @@ def test_live_search_over_all_english_sides_marks_the_gold(small_db, pooled_data
     else:
         assert marked.empty
     assert clean_top["document"].iloc[0] == pooled.documents[int(np.argmax(scores))]
-    assert any("FAISS top-k" in label for label in metrics)
+    latency = next(m for m in at.metric if m.label == "latency (encode both + search)")
+    assert "exact (FAISS IndexFlatIP)" in latency.proto.help
     assert not at.warning  # exact search: nothing labelled approximate
 
 
@@ -88,4 +89,5 @@ def test_hnsw_results_are_labelled_approximate(small_db, pooled_data, monkeypatc
     at.selectbox(key="live_corpus").set_value(ALL_ENGLISH).run()
     ok(at)
     assert any(w.value.startswith("Approximate results: approximate (FAISS HNSW") for w in at.warning)
+    assert "approximate (FAISS HNSW" in at.metric[0].proto.help
     assert at.dataframe[0].value["cosine"].is_monotonic_decreasing
