@@ -12,6 +12,7 @@ Stored ranks never come from here: :func:`core.ranking.gold_ranks` stays on nump
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -233,8 +234,6 @@ def prebuild(name: str, corpus: str = "all-eng", *, kind: str = "flat", progress
         UnknownNameError: unknown encoder or corpus.  EncoderUnavailable: the encoder cannot load here.
         DataError: no data folder.  ConfigError: HNSW for a corpus under the threshold.
     """
-    import time
-
     from core.datasets.all_english import ALL_ENGLISH, all_english
     from core.encoders import document_side, load_encoder
     from core.errors import UnknownNameError
