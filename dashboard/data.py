@@ -286,12 +286,15 @@ def corpus_texts(corpus: str) -> list[str]:
     return read("documents", corpus=corpus)["text"].tolist()
 
 
-def _encode_missing(name: str, enc, err, missing: list[str], cache) -> dict[str, np.ndarray]:
+def _encode_missing(name: str, enc, err, missing: list[str], cache, corpus: str) -> dict[str, np.ndarray]:
     from core.encoders import document_side, encode_cached
 
     if enc is None:
         raise ClirError(f"{len(missing):,} documents are not in the cache and {name} cannot load: {err}")
-    what = f"Encoding {len(missing):,} documents with {name} (once; the embedding cache keeps them)"
+    what = f"Encoding {len(missing):,} documents with {name} (once; the embedding cache keeps them"
+    if corpus == ALL_ENGLISH:
+        what += f"; `python -m precompute index --encoder {name}` does this ahead of a demo"
+    what += ")"
     bar = st.progress(0.0, text=what)
     done = [0]
 
@@ -328,7 +331,7 @@ def doc_index(
         found = cache.get(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            found.update(_encode_missing(name, enc, err, missing, cache))
+            found.update(_encode_missing(name, enc, err, missing, cache, corpus))
     finally:
         cache.close()
     matrix = np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 1), np.float32)

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import search_index
 from core.datasets.all_english import ALL_ENGLISH, build_all_english
-from core.encoders import document_side, query_side
+from core.encoders import EmbeddingCache, document_side, query_side
 from dashboard.views import live_search
 
 TIMEOUT = 120
@@ -51,9 +51,19 @@ def only(at: AppTest, encoder: str) -> AppTest:
 def test_live_search_over_all_english_sides_marks_the_gold(small_db, pooled_data, muse3):
     at = only(page(), "muse3")
     assert at.selectbox(key="live_corpus").value == live_search.STORED
+    pooled = build_all_english(pooled_data)
+    cache = EmbeddingCache(document_side(muse3).fingerprint)
+    try:
+        missing = len(pooled.documents) - len(cache.get(list(pooled.documents)))
+    finally:
+        cache.close()
     at.selectbox(key="live_corpus").set_value(ALL_ENGLISH).run()
     ok(at)
-    pooled = build_all_english(pooled_data)
+    # In a fresh test cache the third language's English side was never encoded: live search encodes it.
+    encoded = [i.value for i in at.info if "were not in the embedding cache" in i.value]
+    assert encoded == (
+        [f"{missing:,} documents were not in the embedding cache; encoded once now."] if missing else []
+    )
     assert any("all English sides (3 languages)" in c.value for c in at.caption)
     assert any(f"{len(pooled.documents):,} English documents" in c.value for c in at.caption)
     text = at.text_input(key="live_q").value
