@@ -34,10 +34,16 @@ class HnswParams:
 
 
 def search_threads() -> int:
-    """Threads FAISS may use: ``$CLIR_FAISS_THREADS``, else 2 (capped by the CPUs): a live search scores
-    two queries (clean + noisy), and FAISS splits a small batch by query, so more threads only wait."""
+    """Threads FAISS may use: ``$CLIR_FAISS_THREADS``, else 1 (capped by the CPUs).
+
+    One, not two, on the 2-core machine this runs on: after a search, FAISS's idle OpenMP workers spin, and
+    the next query's encoding (torch, numpy) then waits for a core: minilm's encode p50 was 563 ms with 2
+    FAISS threads against 56-61 ms with 1, and the FAISS top-10 itself was faster on one thread (26-38 vs
+    50 ms for two queries over 66k x 384 vectors, busy machine). Set it higher on a machine with cores to
+    spare.
+    """
     raw = os.environ.get("CLIR_FAISS_THREADS", "")
-    n = int(raw) if raw.strip().isdigit() and int(raw) > 0 else 2
+    n = int(raw) if raw.strip().isdigit() and int(raw) > 0 else 1
     return max(1, min(n, os.cpu_count() or 1))
 
 

@@ -363,7 +363,18 @@ def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[n
     qv = query_side(enc).encode(list(texts)).astype(np.float32)
     top, _ = index.search_index.search(qv, k)
     seconds = time.perf_counter() - t0
-    return top, qv @ index.matrix.T, seconds
+    # One BLAS thread: an idle OpenBLAS worker spinning after the product slows the next query's encoding
+    # on a 2-core machine more than a second thread speeds up this memory-bound product.
+    with _blas().limit(limits=1, user_api="blas"):
+        scores = qv @ index.matrix.T
+    return top, scores, seconds
+
+
+@st.cache_resource(show_spinner=False)
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def env_summary() -> dict:
