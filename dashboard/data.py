@@ -19,8 +19,10 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs
+from core.datasets.all_english import ALL_ENGLISH, PooledEnglish, all_english
 from core.errors import ClirError
 from core.paths import REPO_ROOT, default_db_path
+from core.search_index import SearchIndex, build_index, check_kind
 from core.store import connect
 from core.store import queries as q
 from dashboard import analysis
@@ -247,60 +249,132 @@ def encoder(name: str):
 
 @dataclass
 class DocIndex:
-    """Unit-norm document vectors of one corpus under one encoder fingerprint."""
+    """Unit-norm document vectors of one corpus under one encoder fingerprint, and their FAISS index."""
 
     matrix: np.ndarray  # (n_docs, dim) float32
     texts: list[str]
     encoded_now: int  # documents that were missing from the embedding cache and were encoded on load
     seconds: float
+    search_index: SearchIndex | None = None  # exact IndexFlatIP over ``matrix`` unless given
+    note: str = ""  # why the requested index kind was not used (shown to the user), else empty
+
+    def __post_init__(self) -> None:
+        if self.search_index is None:
+            self.search_index = build_index(self.matrix, fingerprint="", corpus="")
+
+
+def index_kind() -> str:
+    """The search index the dashboard asks for: ``$CLIR_SEARCH_INDEX`` (``flat`` or ``hnsw``), default
+    ``flat`` (exact). HNSW is refused, with a note, for corpora under :data:`core.search_index.HNSW_MIN_DOCS`."""
+    return os.environ.get("CLIR_SEARCH_INDEX", "").strip().lower() or "flat"
+
+
+def pooled_english(dataset: str) -> PooledEnglish | None:
+    """Every English side of ``$CLIR_DATA_DIR`` pooled (:func:`core.datasets.all_english.all_english`) for
+    loader ``dataset``, or None when the data folder is unset, missing or not of that dataset."""
+    try:
+        return all_english(dataset=dataset)
+    except ClirError:
+        return None
+
+
+def corpus_texts(corpus: str) -> list[str]:
+    """Document texts of ``corpus``: the stored corpus's from the database, or for
+    :data:`core.datasets.all_english.ALL_ENGLISH` the English sides of every language in ``$CLIR_DATA_DIR``."""
+    if corpus == ALL_ENGLISH:
+        return list(all_english().documents)
+    return read("documents", corpus=corpus)["text"].tolist()
+
+
+def _encode_missing(name: str, enc, err, missing: list[str], cache, corpus: str) -> dict[str, np.ndarray]:
+    from core.encoders import document_side, encode_cached
+
+    if enc is None:
+        raise ClirError(f"{len(missing):,} documents are not in the cache and {name} cannot load: {err}")
+    what = f"Encoding {len(missing):,} documents with {name} (once; the embedding cache keeps them"
+    if corpus == ALL_ENGLISH:
+        what += f"; `python -m precompute index --encoder {name}` does this ahead of a demo"
+    what += ")"
+    bar = st.progress(0.0, text=what)
+    done = [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        bar.progress(min(1.0, done[0] / len(missing)), text=f"{what}: {done[0]:,} / {len(missing):,}")
+
+    try:
+        vecs, _ = encode_cached(document_side(enc), missing, cache, batch=256, on_progress=tick)
+    finally:
+        bar.empty()
+    return dict(zip(missing, vecs))
 
 
 @st.cache_resource(show_spinner="Reading document vectors from the embedding cache...", max_entries=16)
-def doc_index(name: str, fingerprint: str, corpus: str, db_stamp: tuple | None) -> DocIndex:
-    """Document vectors of ``corpus`` from the precompute's embedding cache of the encoder's document side
-    (``EmbeddingCache(fingerprint)``, ``fingerprint`` being that side's); documents absent from the cache are
-    encoded once by the document side, stored there, and counted in ``encoded_now``.
+def doc_index(
+    name: str, fingerprint: str, corpus: str, db_stamp: tuple | None, kind: str = "flat"
+) -> DocIndex:
+    """Document vectors of ``corpus`` (:func:`corpus_texts`) from the precompute's embedding cache of the
+    encoder's document side (``EmbeddingCache(fingerprint)``, ``fingerprint`` being that side's), and their
+    FAISS index (:func:`core.search_index.build_index`, ``kind`` as :func:`index_kind`); documents absent
+    from the cache are encoded once by the document side with a progress bar, stored there, and counted in
+    ``encoded_now``. HNSW asked for a corpus under the threshold gives the exact index and a ``note``.
 
     ``db_stamp`` (:func:`stamp`) is part of the cache key, so a database whose corpus changed is re-read.
     """
-    from core.encoders import EmbeddingCache, document_side, encode_cached
+    from core.encoders import EmbeddingCache
 
     t0 = time.monotonic()
-    docs = read("documents", corpus=corpus)
-    texts = docs["text"].tolist()
+    texts = corpus_texts(corpus)
     enc, err = encoder(name)
     cache = EmbeddingCache(fingerprint)
     try:
         found = cache.get(texts)
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            if enc is None:
-                raise ClirError(
-                    f"{len(missing)} documents are not in the cache and {name} cannot load: {err}"
-                )
-            vecs, _ = encode_cached(document_side(enc), missing, cache)
-            found.update(zip(missing, vecs))
+            found.update(_encode_missing(name, enc, err, missing, cache, corpus))
     finally:
         cache.close()
     matrix = np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 1), np.float32)
-    return DocIndex(matrix, texts, len(missing), time.monotonic() - t0)
+    note = ""
+    try:
+        check_kind(kind, len(texts))
+    except ClirError as exc:
+        note, kind = f"{exc}. Searching exactly instead.", "flat"
+    index = build_index(matrix, fingerprint=fingerprint, corpus=corpus, kind=kind)
+    # The page's exact ranks read FAISS's copy of the vectors: one matrix per encoder in memory, not two.
+    return DocIndex(index.vectors(), texts, len(missing), time.monotonic() - t0, index, note)
 
 
 def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[np.ndarray, np.ndarray, float]:
-    """Encode ``texts`` (e.g. a clean query and its noisy version) with the encoder's query side in one call;
-    return (each text's top-k doc ids, each text's scores over every document, seconds for encode + search).
-    The top-k is :func:`core.ranking.top_k`'s, as stored by the precompute."""
+    """Encode ``texts`` (e.g. a clean query and its noisy version) with the encoder's query side in one call
+    and take each text's top-k from the corpus's FAISS index (:meth:`core.search_index.SearchIndex.search`,
+    :func:`core.ranking.top_k`'s order); return (top-k doc ids, each text's scores over every document,
+    seconds for encode + FAISS top-k).
+
+    The scores over every document (numpy, as :func:`core.ranking.gold_ranks` computes them) are what the
+    page ranks documents by (``rank = 1 + #strictly higher``), so a live rank equals the stored one; they
+    are computed after the clock stops."""
     from core.encoders import query_side
-    from core.ranking import top_k
 
     enc, err = encoder(name)
     if enc is None:
         raise ClirError(f"encoder {name} is not available: {err}")
     t0 = time.perf_counter()
     qv = query_side(enc).encode(list(texts)).astype(np.float32)
-    scores = qv @ index.matrix.T
-    top = top_k(scores, k)
-    return top, scores, time.perf_counter() - t0
+    top, _ = index.search_index.search(qv, k)
+    seconds = time.perf_counter() - t0
+    # One BLAS thread: an idle OpenBLAS worker spinning after the product slows the next query's encoding
+    # on a 2-core machine more than a second thread speeds up this memory-bound product.
+    with _blas().limit(limits=1, user_api="blas"):
+        scores = qv @ index.matrix.T
+    return top, scores, seconds
+
+
+@st.cache_resource(show_spinner=False)
+def _blas():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def env_summary() -> dict:

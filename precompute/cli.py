@@ -86,6 +86,16 @@ def _cmd_findings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_index(args: argparse.Namespace) -> int:
+    from core.search_index import prebuild
+
+    for name in args.encoder:
+        done = prebuild(name, args.corpus, kind=args.kind, progress=not args.quiet)
+        print(f"{name}: {done.corpus} ready, {done.n_docs:,} documents ({done.encoded_now:,} encoded now), "
+              f"{done.index.label}, {done.seconds:.1f}s")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (exposed for tests and docs)."""
     p = argparse.ArgumentParser(prog="python -m precompute", description=__doc__.splitlines()[0])
@@ -140,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--db", **db)
     f.add_argument("--force", action="store_true", help="recompute even the answers that are current")
     f.set_defaults(fn=_cmd_findings)
+
+    x = sub.add_parser(
+        "index", help="encode a live-search corpus into the embedding cache and build its index"
+    )
+    x.add_argument("--encoder", action="append", required=True, help="encoder name (repeatable)")
+    x.add_argument("--corpus", default="all-eng", choices=["all-eng"], help="all-eng: every English side")
+    x.add_argument("--kind", default="flat", choices=["flat", "hnsw"], help="flat: exact (default)")
+    x.add_argument("--quiet", action="store_true", help="no progress bars")
+    x.set_defaults(fn=_cmd_index)
     return p
 
 

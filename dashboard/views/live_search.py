@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from core.conditions import CLEAN_NOISE
+from core.datasets.all_english import ALL_ENGLISH
 from core.encoders.base import document_side
 from core.errors import ClirError
 from core.noise import apply_noise, list_noise_types
@@ -26,6 +27,7 @@ from dashboard import url_state as url
 from dashboard.views.per_query import TOP_COLUMNS
 
 TITLE = "Live search"
+STORED = "stored"  # the corpus choice that searches the grid's stored corpus of the language
 MAX_CHARS = 2000  # longer queries are refused: Tatoeba sentences are < 300 characters
 
 
@@ -74,9 +76,17 @@ def _controls(cond: pd.DataFrame):
         level = url.number("Noise level", "live_level", 0.0, 0.5, 0.1, step=0.05, slider=True)
         seed = url.number("Seed", "live_seed", 0, 10_000, 0, step=1)
         k = url.selectbox("Results per encoder", TOP_K, key="live_k", default=5)
-    row = sel[(sel["lang"] == lang) & (sel["noise"] == CLEAN_NOISE)]
-    corpus = row["corpus"].iloc[0] if not row.empty else sel["corpus"].iloc[0]
-    return dataset, mode, lang, corpus, chosen, noise, level, int(seed), int(k)
+        row = sel[(sel["lang"] == lang) & (sel["noise"] == CLEAN_NOISE)]
+        corpus = row["corpus"].iloc[0] if not row.empty else sel["corpus"].iloc[0]
+        pooled = data.pooled_english(dataset)
+        names = {STORED: f"stored: {corpus} ({mode} mode)"}
+        if pooled is not None:
+            names[ALL_ENGLISH] = pooled.label
+        which = url.selectbox("Corpus", list(names), key="live_corpus", default=STORED, format_func=names.get,
+                              help="The corpus the grid stored for this language, or every language's English "
+                                   "side in the data folder, pooled and deduplicated (no grid needs to store "
+                                   "it; documents the embedding cache lacks are encoded once).")  # fmt: skip
+    return dataset, mode, lang, corpus, which, chosen, noise, level, int(seed), int(k)
 
 
 def examples(texts: pd.DataFrame, ranks: pd.DataFrame, level: float, n: int = N_EXAMPLES) -> pd.DataFrame:
@@ -158,7 +168,9 @@ def _hits(ids, scores, other_ranks, gold_id, texts, other: str) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def _encoder_results(name: str, corpus: str, clean: str, noisy: str, k: int, gold_id: int | None, fps) -> int:
+def _encoder_results(
+    name: str, corpus: str, stamp, clean: str, noisy: str, k: int, gold_id: int | None, fps
+) -> int:
     """Draw one encoder's clean and noisy results side by side; returns the corpus size (0 when it failed)."""
     st.markdown(f"#### {name}")
     enc, err = data.encoder(name)
@@ -173,15 +185,22 @@ def _encoder_results(name: str, corpus: str, clean: str, noisy: str, k: int, gol
         st.caption(f"Note: this {name} differs from the one the DB was computed with (fingerprint "
                    f"{enc.fingerprint} vs {stored_fp}); documents use the loaded model's vectors.")  # fmt: skip
     try:
-        index = data.doc_index(name, doc_side.fingerprint, corpus, data.stamp())
+        index = data.doc_index(name, doc_side.fingerprint, corpus, stamp, data.index_kind())
         top, scores, seconds = data.search(name, index, [clean, noisy], k)
     except ClirError as exc:
         st.warning(str(exc))
         return 0
     if index.encoded_now:
-        st.info(f"{index.encoded_now} documents were not in the embedding cache; encoded once now.")
+        st.info(f"{index.encoded_now:,} documents were not in the embedding cache; encoded once now.")
+    if index.note:
+        st.info(index.note)
+    if not index.search_index.exact:
+        st.warning(f"Approximate results: {index.search_index.label}. The lists may miss documents that an "
+                   "exact search would show; the ranks are exact.", icon="⚠️")  # fmt: skip
     m1, m2, m3 = st.columns(3)
-    m1.metric("latency (encode both + search)", f"{seconds * 1000:.0f} ms")
+    m1.metric("latency (encode both + search)", f"{seconds * 1000:.0f} ms",
+              help=f"Encoding the clean and the noisy query together, then each one's top-{k} from the FAISS "
+                   f"index: {index.search_index.label}.")  # fmt: skip
     if gold_id is not None and gold_id < len(index.matrix):
         (gc, gn) = (int(ranks_of(scores[i], [gold_id])[0]) for i in (0, 1))
         m2.metric("gold rank, clean", f"{gc:,}")
@@ -207,7 +226,7 @@ def main() -> None:
     if not ui.guard():
         return
     cond = data.read("conditions")
-    dataset, mode, lang, corpus, encoders, noise, level, seed, k = _controls(cond)
+    dataset, mode, lang, corpus, which, encoders, noise, level, seed, k = _controls(cond)
     text = _query_box(dataset, mode, corpus, lang, noise, level)
     problem = check_query(text)
     if problem:
@@ -217,14 +236,26 @@ def main() -> None:
         st.info("Choose at least one encoder in the sidebar.")
         return
     qid = _stored_qid(dataset, lang, text)
+    pooled = data.pooled_english(dataset) if which == ALL_ENGLISH else None
+    pooled_gold = pooled.gold_of(lang, text) if pooled is not None else None
+    if pooled_gold is not None and qid is None:
+        qid = pooled_gold[0]  # a query of the data folder the grid did not store: its line number
     try:
         res = apply_noise(text, noise, level, seed=seed, qid=qid if qid is not None else 0, lang=lang)
     except (ClirError, ValueError, TypeError) as exc:
         st.error(f"Cannot apply {noise} noise: {exc}")
         return
     ui.show_edits(text, res.edits, noisy_label=f"Noisy ({noise} @ {level:g}, seed {seed})", cer=res.cer)
-    gold_id = None
-    if qid is not None:
+    gold_id, stamp = None, data.stamp()
+    if pooled is not None:
+        corpus, stamp = ALL_ENGLISH, (pooled.corpus_id, len(pooled.documents))
+        if pooled_gold is not None:
+            gold_id = pooled_gold[1]
+            langs = pooled.provenance[gold_id]
+            ui.text_box(f"Query {pooled_gold[0]} of the data · gold document (doc {gold_id} of the pooled "
+                        f"corpus, English side of {len(langs)} language{'s' if len(langs) > 1 else ''})",
+                        pooled.documents[gold_id])  # fmt: skip
+    elif qid is not None:
         gold = data.read("gold_document", corpus=corpus, lang=lang, qid=qid)
         if not gold.empty:
             gold_id = int(gold["doc_id"].iloc[0])
@@ -233,8 +264,9 @@ def main() -> None:
     n_docs = 0
     for name in encoders:
         with st.container(border=True):
-            n_docs = _encoder_results(name, corpus, text, res.noisy, k, gold_id, fps) or n_docs
+            n_docs = _encoder_results(name, corpus, stamp, text, res.noisy, k, gold_id, fps) or n_docs
     if n_docs:
-        st.caption(f"Corpus `{corpus}`: {n_docs:,} English documents ({mode} mode). ✓ marks the gold "
-                   "translation when the query is one of the data's queries.")  # fmt: skip
+        where = f"{pooled.label}, deduplicated" if pooled is not None else f"`{corpus}`, {mode} mode"
+        st.caption(f"Corpus {where}: {n_docs:,} English documents. ✓ marks the gold translation when the "
+                   "query is one of the data's queries.")  # fmt: skip
     ui.language_expander([lang])
