@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 MAX_TRIES = 3  # a job lost with its worker this many times ends the run (it is likely what kills them)
 IN_FLIGHT = 2  # jobs queued per actor: the next one is already there when the current one returns
-START_TIMEOUT_S = float(os.environ.get("CLIR_RAY_START_TIMEOUT", 600))  # no usable actor for this long: fail
+START_TIMEOUT_S = 600.0  # no usable worker for this long (no free CPU, or its model loads no faster): fail
 _ENV = ("CLIR_DATA_DIR", "CLIR_CACHE_DIR", "CLIR_MODELS_DIR", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 
