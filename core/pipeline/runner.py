@@ -4,6 +4,10 @@ Resumable and incremental by construction: the unit of work is a *cell* (dataset
 encoder, noise, level, seed); a cell's rows and its ``cells`` record are written in one transaction, and a
 run skips every cell already stored with the same encoder fingerprint. A run killed at any moment loses at
 most the cells buffered since its last flush, and the next run recomputes exactly those.
+
+One path whatever computes the cells: :func:`_plan` decides the work (groups of cells), :func:`compute_group`
+computes one group (noise, encode, rank, rows) and :class:`ResultSink` is the only writer. The local
+backend runs groups in this process; the Ray backend (:mod:`core.pipeline.ray_backend`) on actors.
 """
 
 from __future__ import annotations
@@ -211,7 +215,9 @@ class GroupResult:
 EncodeFn = Callable[[Encoder, list[str], str], tuple[np.ndarray, int]]
 
 
-def encode_through_cache(encoder: Encoder, texts: list[str], label: str = "", progress: bool = False):
+def encode_through_cache(
+    encoder: Encoder, texts: list[str], label: str = "", progress: bool = False
+) -> tuple[np.ndarray, int]:
     """Vectors of ``texts`` through this process's embedding cache (``$CLIR_CACHE_DIR``), and how many
     texts were encoded now. The one way a run encodes, whichever process it runs in."""
     cache = EmbeddingCache(encoder.fingerprint)
@@ -222,7 +228,9 @@ def encode_through_cache(encoder: Encoder, texts: list[str], label: str = "", pr
         cache.close()
 
 
-def document_vectors(encoder: Encoder, task: RetrievalTask, encode: EncodeFn = encode_through_cache):
+def document_vectors(
+    encoder: Encoder, task: RetrievalTask, encode: EncodeFn = encode_through_cache
+) -> tuple[np.ndarray, int]:
     """(vectors of ``task``'s corpus by the encoder's document side, texts encoded now)."""
     cid = task.corpus.corpus_id
     return encode(document_side(encoder), list(task.corpus.documents), f"docs {cid}")
