@@ -220,7 +220,7 @@ def run_plan(
     Raises:
         BackendUnavailable: Ray cannot start, the cluster has no CPU, no worker could start for
             :data:`START_TIMEOUT_S`, a worker cannot import this project, or a job was lost with its worker
-            :data:`MAX_TRIES` times.
+            :data:`MAX_TRIES` times, or Ray itself fails (head node or connection lost).
     """
     ray = session.ensure()
     cpus = int(ray.cluster_resources().get("CPU", 0))
@@ -246,6 +246,12 @@ def run_plan(
         except _Unavailable as exc:
             skip_encoder(name, str(exc), sink.report, say)
             sink.skip([g for g in groups if g not in done])
+        except ray.exceptions.RayError as exc:
+            # Ray itself failed (the head node or this driver's connection lost): one line; the cells
+            # stored so far are kept and a rerun computes the rest.
+            raise BackendUnavailable(
+                f"Ray failed while computing encoder {name}: {_first_line(exc)}"
+            ) from exc
         sink.flush()
 
 
