@@ -45,6 +45,10 @@ class ExportUnavailable(ClirError, RuntimeError):
     """An export cannot be produced on this machine (e.g. no Chromium to render chart images)."""
 
 
+class BackendUnavailable(ClirError, RuntimeError):
+    """A compute backend cannot be used here (``ray`` not installed, its cluster unreachable or lost)."""
+
+
 class StoreError(ClirError, RuntimeError):
     """The results database is unreadable, locked for too long, or of an unknown schema."""
 

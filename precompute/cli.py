@@ -17,11 +17,17 @@ from precompute.errors import run_cli
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from core.conditions import CLEAN_NOISE
+    from core.errors import ConfigError
     from core.pipeline import load_grid, run_grid
     from precompute.report import print_summary
 
+    if args.backend == "local" and (args.address or args.workers is not None):
+        raise ConfigError("--address and --workers need --backend ray")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     grid = load_grid(args.grid)
-    report = run_grid(grid, args.db, progress=not args.quiet, replace_changed=args.replace_changed)
+    report = run_grid(grid, args.db, progress=not args.quiet, replace_changed=args.replace_changed,
+                      backend=args.backend, address=args.address, workers=args.workers)  # fmt: skip
     print(
         f"run {report.run_id}: {report.cells_written} cells computed, {report.cells_skipped} already stored, "
         f"{report.texts_encoded} texts encoded, {report.seconds:.1f}s"
@@ -117,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="when the data or an encoder changed under stored cells, delete and recompute those cells "
         "(default: refuse, so results are never mixed)",
     )
+    r.add_argument(
+        "--backend", choices=("local", "ray"), default="local",
+        help="local: this process (default); ray: actors of a Ray cluster (see README, 'Running on a cluster')",
+    )  # fmt: skip
+    r.add_argument("--address", help="Ray cluster to join, host:port of its head (default: start Ray here)")
+    r.add_argument(
+        "--workers", type=int,
+        help="Ray workers (CPUs) per encoder; default: every CPU of the cluster (or of this machine)",
+    )  # fmt: skip
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("summary", help="print MRR by encoder x language x level from the DB")

@@ -4,6 +4,10 @@ Resumable and incremental by construction: the unit of work is a *cell* (dataset
 encoder, noise, level, seed); a cell's rows and its ``cells`` record are written in one transaction, and a
 run skips every cell already stored with the same encoder fingerprint. A run killed at any moment loses at
 most the cells buffered since its last flush, and the next run recomputes exactly those.
+
+One path whatever computes the cells: :func:`_plan` decides the work (groups of cells), :func:`compute_group`
+computes one group (noise, encode, rank, rows) and :class:`ResultSink` is the only writer. The local
+backend runs groups in this process; the Ray backend (:mod:`core.pipeline.ray_backend`) on actors.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from core.conditions import CLEAN_NOISE
 from core.datasets import RetrievalTask, build_tasks, load_bitexts
 from core.encoders import (
     EmbeddingCache,
+    Encoder,
     document_side,
     encode_cached,
     encoder_fingerprint,
@@ -37,7 +42,7 @@ from core.encoders import (
     resolve_spec,
     seen_languages,
 )
-from core.errors import DataChangedError, EncoderUnavailable
+from core.errors import DataChangedError, EncoderUnavailable, UnknownNameError
 from core.noise import NOISE_VERSION, apply_noise_batch
 from core.pipeline.grid import Grid
 from core.provenance import versions
@@ -53,7 +58,8 @@ FLUSH_CELLS = 200  # buffered cells written at the latest after this many (and a
 
 @dataclass
 class RunReport:
-    """What a run did: cells written / skipped, encoders skipped with the reason, texts encoded."""
+    """What a run did: cells written / skipped, encoders skipped with the reason, texts encoded (by this
+    process and by the run's workers), and the backend that computed it."""
 
     run_id: str
     cells_written: int = 0
@@ -61,6 +67,7 @@ class RunReport:
     texts_encoded: int = 0
     skipped_encoders: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    backend: str = "local"
 
 
 def _noisy_frame(task: RetrievalTask, noise: str, level: float, seed: int) -> pd.DataFrame:
@@ -155,6 +162,211 @@ def _input_changes(conn, tasks: list[RetrievalTask]) -> tuple[dict[str, str], se
     return changed, corpora
 
 
+@dataclass(frozen=True)
+class Group:
+    """One unit of work: an encoder's cells of one (language, condition), over one or more tasks.
+
+    ``tasks`` are indices into :attr:`RunPlan.tasks` (the same query set ranked against each mode's corpus),
+    so a group is a few bytes to send to a worker that already holds the tasks.
+    """
+
+    encoder: str
+    lang: str
+    cond: tuple[str, float, int]
+    tasks: tuple[int, ...]
+
+
+@dataclass
+class RunPlan:
+    """What a run computes, decided once on the driver before any model loads (both backends use it).
+
+    ``groups`` maps every encoder that can be fingerprinted here to its groups with a cell to compute (an
+    encoder whose cells are all stored maps to ``[]``); ``data_fp[i]`` is :func:`data_fingerprint` of
+    ``tasks[i]``.
+    """
+
+    grid: Grid
+    tasks: list[RetrievalTask]
+    data_fp: list[str]
+    langs: list[str]
+    groups: dict[str, list[Group]]
+    fingerprints: dict[str, str]
+    n_todo: int
+
+    def corpora(self, groups: list[Group]) -> dict[str, int]:
+        """Corpus id -> index of a task ranked against it, for every corpus ``groups`` rank against."""
+        out: dict[str, int] = {}
+        for g in groups:
+            for i in g.tasks:
+                out.setdefault(self.tasks[i].corpus.corpus_id, i)
+        return out
+
+
+@dataclass
+class GroupResult:
+    """The rows of one computed :class:`Group`: cells, rank rows, and the noisy queries if computed now."""
+
+    cells: pd.DataFrame
+    ranks: pd.DataFrame
+    noisy: pd.DataFrame | None
+    texts_encoded: int
+
+
+EncodeFn = Callable[[Encoder, list[str], str], tuple[np.ndarray, int]]
+
+
+def encode_through_cache(
+    encoder: Encoder, texts: list[str], label: str = "", progress: bool = False
+) -> tuple[np.ndarray, int]:
+    """Vectors of ``texts`` through this process's embedding cache (``$CLIR_CACHE_DIR``), and how many
+    texts were encoded now. The one way a run encodes, whichever process it runs in."""
+    cache = EmbeddingCache(encoder.fingerprint)
+    try:
+        with tqdm(total=len(texts), desc=f"  {label}", unit="text", leave=False, disable=not progress) as bar:
+            return encode_cached(encoder, texts, cache, on_progress=bar.update)
+    finally:
+        cache.close()
+
+
+def document_vectors(
+    encoder: Encoder, task: RetrievalTask, encode: EncodeFn = encode_through_cache
+) -> tuple[np.ndarray, int]:
+    """(vectors of ``task``'s corpus by the encoder's document side, texts encoded now)."""
+    cid = task.corpus.corpus_id
+    return encode(document_side(encoder), list(task.corpus.documents), f"docs {cid}")
+
+
+def noisy_key(task: RetrievalTask, cond: tuple[str, float, int]) -> tuple:
+    """The identity of a condition's noisy query set (the same for every encoder and mode)."""
+    noise, level, seed = cond
+    return task.dataset, task.lang, noise, float(level), int(seed), len(task.queries)
+
+
+def compute_group(
+    name: str,
+    encoder: Encoder,
+    tasks: list[RetrievalTask],
+    data_fps: list[str],
+    cond: tuple[str, float, int],
+    doc_vectors: Mapping[str, np.ndarray],
+    *,
+    top_k: int,
+    run_id: str,
+    noisy: pd.DataFrame | None = None,
+    encode: EncodeFn = encode_through_cache,
+) -> GroupResult:
+    """Compute one group's cells: noise the queries, encode them, rank each task's corpus, build the rows.
+
+    The one computation of a cell, whichever backend runs it; it touches no database. ``tasks`` share one
+    language and query set; ``doc_vectors`` holds the document vectors of every corpus they rank against;
+    ``noisy`` is the condition's noisy query frame if already computed (noise is deterministic, so reusing
+    it gives the same rows); ``name`` is the encoder's name in the grid. Guarantees: the same encoder vectors give the same rows, bit for bit, except
+    ``run_id``, ``seconds`` and ``completed_at``.
+    """
+    t0 = time.monotonic()
+    noise, level, seed = cond
+    first = tasks[0]
+    fresh = None
+    if noise == CLEAN_NOISE:
+        texts = list(first.queries)
+    else:
+        if noisy is None:
+            noisy = fresh = _noisy_frame(first, noise, level, seed)
+        texts = noisy["noisy"].tolist()
+    # Asymmetric encoders (a distilled student for queries, its teacher for documents) encode each side
+    # with its own model, cached under that side's fingerprint.
+    q_emb, n_new = encode(query_side(encoder), texts, f"{first.lang} {noise}@{level:g}")
+    ranks, cells = [], []
+    for task, data_fp in zip(tasks, data_fps):
+        # One BLAS thread for ranking: OpenBLAS workers left spinning after a multi-threaded matmul steal
+        # the 2 cores from torch's next forward pass.
+        with threadpool_limits(limits=1, user_api="blas"):
+            gr = gold_ranks(q_emb, doc_vectors[task.corpus.corpus_id], task.gold, k=top_k)
+        key = _cell_key(task, name, noise, level, seed)
+        ranks.append(_rank_frame(task, key, gr, texts, run_id))
+        cells.append({
+            **dict(zip(CELL_KEY, key)), "fingerprint": encoder.fingerprint, "run_id": run_id,
+            "n_queries": len(task.queries), "n_docs": task.n_docs,
+            "seconds": time.monotonic() - t0, "completed_at": pd.Timestamp.now(),
+            "data_fingerprint": data_fp, "noise_version": NOISE_VERSION,
+        })  # fmt: skip
+    return GroupResult(pd.DataFrame(cells), pd.concat(ranks), fresh, n_new)
+
+
+class ResultSink:
+    """The driver's single writer: buffers group results and stores them through ``write_cells``.
+
+    Every backend hands its results here and nothing else writes cells, so each flush stores whole cells
+    with their rows in one transaction wherever they were computed. Also keeps the progress bar, the run's
+    counters and a bounded memo of noisy query sets for the next encoders.
+    """
+
+    def __init__(self, db_path, report: RunReport, n_todo: int, *, progress: bool, flush_seconds: float,
+                 on_progress: Callable[[int, int], None] | None):  # fmt: skip
+        self.db_path, self.report, self.n_todo = db_path, report, n_todo
+        self.flush_seconds, self.on_progress = flush_seconds, on_progress
+        self.bar = tqdm(
+            total=n_todo, desc="cells", unit="cell", disable=not progress or not n_todo, dynamic_ncols=True
+        )
+        self._buffer: dict[str, list[pd.DataFrame]] = {"cells": [], "ranks": [], "noisy": []}
+        self._last_flush = time.monotonic()
+        # Noisy queries of recent conditions, reused by the next encoders; bounded so that a run's memory
+        # does not grow with its number of cells (an evicted entry is simply recomputed, deterministically).
+        self._noisy: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+
+    def noisy_for(self, plan: RunPlan, group: Group) -> pd.DataFrame | None:
+        """The memoised noisy query frame of ``group``'s condition, or None (clean, or not computed yet)."""
+        key = noisy_key(plan.tasks[group.tasks[0]], group.cond)
+        if key in self._noisy:
+            self._noisy.move_to_end(key)
+            return self._noisy[key]
+        return None
+
+    def add(self, plan: RunPlan, group: Group, result: GroupResult) -> None:
+        """Take one computed group; flush when the buffer is old or large."""
+        if result.noisy is not None:
+            key = noisy_key(plan.tasks[group.tasks[0]], group.cond)
+            self._noisy[key] = result.noisy
+            self._buffer["noisy"].append(result.noisy)
+            while len(self._noisy) > NOISY_MEMO_SIZE:
+                self._noisy.popitem(last=False)
+        self._buffer["cells"].append(result.cells)
+        self._buffer["ranks"].append(result.ranks)
+        self.report.texts_encoded += result.texts_encoded
+        for _ in range(len(result.cells)):
+            self.report.cells_written += 1
+            self.bar.update(1)
+            if self.on_progress:
+                self.on_progress(self.report.cells_written, self.n_todo)
+        # Bounded in time and in size: a fast encoder must not pile up thousands of cells.
+        if (
+            time.monotonic() - self._last_flush > self.flush_seconds
+            or len(self._buffer["cells"]) >= FLUSH_CELLS
+        ):
+            self.flush()
+
+    def skip(self, groups: list[Group]) -> None:
+        """Count the cells of an encoder that could not load as done for the progress bar."""
+        self.bar.update(sum(len(g.tasks) for g in groups))
+
+    def flush(self) -> None:
+        """Store every buffered cell with its rank rows and noisy queries in one transaction."""
+        if self._buffer["cells"]:
+            noisy = pd.concat(self._buffer["noisy"]) if self._buffer["noisy"] else pd.DataFrame()
+            with connect(self.db_path) as conn:
+                w.write_cells(conn, pd.concat(self._buffer["cells"]), pd.concat(self._buffer["ranks"]), noisy)
+        for v in self._buffer.values():
+            v.clear()
+        self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Close the progress bar (the buffer is flushed by the caller)."""
+        self.bar.close()
+
+
+BACKENDS = ("local", "ray")
+
+
 def run_grid(
     grid: Grid,
     db_path: str | Path,
@@ -164,10 +376,16 @@ def run_grid(
     flush_seconds: float = 2.0,
     on_progress: Callable[[int, int], None] | None = None,
     replace_changed: bool = False,
+    backend: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> RunReport:
     """Compute every missing cell of ``grid`` into ``db_path``.
 
     ``on_progress(done, total)`` is called after each computed cell (for status files and UIs).
+    ``backend`` is ``"local"`` (this process) or ``"ray"`` (actors of a Ray cluster at ``address``, or of a
+    Ray started here with ``workers`` CPUs; see :mod:`core.pipeline.ray_backend`). Both share the planning,
+    the per-group computation (:func:`compute_group`) and the writer: the same grid gives the same rows.
 
     Guarantees: one ``ranks`` row per (cell, query); no cell twice; a second run over a finished grid
     loads no model and encodes nothing; an encoder that cannot load is reported through ``say`` and skipped
@@ -180,23 +398,46 @@ def run_grid(
     every path once it is written; a failure keeps every cell completed before it.
 
     Raises:
-        UnknownNameError: unknown language or encoder (before anything is computed).
+        UnknownNameError: unknown language, encoder or backend (before anything is computed).
         DataError: missing or malformed data.  StoreError: unreadable, damaged, foreign or locked database.
         DataChangedError: the data or an encoder changed under stored cells (without ``replace_changed``).
+        BackendUnavailable: ``ray`` is not installed or its cluster cannot be reached.
     """
+    if backend not in BACKENDS:
+        raise UnknownNameError("backend", backend, BACKENDS)
+    session = None
+    if backend == "ray":
+        from core.pipeline import ray_backend
+
+        session = ray_backend.RaySession(address, workers)
+    ok = False
+    try:
+        if session is not None:
+            session.check()  # fails in a second, before the data or the database is read
+        report = _run_grid(grid, db_path, progress=progress, say=say, flush_seconds=flush_seconds,
+                           on_progress=on_progress, replace_changed=replace_changed, session=session)  # fmt: skip
+        ok = True
+        return report
+    finally:
+        if session is not None:
+            session.close(ok)
+
+
+def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress, replace_changed, session):
     started = time.monotonic()
     bitexts = load_bitexts(grid.dataset, grid.languages, grid.path)
     for name in grid.encoders:
         resolve_spec(name)  # unknown names fail now, not after an hour of encoding
     tasks = [t for mode in grid.modes for t in build_tasks(bitexts, mode, grid.max_queries)]
-    report = RunReport(run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
-    langs = sorted(bitexts)
+    report = RunReport(
+        run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
+        backend="local" if session is None else "ray",
+    )
     corpus_sha: dict[str, str] = {}
-    data_fp: dict[tuple, str] = {}
     for t in tasks:
         if t.corpus.corpus_id not in corpus_sha:
             corpus_sha[t.corpus.corpus_id] = corpus_digest(t)
-        data_fp[(t.mode, t.lang)] = data_fingerprint(t, corpus_sha[t.corpus.corpus_id])
+    data_fp = [data_fingerprint(t, corpus_sha[t.corpus.corpus_id]) for t in tasks]
 
     # Every stored row is read back once before anything is written: a damaged file is refused untouched.
     with connect(db_path, verify=True) as conn:
@@ -206,20 +447,7 @@ def run_grid(
             "host": platform.node(), "argv": " ".join(sys.argv),
         })  # fmt: skip
 
-    overall = None
-    buffer: dict[str, list[pd.DataFrame]] = {"cells": [], "ranks": [], "noisy": []}
-    last_flush = time.monotonic()
-
-    def flush() -> None:
-        nonlocal last_flush
-        if buffer["cells"]:
-            noisy = pd.concat(buffer["noisy"]) if buffer["noisy"] else pd.DataFrame()
-            with connect(db_path) as conn:
-                w.write_cells(conn, pd.concat(buffer["cells"]), pd.concat(buffer["ranks"]), noisy)
-        for v in buffer.values():
-            v.clear()
-        last_flush = time.monotonic()
-
+    sink: ResultSink | None = None
     status = "failed"
     try:
         with connect(db_path) as conn:
@@ -228,90 +456,31 @@ def run_grid(
             done = {tuple(r[: len(CELL_KEY)]): tuple(r[len(CELL_KEY) :])
                     for r in w.completed_cells(conn).itertuples(index=False)}  # fmt: skip
 
-        plan, n_legacy, n_other = _plan(grid, tasks, langs, grid.conditions, done, data_fp, report, say,
-                                        replace_changed, db_path)  # fmt: skip
-        if n_legacy:
-            say(
-                f"recomputing {n_legacy} cells stored before data fingerprints (schema < v3), to never mix them"
-            )
-        if n_other:
-            say(f"recomputing {n_other} cells stored for another query set (max_queries) of the same data")
-        n_todo = sum(len(todo) for groups in plan.values() for *_, todo in groups)
-        n_all = len(grid.cells())
-        report.cells_skipped = n_all - n_todo
+        plan = _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path)
+        report.cells_skipped = len(grid.cells()) - plan.n_todo
+        sink = ResultSink(db_path, report, plan.n_todo, progress=progress, flush_seconds=flush_seconds,
+                          on_progress=on_progress)  # fmt: skip
+        if plan.n_todo:
+            if session is not None:
+                from core.pipeline import ray_backend
 
-        overall = tqdm(
-            total=n_todo, desc="cells", unit="cell", disable=not progress or not n_todo, dynamic_ncols=True
-        )
-        # Noisy queries of recent conditions, reused by the next encoders; bounded so that a run's memory
-        # does not grow with its number of cells (an evicted entry is simply recomputed, deterministically).
-        noisy_memo: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-        for name, groups in plan.items():
-            if not groups:
-                continue
-            encoder = _load(name, report, say, db_path=db_path, langs=langs)
-            if encoder is None:
-                overall.update(sum(len(todo) for *_, todo in groups))
-                continue
-            doc_vectors: dict[str, np.ndarray] = {}
-            for lang, (noise, level, seed), todo in groups:
-                t0 = time.monotonic()
-                overall.set_postfix_str(f"{name} {lang} {noise}@{level:g} s{seed}", refresh=False)
-                if noise == CLEAN_NOISE:
-                    texts = list(todo[0].queries)
-                else:
-                    key = (todo[0].dataset, lang, noise, level, seed, len(todo[0].queries))
-                    if key not in noisy_memo:
-                        noisy_memo[key] = _noisy_frame(todo[0], noise, level, seed)
-                        buffer["noisy"].append(noisy_memo[key])
-                        while len(noisy_memo) > NOISY_MEMO_SIZE:
-                            noisy_memo.popitem(last=False)
-                    noisy_memo.move_to_end(key)
-                    texts = noisy_memo[key]["noisy"].tolist()
-                # Asymmetric encoders (a distilled student for queries, its teacher for documents) encode
-                # each side with its own model, cached under that side's fingerprint.
-                q_emb = _encode(query_side(encoder), texts, report, progress, f"{lang} {noise}@{level:g}")
-                for task in todo:
-                    cid = task.corpus.corpus_id
-                    if cid not in doc_vectors:
-                        doc_vectors[cid] = _encode(
-                            document_side(encoder),
-                            list(task.corpus.documents),
-                            report,
-                            progress,
-                            f"docs {cid}",
-                        )
-                    # One BLAS thread for ranking: OpenBLAS workers left spinning after a multi-threaded
-                    # matmul steal the 2 cores from torch's next forward pass.
-                    with threadpool_limits(limits=1, user_api="blas"):
-                        gr = gold_ranks(q_emb, doc_vectors[cid], task.gold, k=grid.top_k)
-                    key = _cell_key(task, name, noise, level, seed)
-                    buffer["ranks"].append(_rank_frame(task, key, gr, texts, report.run_id))
-                    buffer["cells"].append(pd.DataFrame([{
-                        **dict(zip(CELL_KEY, key)), "fingerprint": encoder.fingerprint, "run_id": report.run_id,
-                        "n_queries": len(task.queries), "n_docs": task.n_docs,
-                        "seconds": time.monotonic() - t0, "completed_at": pd.Timestamp.now(),
-                        "data_fingerprint": data_fp[(task.mode, task.lang)], "noise_version": NOISE_VERSION,
-                    }]))  # fmt: skip
-                    report.cells_written += 1
-                    overall.update(1)
-                    if on_progress:
-                        on_progress(report.cells_written, n_todo)
-                # Bounded in time and in size: a fast encoder must not pile up thousands of cells.
-                if time.monotonic() - last_flush > flush_seconds or len(buffer["cells"]) >= FLUSH_CELLS:
-                    flush()
-            flush()
+                ray_backend.run_plan(plan, sink, session, say=say, db_path=db_path)
+            else:
+                _run_local(plan, sink, say=say, db_path=db_path, progress=progress)
+        sink.flush()
         status = "done"
     except KeyboardInterrupt:
         status = "interrupted"
-        _keep_completed(flush, say)
+        if sink is not None:
+            _keep_completed(sink.flush, say)
         raise
     except BaseException:
-        _keep_completed(flush, say)
+        if sink is not None:
+            _keep_completed(sink.flush, say)
         raise
     finally:
-        if overall is not None:
-            overall.close()
+        if sink is not None:
+            sink.close()
         report.seconds = time.monotonic() - started
         try:
             with connect(db_path) as conn:
@@ -322,6 +491,37 @@ def run_grid(
             # The run is already failing with its own error; that one is what the user must see.
             log.warning("could not mark run %s %s: %s", report.run_id, status, exc)
     return report
+
+
+def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool) -> None:
+    """The local backend: each encoder loaded once in this process, its groups computed in plan order."""
+    report = sink.report
+
+    def encode(encoder: Encoder, texts: list[str], label: str) -> tuple[np.ndarray, int]:
+        return encode_through_cache(encoder, texts, label, progress)
+
+    for name, groups in plan.groups.items():
+        if not groups:
+            continue
+        encoder = _load(name, report, say)
+        if encoder is None:
+            sink.skip(groups)
+            continue
+        record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs)
+        doc_vectors: dict[str, np.ndarray] = {}
+        for cid, i in plan.corpora(groups).items():
+            doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
+            report.texts_encoded += n_new
+        for g in groups:
+            noise, level, seed = g.cond
+            sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
+            result = compute_group(
+                name, encoder, [plan.tasks[i] for i in g.tasks], [plan.data_fp[i] for i in g.tasks], g.cond,
+                doc_vectors, top_k=plan.grid.top_k, run_id=report.run_id, noisy=sink.noisy_for(plan, g),
+                encode=encode,
+            )  # fmt: skip
+            sink.add(plan, g, result)
+        sink.flush()
 
 
 def _keep_completed(flush: Callable[[], None], say: Callable[[str], None]) -> None:
@@ -361,12 +561,15 @@ def _check_inputs(conn, tasks, dataset: str, replace_changed: bool, say, db_path
         "their inputs, recomputing them now")  # fmt: skip
 
 
-def _plan(grid, tasks, langs, conditions, done, data_fp, report, say, replace_changed, db_path):
-    """Per encoder, the (lang, condition, tasks) groups with a cell to compute; refuse another model's cells.
+def _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path) -> RunPlan:
+    """Per encoder, the (lang, condition) groups with a cell to compute; refuse another model's cells.
 
-    Returns (plan, number of legacy cells to recompute, number of cells of another query set to recompute).
+    Encoders that cannot even be fingerprinted here are reported through ``say`` and left out. Says how many
+    legacy cells (schema < v3) and cells of another query set are recomputed.
     """
-    plan: dict[str, list[tuple[str, tuple, list[RetrievalTask]]]] = {}
+    groups: dict[str, list[Group]] = {}
+    fingerprints: dict[str, str] = {}
+    langs = sorted({t.lang for t in tasks})
     n_legacy = n_other = 0
     for name in grid.encoders:
         try:
@@ -375,16 +578,17 @@ def _plan(grid, tasks, langs, conditions, done, data_fp, report, say, replace_ch
             report.skipped_encoders[name] = exc.reason
             say(str(exc))
             continue
+        fingerprints[name] = fp
         other_model: dict[str, int] = {}
-        groups = []
+        mine = []
         for lang in langs:
-            for cond in conditions:
+            for cond in grid.conditions:
                 todo = []
-                for t in tasks:
+                for i, t in enumerate(tasks):
                     if t.lang != lang:
                         continue
                     stored = done.get(_cell_key(t, name, *cond))
-                    want = (fp, len(t.queries), data_fp[(t.mode, t.lang)])
+                    want = (fp, len(t.queries), data_fp[i])
                     if (
                         stored is not None
                         and stored[:3] == want
@@ -398,9 +602,9 @@ def _plan(grid, tasks, langs, conditions, done, data_fp, report, say, replace_ch
                             n_legacy += 1
                         else:
                             n_other += 1
-                    todo.append(t)
+                    todo.append(i)
                 if todo:
-                    groups.append((lang, cond, todo))
+                    mine.append(Group(name, lang, cond, tuple(todo)))
         if other_model:
             n = sum(other_model.values())
             olds = ", ".join(sorted(other_model))
@@ -411,8 +615,13 @@ def _plan(grid, tasks, langs, conditions, done, data_fp, report, say, replace_ch
                     "pass --replace-changed to replace them"
                 )
             say(f"replacing {n} cells of encoder {name}: stored fingerprint {olds}, current {fp}")
-        plan[name] = groups
-    return plan, n_legacy, n_other
+        groups[name] = mine
+    if n_legacy:
+        say(f"recomputing {n_legacy} cells stored before data fingerprints (schema < v3), to never mix them")
+    if n_other:
+        say(f"recomputing {n_other} cells stored for another query set (max_queries) of the same data")
+    n_todo = sum(len(g.tasks) for gs in groups.values() for g in gs)
+    return RunPlan(grid, tasks, list(data_fp), langs, groups, fingerprints, n_todo)
 
 
 def _rank_frame(task: RetrievalTask, key: tuple, gr, texts: list[str], run_id: str) -> pd.DataFrame:
@@ -425,28 +634,26 @@ def _rank_frame(task: RetrievalTask, key: tuple, gr, texts: list[str], run_id: s
     return df
 
 
-def _encode(encoder, texts: list[str], report: RunReport, progress: bool, label: str) -> np.ndarray:
-    cache = EmbeddingCache(encoder.fingerprint)
+def _load(name: str, report: RunReport, say) -> Encoder | None:
+    """Load ``name`` in this process, or report it skipped (the reason said once) and return None."""
     try:
-        with tqdm(total=len(texts), desc=f"  {label}", unit="text", leave=False, disable=not progress) as bar:
-            vecs, n_new = encode_cached(encoder, texts, cache, on_progress=bar.update)
-    finally:
-        cache.close()
-    report.texts_encoded += n_new
-    return vecs
-
-
-def _load(name: str, report: RunReport, say, *, db_path, langs: list[str]):
-    try:
-        encoder = load_encoder(name)
+        return load_encoder(name)
     except EncoderUnavailable as exc:
-        report.skipped_encoders[name] = exc.reason
-        say(str(exc))
+        skip_encoder(name, exc.reason, report, say)
         return None
+
+
+def skip_encoder(name: str, reason: str, report: RunReport, say) -> None:
+    """Record that encoder ``name`` cannot load (``reason``) and say it in the usual one line."""
+    report.skipped_encoders[name] = reason
+    say(str(EncoderUnavailable(name, reason)))
+
+
+def record_encoder(db_path, name: str, fingerprint: str, spec: dict, run_id: str, langs: list[str]) -> None:
+    """Store a loaded encoder's spec and, per language, whether it saw it in training (driver only)."""
     seen = seen_languages(name)
     with connect(db_path) as conn:
         w.record_encoder(
-            conn, name, encoder.fingerprint, json.dumps(encoder.spec), report.run_id,
+            conn, name, fingerprint, json.dumps(spec), run_id,
             {lang: (None if seen is None else lang in seen) for lang in langs},
         )  # fmt: skip
-    return encoder
