@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from core.conditions import CLEAN_NOISE
+from core.store.schema import CELL_KEY, STATS_COLUMNS, stats_select
 
 FILTERABLE = ("dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed", "qid")
 
@@ -38,23 +39,68 @@ def _where(filters: dict, alias: str = "") -> tuple[str, list]:
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
+def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()[0][0]
+    )
+
+
+def _stats_source(conn: duckdb.DuckDBPyConnection, where: str, params: list) -> tuple[str, list]:
+    """FROM-clause source of ``cell_stats`` rows restricted by ``where`` (over cell-key columns), and its
+    parameters: the stored table (schema v5+), or the same aggregates computed from ``ranks`` on the fly for
+    an older database opened read-only (slower, identical numbers)."""
+    if _has_table(conn, "cell_stats"):
+        return f"(SELECT * FROM cell_stats {where})", params
+    return f"({stats_select('ranks', where)})", params
+
+
 def summary(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
     """MRR, accuracy@1 and n per (dataset, mode, corpus, encoder, lang, noise, level), averaged over seeds.
 
     Clean cells appear once with ``noise = 'none'`` and ``level = 0``. Rows are keyed by corpus too: two
     pooled grids of different language sets in one database are two corpora, never averaged together.
+    MRR and accuracy@1 are the mean over every rank row of the group (every seed's); ``n`` is the largest
+    query count of one of its cells (the query count when every seed ranks the same queries, as the runner
+    does). Read from the per-cell aggregates (``cell_stats``), so the cost does not grow with ``ranks``.
     """
-    where, params = _where(filters)
+    if filters.get("qid") is not None:  # aggregates are per cell: a per-query filter needs the rows
+        where, params = _where(filters)
+        return conn.execute(
+            f"""
+            SELECT dataset, mode, corpus, encoder, lang, noise, level,
+                   avg(1.0 / rank) AS mrr, avg(CASE WHEN rank = 1 THEN 1.0 ELSE 0.0 END) AS acc1,
+                   count(DISTINCT qid) AS n, count(DISTINCT seed) AS seeds
+            FROM ranks {where}
+            GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
+            """,
+            params,
+        ).df()
+    src, params = _stats_source(conn, *_where(filters))
+    keys = ", ".join(CELL_KEY)
     return conn.execute(
         f"""
+        WITH c AS (SELECT {keys}, sum(n) AS n, sum(sum_rr) AS sum_rr, sum(hits1) AS hits1
+                   FROM {src} s GROUP BY {keys})
         SELECT dataset, mode, corpus, encoder, lang, noise, level,
-               avg(1.0 / rank) AS mrr, avg(CASE WHEN rank = 1 THEN 1.0 ELSE 0.0 END) AS acc1,
-               count(DISTINCT qid) AS n, count(DISTINCT seed) AS seeds
-        FROM ranks {where}
-        GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
+               sum(sum_rr) / sum(n) AS mrr, sum(hits1) / sum(n) AS acc1,
+               max(n) AS n, count(DISTINCT seed) AS seeds
+        FROM c GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
         """,
         params,
     ).df()
+
+
+def cell_stats(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
+    """The per-cell, per-query-bucket aggregates (:func:`core.store.schema.stats_select`) matching
+    ``filters`` (cell-key columns of :data:`FILTERABLE`), in key order.
+
+    Columns: the cell key, bucket, n, sum_rr, sum_rr10, hits1, hits5, hits10. Computed from ``ranks`` when
+    the database predates ``cell_stats`` (schema v3/v4 opened read-only).
+    """
+    src, params = _stats_source(conn, *_where({k: v for k, v in filters.items() if k != "qid"}))
+    return conn.execute(f"SELECT * FROM {src} s ORDER BY ALL", params).df()
 
 
 def rank_rows(
@@ -168,6 +214,57 @@ def curve_ranks(
               AND ((noise = ? AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))
         """,
         [*enc_params, dataset, mode, CLEAN_NOISE, noise, *seeds],
+    ).df()
+
+
+def curve_stats(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    noise: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    seeds: Sequence[int],
+    corpus: str | None = None,
+) -> pd.DataFrame:
+    """Aggregates behind a degradation curve: the clean cells plus every level of ``noise`` (the selection
+    of :func:`curve_ranks`), one row per (cell, query bucket) instead of one per query.
+
+    Columns: corpus, encoder, lang, level, seed, bucket, n, sum_rr, sum_rr10, hits1, hits5, hits10. Reads
+    ``cell_stats`` (a few hundred thousand rows at most for a full study) or, on a database from before
+    schema v5, the same aggregates computed from ``ranks``.
+    """
+    enc_where, enc_params = _where({"encoder": list(encoders), "lang": list(langs), "corpus": corpus})
+    seed_ph = ", ".join("?" * len(seeds)) or "NULL"
+    where = (
+        f"{enc_where} AND dataset = ? AND mode = ? "
+        f"AND ((noise = ? AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))"
+    )
+    src, params = _stats_source(
+        conn, where, [*enc_params, dataset, mode, CLEAN_NOISE, noise, *(int(s) for s in seeds)]
+    )
+    cols = ", ".join(STATS_COLUMNS)
+    return conn.execute(
+        f"SELECT corpus, encoder, lang, level, seed, bucket, {cols} FROM {src} s "
+        "ORDER BY corpus, encoder, lang, level, seed, bucket",
+        params,
+    ).df()
+
+
+def selection_size(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    noise: Sequence[str],
+) -> pd.DataFrame:
+    """One row, column ``rows``: how many rows :func:`selection_rows` returns for the same selection,
+    counted from ``cells`` (no scan of ``ranks``), so a page can refuse an export too large to build."""
+    where, params = _where({"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs),
+                            "noise": list(noise)})  # fmt: skip
+    return conn.execute(
+        f"SELECT CAST(coalesce(sum(n_queries), 0) AS BIGINT) AS rows FROM cells {where}", params
     ).df()
 
 
