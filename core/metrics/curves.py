@@ -145,3 +145,64 @@ def curve_bands(x, levels, *, n_boot: int = 1000, alpha: float = 0.05, seed: int
         )
     n = np.sum(~np.isnan(x), axis=0)
     return CurveBands(lv, point, lo, hi, rel_point, rlo, rhi, n)
+
+
+def cluster_bands(
+    sums, counts, levels, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, n=None
+) -> CurveBands:
+    """Mean per level from per-cluster sums, with paired percentile bootstrap bands over clusters.
+
+    ``sums[i, j]`` and ``counts[i, j]`` are the sum of the per-query metric and the number of queries of
+    cluster ``i`` (a bucket of queries, see ``core.store.schema.STATS_BUCKETS``) at ``levels[j]``; 0 and 0
+    where the cluster has no value there. The point value is ``sums.sum(0) / counts.sum(0)``: exactly the
+    mean over every query. Each resample draws clusters with replacement once and uses them at every level
+    (paired, so the relative band reflects the pairing), which is the cluster bootstrap of the query mean:
+    queries are assigned to clusters by a hash of their id, so clusters are exchangeable. ``n`` (per level)
+    is reported as given (default: ``counts.sum(0)``). ``levels`` must be ascending.
+
+    Guarantees: the same ``seed`` gives the same bands; ``low <= high``; with one cluster the bands collapse
+    to the point; a clean value of 0 gives non-finite relative values rather than an error.
+
+    Example:
+        >>> b = cluster_bands([[2.0, 1.0], [1.0, 1.0]], [[2, 2], [2, 2]], [0, 0.1], n_boot=50, seed=0)
+        >>> b.value.tolist(), b.rel.round(3).tolist(), b.n.tolist()
+        ([0.75, 0.5], [1.0, 0.667], [4, 4])
+    """
+    s = np.asarray(sums, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64).ravel()
+    if s.ndim != 2 or s.shape != c.shape or s.shape[1] != len(lv):
+        raise ValueError(
+            f"sums and counts must both be (clusters x {len(lv)} levels), got {s.shape}, {c.shape}"
+        )
+    clean = len(lv) > 0 and lv[0] == 0
+    k = s.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = s.sum(0) / c.sum(0)
+        if k > 1:
+            # Resample weights (how often each cluster is drawn) instead of gathering rows: one matrix
+            # product per block, memory bounded by n_boot x clusters.
+            idx = np.random.default_rng(seed).integers(0, k, size=(n_boot, k))
+            w = np.bincount((np.arange(n_boot)[:, None] * k + idx).ravel(), minlength=n_boot * k)
+            w = w.reshape(n_boot, k).astype(np.float64)
+            # einsum, not ``@``: a BLAS matrix product of this size waits on thread hand-offs on a busy
+            # machine (40 ms against 2 ms measured on 2 shared cores).
+            ws = np.einsum("bk,kl->bl", w, np.concatenate([s, c], axis=1))
+            boots = ws[:, : s.shape[1]] / ws[:, s.shape[1] :]
+        else:
+            boots = np.repeat(point[None], 2, 0)
+        rel_boot = boots / boots[:, :1] if clean else np.full_like(boots, np.nan)
+        rel_point = point / point[0] if clean else np.full_like(point, np.nan)
+    q = [alpha / 2, 1 - alpha / 2]
+
+    def quantiles(x: np.ndarray) -> np.ndarray:
+        # np.quantile is ~20x faster than np.nanquantile (which loops per column); NaN only arises when a
+        # resample draws no cluster with queries at some level.
+        return np.nanquantile(x, q, axis=0) if np.isnan(x).any() else np.quantile(x, q, axis=0)
+
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # NaN is the answer
+        lo, hi = quantiles(boots)
+        rlo, rhi = quantiles(rel_boot) if np.isfinite(rel_boot).any() else (np.full_like(point, np.nan),) * 2
+    n_out = c.sum(0).astype(np.int64) if n is None else np.asarray(n, dtype=np.int64)
+    return CurveBands(lv, point, lo, hi, rel_point, rlo, rhi, n_out)

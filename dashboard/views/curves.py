@@ -180,7 +180,7 @@ def main() -> None:
     if c is None:
         return
     facets = facet_map(c["langs"], c["facet"])
-    values, curve = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
+    _, curve = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
                                c["metric"], facets, corpus=c["corpus"])  # fmt: skip
     if curve.empty:
         st.warning("No stored ranks for this selection (a missing cell?). See the Runs page for coverage.")
@@ -191,7 +191,7 @@ def main() -> None:
         published = {k: v for k, v in published_reference().items() if k in c["langs"]}
     st.caption(
         f"{c['metric_label']} on **{c['noise']}** noise, {c['mode']} mode, seeds {c['seeds']} averaged; bands are "
-        "95% percentile bootstrap intervals over queries (paired across levels)."
+        "95% percentile bootstrap intervals over query buckets (paired across levels)."
         + (" Stars: LaBSE's accuracy@1 on clean queries as **published** by MTEB, not measured here." if published else "")
     )  # fmt: skip
     fig = figure(curve, relative=c["relative"], metric_label=c["metric_label"], all_encoders=c["all_encoders"],
@@ -249,8 +249,8 @@ def main() -> None:
                 wide.columns = ["clean" if lv == 0 else f"@{lv:g}" for lv in wide.columns]
                 st.dataframe(wide, width="stretch", key="curves_pairwise")
                 st.caption(
-                    f"Mean per-query {c['metric_label']} of {a} minus {b}; paired randomization test "
-                    "(2,000 sign flips), Holm-corrected across languages at each level: *** p<.001, "
+                    f"Mean per-query {c['metric_label']} of {a} minus {b}; paired randomization test over "
+                    "query buckets (32 fixed buckets of queries; 2,000 sign flips), Holm-corrected across languages at each level: *** p<.001, "
                     "** p<.01, * p<.05, n.s. not significant (with 2,000 permutations the smallest attainable "
                     "adjusted p is about 0.0005 x the number of languages)."
                 )
