@@ -1,9 +1,10 @@
 """The dashboard at full-study scale: a synthetic 100-million-row results database, and every page's reads.
 
-    python benchmarks/full_scale.py [--db /tmp/clir_full_scale.duckdb] [--rows 100000000] [--repeat 20]
-                                    [--findings] [--first-paint] [--rebuild]
+    python benchmarks/full_scale.py --rows 100000000 [--db PATH] [--repeat 20] [--findings] [--first-paint]
+    python benchmarks/full_scale.py                  # 2M rows: a quick check of the same code paths
 
-1. Builds (or reuses, when ``--db`` already holds a build of the same shape and seed) a synthetic study with
+1. Builds (or reuses, when ``--db`` already holds a build of the same shape and seed; ``--rebuild`` deletes
+   it first) a synthetic study with
    the real schema (``core.store.connect`` migrates it): 112 languages x 4 encoders x (clean + 9 noise types x
    5 levels x 5 seeds) x ~990 queries = 100 million ``ranks`` rows in pair mode, every column filled
    (top-5 ids and scores consistent with the gold's rank, the noisy query text), with the ``runs``,
@@ -287,8 +288,15 @@ def bench(path: Path, dims: dict, repeat: int) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", default="/tmp/clir_full_scale.duckdb", help="database to build or reuse")
-    ap.add_argument("--rows", type=int, default=100_000_000, help="about how many ranks rows (default 100M)")
+    ap.add_argument(
+        "--db", default=None, help="database to build or reuse (default /tmp/clir_full_scale_ROWS.duckdb)"
+    )
+    ap.add_argument(
+        "--rows",
+        type=int,
+        default=2_000_000,
+        help="about how many ranks rows (default 2M, about a minute; 100000000 for the full study)",
+    )
     ap.add_argument("--langs", type=int, default=None, help="languages (default: 112, fewer below ~1M rows)")
     ap.add_argument("--seed", type=int, default=0, help="seed of every synthetic draw")
     ap.add_argument("--repeat", type=int, default=20)
@@ -296,19 +304,19 @@ def main() -> int:
     ap.add_argument("--findings", action="store_true", help="compute and store the research answer first")
     ap.add_argument("--first-paint", action="store_true", help="also run benchmarks/first_paint.py on --db")
     args = ap.parse_args()
-    path, dims = Path(args.db), shape(args.rows, args.langs)
+    dims = shape(args.rows, args.langs)
+    path = Path(args.db or f"/tmp/clir_full_scale_{args.rows}.duckdb")
     want = {**dims, "seed": args.seed}
     stored = _stored_shape(path)
-    if args.rebuild or (stored is not None and {k: stored.get(k) for k in want} != want):
-        if path.exists() and stored is None and not args.rebuild:
-            print(f"{path} exists and is not a build of this benchmark; pass another --db", file=sys.stderr)
-            return 2
+    if path.exists() and not args.rebuild and (stored is None or {k: stored.get(k) for k in want} != want):
+        # Never delete a file without being told: it may be another build, or not ours at all.
+        print(f"{path} exists and is not a build of this shape and seed; pass --rebuild or another --db",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.rebuild:
         for p in (path, path.with_name(path.name + ".wal")):
             p.unlink(missing_ok=True)
         stored = None
-    elif path.exists() and stored is None:
-        print(f"{path} exists and is not a build of this benchmark; pass another --db", file=sys.stderr)
-        return 2
     if stored is None:
         t0 = time.perf_counter()
         n = build(path, dims, args.seed)

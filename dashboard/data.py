@@ -25,11 +25,14 @@ from core.store import connect
 from core.store import queries as q
 from dashboard import analysis
 
-READ_TIMEOUT_S = 45.0  # how long a read waits for a precompute's write transaction before giving up
+READ_TIMEOUT_S = 45.0
+# Above this many seed-0 rank rows the Findings page does not compute the research answer itself (about a
+# minute per million rows on 2 cores: per-query bootstraps and paired tests); the precompute stores it.
+RESEARCH_LIVE_MAX_ROWS = 2_000_000  # how long a read waits for a precompute's write transaction before giving up
 _READS = {
     "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "curve_stats", "per_query_ranks",
     "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
-    "documents", "gold_documents", "rank_rows", "selection_size",
+    "documents", "gold_documents", "rank_rows", "selection_size", "answer_cells",
 }  # fmt: skip
 
 
@@ -200,7 +203,8 @@ def research(dataset: str, mode: str, corpus: str | None = None, references: tup
 
     The answer the precompute stored (:func:`core.findings.stored_findings`) when it is current: read in
     milliseconds, no spinner. Otherwise (nothing stored, older cells, other code or references) computed
-    here from the ranks, once per database state. Both are :func:`core.findings.findings_answer` of the
+    here from the ranks, once per database state, unless that means more than
+    :data:`RESEARCH_LIVE_MAX_ROWS` rows (a full study): then a ClirError says how to store it. Both are :func:`core.findings.findings_answer` of the
     same rows, so the page shows the same numbers either way.
     """
     from core.research import DASHBOARD_REFERENCES
@@ -210,6 +214,14 @@ def research(dataset: str, mode: str, corpus: str | None = None, references: tup
     stored = _stored_research(key, dataset, mode, corpus, refs)
     if stored is not None:
         return stored
+    cells = read("answer_cells", dataset=dataset, mode=mode, corpus=corpus)
+    n_rows = int(cells["n_queries"].fillna(0).sum())
+    if n_rows > RESEARCH_LIVE_MAX_ROWS:
+        raise ClirError(
+            f"The research answer of {dataset} / {mode} is not stored for the cells this database holds now, "
+            f"and computing it here would take minutes ({n_rows:,} per-query rows). Run `python -m precompute "
+            f"findings --db {db_path()}` once (a precompute run also does it at its end), then reload."
+        )
     return _research(key, dataset, mode, corpus, refs)
 
 

@@ -155,3 +155,23 @@ def test_runs_export_refuses_a_selection_over_the_limit(synth_db, use_db, monkey
     assert any("more than the 1,000" in x.value for x in at.warning)
     assert "Download CSV" not in [b.proto.label for b in at.get("download_button")]
     assert np.isfinite(sql(synth_db, "SELECT count(*) FROM ranks"))
+
+
+def test_findings_at_scale_needs_the_stored_answer_and_shows_it(synth_db, use_db, tmp_path, monkeypatch):
+    import shutil
+
+    from core.findings import compute_and_store_findings
+    from dashboard import data
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(synth_db, db)
+    use_db(db)
+    monkeypatch.setattr(data, "RESEARCH_LIVE_MAX_ROWS", 1000)  # this small DB stands in for a full study
+    at = page(findings).run()
+    ok(at, findings.TITLE)
+    assert any("precompute findings" in x.value for x in at.warning)
+    compute_and_store_findings(db, "synth", "pair")
+    at = page(findings).run()
+    ok(at, findings.TITLE)
+    assert not any("precompute findings" in x.value for x in at.warning)
+    assert at.get("plotly_chart")
