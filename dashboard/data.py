@@ -25,10 +25,10 @@ from core.store import connect
 from core.store import queries as q
 from dashboard import analysis
 
-READ_TIMEOUT_S = 45.0
+READ_TIMEOUT_S = 45.0  # how long a read waits for a precompute's write transaction before giving up
 # Above this many seed-0 rank rows the Findings page does not compute the research answer itself (about a
 # minute per million rows on 2 cores: per-query bootstraps and paired tests); the precompute stores it.
-RESEARCH_LIVE_MAX_ROWS = 2_000_000  # how long a read waits for a precompute's write transaction before giving up
+RESEARCH_LIVE_MAX_ROWS = 2_000_000
 _READS = {
     "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "curve_stats", "per_query_ranks",
     "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
