@@ -21,6 +21,7 @@ TITLE = "Degradation curves"
 METRICS = {"MRR": "mrr", "MRR@10": "mrr@10", "accuracy@1 (recall@1)": "recall@1", "recall@5": "recall@5",
            "recall@10": "recall@10"}  # fmt: skip
 FACETS = ("language", "resource class", "all languages pooled")
+MAX_LANGUAGE_PANELS = 12  # above this many languages the chart facets by resource class by default
 SCALES = ("absolute", "relative to clean")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 PUBLISHED_NAME = "LaBSE accuracy@1 (published, not measured)"
@@ -158,7 +159,10 @@ def _controls(cond: pd.DataFrame) -> dict | None:
             "Seeds (averaged)", seeds_avail, key="curves_seeds",
             help="Per-query scores are averaged over the chosen seeds before bootstrapping.",
         )  # fmt: skip
-        facet = url.radio("Facet by", FACETS, key="curves_facet")
+        # One panel per language is unreadable (and slow to draw) for a full study's ~100 languages: there the
+        # default groups languages by resource class; the per-language view stays one click away.
+        facet = url.radio("Facet by", FACETS, key="curves_facet",
+                          default=FACETS[1] if len(all_langs) > MAX_LANGUAGE_PANELS else FACETS[0])  # fmt: skip
         scale = url.radio("Scale", SCALES, key="curves_scale", horizontal=True)
     if not encoders or not langs or not seeds:
         st.info("Choose at least one encoder, one language and one seed in the sidebar.")

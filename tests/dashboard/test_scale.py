@@ -175,3 +175,21 @@ def test_findings_at_scale_needs_the_stored_answer_and_shows_it(synth_db, use_db
     ok(at, findings.TITLE)
     assert not any("precompute findings" in x.value for x in at.warning)
     assert at.get("plotly_chart")
+
+
+def test_curves_of_many_languages_default_to_resource_class_panels(use_db, tmp_path):
+    from benchmarks.full_scale import build, shape
+
+    db = tmp_path / "many.duckdb"
+    dims = shape(60_000, langs=curves.MAX_LANGUAGE_PANELS + 2)
+    build(db, dims, seed=1, progress=False)
+    use_db(db)
+    at = page(curves).run()
+    ok(at, curves.TITLE)
+    assert at.radio(key="curves_facet").value == "resource class"
+    table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
+    assert len(table) < dims["langs"] * len(dims["encoders"])  # grouped, not one row per language
+    at.radio(key="curves_facet").set_value("language").run()
+    ok(at, curves.TITLE)
+    table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
+    assert len(table) == dims["langs"] * len(dims["encoders"])
