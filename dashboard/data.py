@@ -203,9 +203,9 @@ def research(dataset: str, mode: str, corpus: str | None = None, references: tup
 
     The answer the precompute stored (:func:`core.findings.stored_findings`) when it is current: read in
     milliseconds, no spinner. Otherwise (nothing stored, older cells, other code or references) computed
-    here from the ranks, once per database state, unless that means more than
-    :data:`RESEARCH_LIVE_MAX_ROWS` rows (a full study): then a ClirError says how to store it. Both are :func:`core.findings.findings_answer` of the
-    same rows, so the page shows the same numbers either way.
+    here from the ranks, once per database state, unless that means more than :data:`RESEARCH_LIVE_MAX_ROWS`
+    rows (a full study): then a ClirError says how to store it. Both are :func:`core.findings.findings_answer`
+    of the same rows, so the page shows the same numbers either way.
     """
     from core.research import DASHBOARD_REFERENCES
 

@@ -103,9 +103,10 @@ def delete_changed(
 ) -> int:
     """Delete, in one transaction, everything derived from inputs that changed; return the cells deleted.
 
-    For each of ``langs``: its cells, rank rows and their aggregates (every corpus), noisy queries, clean queries and gold
-    links; for each of ``corpora``: its documents, and every cell and rank row ranked against it. The
-    caller then stores the new inputs and recomputes, so stored texts and cells agree again.
+    For each of ``langs``: its cells, rank rows and their aggregates (every corpus), noisy queries, clean
+    queries and gold links; for each of ``corpora``: its documents, and every cell, rank row and aggregate
+    ranked against it. The caller then stores the new inputs and recomputes, so stored texts and cells agree
+    again.
     """
     langs, corpora = list(langs), list(corpora)
     lang_ph, corpus_ph = ", ".join("?" * len(langs)) or "NULL", ", ".join("?" * len(corpora)) or "NULL"
@@ -129,9 +130,10 @@ def write_cells(
 
     A cell row, its rank rows and its aggregates (``cell_stats``, computed here from those rank rows) land in
     the same transaction, so after a crash a cell is either complete or absent, and its aggregates always
-    equal a recomputation from its rank rows. A cell already stored under the same key is replaced: the runner decides beforehand which
-    replacements are allowed (it refuses another model's cells unless told to replace them). Noisy queries
-    are written as computed now (replacing a stored row of the same key), so they agree with these cells.
+    equal a recomputation from its rank rows. A cell already stored under the same key is replaced (rows and
+    aggregates): the runner decides beforehand which replacements are allowed (it refuses another model's
+    cells unless told to replace them). Noisy queries are written as computed now (replacing a stored row of
+    the same key), so they agree with these cells.
     """
     noisy_key = ["dataset", "lang", "noise", "level", "seed", "qid"]
     if not noisy.empty:
