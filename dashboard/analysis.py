@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.metrics import (
     auc,
-    cluster_bands,
+    cluster_bands_batch,
     curve_bands,
     holm,
     level_at_half,
@@ -95,11 +95,11 @@ def _stats_column(metric: str) -> str:
     return STATS_METRICS[metric]
 
 
-def _queries_per_level(stats: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Queries with a value per ``by`` + level: per corpus and language the largest count of one seed."""
+def _queries_per_level(stats: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Queries with a value per ``by`` + level: ``n_queries`` summed over the corpora and languages."""
     cells = list(dict.fromkeys([*by, "corpus", "lang", "level"]))
-    per_seed = stats.groupby([*cells, "seed"], sort=False)["n"].sum()
-    return per_seed.groupby(cells).max().groupby([*by, "level"]).sum()
+    per_cell = stats.groupby(cells, sort=False)["n_queries"].first()
+    return per_cell.groupby([*by, "level"]).sum()
 
 
 def curves_from_stats(
@@ -126,28 +126,36 @@ def curves_from_stats(
     col = _stats_column(metric)
     if stats.empty:
         return pd.DataFrame(columns=cols)
-    v = stats[["encoder", "corpus", "lang", "bucket", "level", "seed", "n", col]].copy()
+    v = stats[["encoder", "corpus", "lang", "bucket", "level", "n", "n_queries", col]].copy()
     v["facet"] = v["lang"].map(facets) if facets else v["lang"]
-    n_q = _queries_per_level(v, ["encoder", "facet"])
-    # One groupby for every (encoder, facet): seeds summed, then levels as columns (0 where absent).
+    n_q = _queries_per_level(v, ["encoder", "facet"]).to_dict()
+    # One groupby for every (encoder, facet) (seeds are summed already), levels as columns (0 where absent).
     wide = v.groupby(["encoder", "facet", "corpus", "lang", "bucket", "level"], sort=True)[[col, "n"]].sum()
     wide = wide.unstack("level", fill_value=0)
     levels_all = np.array(sorted(wide[col].columns), dtype=np.float64)
     s_all, c_all = wide[col][levels_all].to_numpy(np.float64), wide["n"][levels_all].to_numpy(np.float64)
     groups = wide.index.droplevel(["corpus", "lang", "bucket"])
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(groups)]
+    # Curves with the same cluster count and levels are bootstrapped together (identical to one at a time).
+    batches: dict[tuple, list[int]] = {}
+    for i, (lo, hi) in enumerate(zip(starts, ends)):
+        has = c_all[lo:hi].sum(0) > 0  # the levels this curve has at all
+        batches.setdefault((hi - lo, tuple(has)), []).append(i)
     rows = []
-    for i, lo in enumerate(starts):
-        hi = starts[i + 1] if i + 1 < len(starts) else len(groups)
-        enc, facet = groups[lo]
-        has = c_all[lo:hi].sum(0) > 0  # the levels this group has at all
-        levels = levels_all[has]
-        n = [int(n_q.get((enc, facet, lv), 0)) for lv in levels]
-        b = cluster_bands(s_all[lo:hi][:, has], c_all[lo:hi][:, has], levels, n_boot=n_boot, alpha=alpha,
-                          seed=seed, n=n)  # fmt: skip
-        for j, level in enumerate(levels):
-            rows.append((enc, facet, level, b.value[j], b.low[j], b.high[j], b.rel[j], b.rel_low[j],
-                         b.rel_high[j], int(b.n[j])))  # fmt: skip
+    for (_k, has), members in batches.items():
+        mask = np.array(has)
+        levels = levels_all[mask]
+        s = np.stack([s_all[starts[i] : ends[i]][:, mask] for i in members])
+        c = np.stack([c_all[starts[i] : ends[i]][:, mask] for i in members])
+        keys = [groups[starts[i]] for i in members]
+        n = [[int(n_q.get((enc, facet, lv), 0)) for lv in levels] for enc, facet in keys]
+        bands = cluster_bands_batch(s, c, levels, n_boot=n_boot, alpha=alpha, seed=seed, n=n)
+        for (enc, facet), b in zip(keys, bands):
+            for j, level in enumerate(levels):
+                rows.append((enc, facet, level, b.value[j], b.low[j], b.high[j], b.rel[j], b.rel_low[j],
+                             b.rel_high[j], int(b.n[j])))  # fmt: skip
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -176,7 +184,7 @@ def pairwise_from_stats(
     joined = joined[(joined["n_a"] > 0) & (joined["n_b"] > 0)]
     if joined.empty:
         return pd.DataFrame(columns=cols)
-    n_q = _queries_per_level(stats[stats["encoder"] == a], ["lang"])
+    n_q = _queries_per_level(stats[stats["encoder"] == a], ["lang"]).to_dict()
     joined["d"] = joined[f"{col}_a"] / joined["n_a"] - joined[f"{col}_b"] / joined["n_b"]
     per = joined.groupby(["level", "lang"], sort=True)
     sums = per[[f"{col}_a", "n_a", f"{col}_b", "n_b"]].sum()

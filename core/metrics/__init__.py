@@ -2,7 +2,14 @@
 tests and degradation-curve summaries: the project's one home for statistics."""
 
 from core.metrics.bootstrap import METRICS, Estimate, bootstrap_ci, mean_ci, per_query, relative_drop_ci
-from core.metrics.curves import CurveBands, auc, cluster_bands, curve_bands, level_at_half
+from core.metrics.curves import (
+    CurveBands,
+    auc,
+    cluster_bands,
+    cluster_bands_batch,
+    curve_bands,
+    level_at_half,
+)
 from core.metrics.mrr import mrr
 from core.metrics.recall import recall_at
 from core.metrics.significance import (
@@ -23,6 +30,7 @@ __all__ = [
     "auc",
     "bootstrap_ci",
     "cluster_bands",
+    "cluster_bands_batch",
     "curve_bands",
     "holm",
     "level_at_half",

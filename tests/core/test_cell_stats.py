@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.metrics import cluster_bands, paired_randomization_test, paired_randomization_tests
+from core.metrics import (
+    cluster_bands,
+    cluster_bands_batch,
+    paired_randomization_test,
+    paired_randomization_tests,
+)
 from core.store import connect
 from core.store import queries as q
 from core.store._exec import _exec, transaction
@@ -160,3 +165,19 @@ def test_batched_randomization_tests_equal_the_single_test():
     got = paired_randomization_tests(ds, n_perm=300, seed=4)
     want = [paired_randomization_test(d, n_perm=300, seed=4) for d in ds]
     np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_batched_cluster_bands_equal_one_curve_at_a_time():
+    rng = np.random.default_rng(5)
+    c = rng.integers(0, 40, size=(3, 32, 4)).astype(float)
+    s = c * rng.random((3, 32, 4))
+    c[2, :, 3], s[2, :, 3] = 0, 0  # one curve with no query at its last level: NaN there, as alone
+    levels = [0.0, 0.1, 0.2, 0.3]
+    batch = cluster_bands_batch(s, c, levels, n_boot=300, seed=2)
+    for i in range(3):
+        one = cluster_bands(s[i], c[i], levels, n_boot=300, seed=2)
+        for field in ("value", "low", "high", "rel", "rel_low", "rel_high", "n"):
+            np.testing.assert_allclose(
+                getattr(batch[i], field), getattr(one, field), atol=1e-12, equal_nan=True
+            )
+    assert np.isnan(batch[2].value[3]) and np.isfinite(batch[1].value).all()
