@@ -225,12 +225,17 @@ def page_checks(path: Path, dims: dict) -> dict[str, list[tuple[str, object]]]:
         return run
 
     def curves_page():
-        # Default selection: every encoder, language and seed of the first noise; one read feeds the
-        # chart (by language), the robustness table and the pairwise comparison of the first two encoders.
+        # Default selection: every encoder, language and seed of the first noise. One read feeds the chart
+        # (by resource class beyond 12 languages), the robustness table, the per-language heatmap and the
+        # pairwise comparison of the first two encoders, as on the page (each cached after).
+        from dashboard.components import resource_class
+
         stats = read("curve_stats", dataset=DATASET, mode=MODE, noise=noise, encoders=encs, langs=langs,
                      seeds=dims["seeds"])()  # fmt: skip
-        curve = analysis.curves_from_stats(stats, "mrr")
+        facets = {lang: resource_class(lang) for lang in langs} if len(langs) > 12 else None
+        curve = analysis.curves_from_stats(stats, "mrr", facets)
         analysis.robustness_table(curve, "MRR")
+        analysis.curves_from_stats(stats, "mrr")  # per language, for the heatmap
         analysis.pairwise_from_stats(stats, "mrr", encs[0], encs[1])
         return curve
 
@@ -248,7 +253,7 @@ def page_checks(path: Path, dims: dict) -> dict[str, list[tuple[str, object]]]:
         "Findings": [("stored_findings", findings_page)],
         "Curves": [("curve_stats", read("curve_stats", **common, noise=noise, encoders=encs, langs=langs,
                                         seeds=dims["seeds"])),
-                   ("curve_stats+bands+pairwise", curves_page)],
+                   ("curve_stats+bands+heatmap+pairwise", curves_page)],
         "Per-query": [
             ("per_query_ranks", read("per_query_ranks", **common, lang=lang, noise=noise, seed=seed)),
             ("query_texts", read("query_texts", dataset=DATASET, lang=lang)),
@@ -282,7 +287,7 @@ def bench(path: Path, dims: dict, repeat: int) -> bool:
             n = len(out) if hasattr(out, "__len__") else 1
             flag = "ok" if p95 <= QUERY_LIMIT_MS else "SLOW"
             ok &= p95 <= QUERY_LIMIT_MS or page.startswith("(")
-            print(f"  {page:<14} {name:<28} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  {n:>9,} rows  {flag}")
+            print(f"  {page:<14} {name:<36} p50 {p50:8.1f} ms  p95 {p95:8.1f} ms  {n:>9,} rows  {flag}")
     return ok
 
 
