@@ -82,7 +82,7 @@ def build(path: Path, n_langs: int, n_enc: int, n_q: int) -> int:
         conn.execute(f"INSERT INTO cell_stats {stats_select('ranks')} ORDER BY ALL").fetchall()
         conn.execute(f"""
             INSERT INTO cells SELECT 'bench', m.mode, {corpus}, l.lang, e.encoder, c.noise, c.level, c.seed,
-                   'fp-' || e.encoder, 'bench', {n_q}, {n_docs}, 1.0, now()
+                   'fp-' || e.encoder, 'bench', {n_q}, {n_docs}, 1.0, now(), 'bench', 'bench'
             FROM m, e, l, c
         """).fetchall()  # fmt: skip
         conn.execute(
