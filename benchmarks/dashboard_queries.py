@@ -5,6 +5,7 @@
 1. Builds a temp DuckDB with the real schema (``core.store.connect`` migrates it) and bulk-inserts a
    synthetic grid: 2 modes x 40 languages x 4 encoders x (clean + 4 noise types x 4 levels x 3 seeds) x 320
    queries = 5,017,600 ranks rows, in the precompute's insertion order, with the inputs tables to match.
+   ``cell_stats`` is filled from the ranks with the SQL ``write_cells`` uses.
 2. Times each page's query functions (``core.store.queries``, exactly what ``dashboard.data.read`` calls on
    a cache miss, each with its own read-only connection): p95 over ``--repeat`` calls; limit 300 ms.
 3. Live search per offline encoder (e5-small, e5-small-torch, muse3, minilm), pooled mode over all demo-grid languages: document
@@ -30,6 +31,7 @@ import numpy as np  # noqa: E402
 from core.conditions import CLEAN, CLEAN_NOISE  # noqa: E402
 from core.store import connect  # noqa: E402
 from core.store import queries as q  # noqa: E402
+from core.store.schema import stats_select  # noqa: E402
 
 QUERY_LIMIT_MS, LIVE_LIMIT_MS = 300.0, 500.0
 NOISES = ("substitute", "keyboard", "delete", "insert")
@@ -76,9 +78,11 @@ def build(path: Path, n_langs: int, n_enc: int, n_q: int) -> int:
                    'noisy query ' || qq.qid, 'bench'
             FROM m, e, l, c, qq ORDER BY m.mode, e.ei, l.li, c.ci, qq.qid
         """).fetchall()  # fmt: skip
+        # The per-cell aggregates write_cells stores with every cell (schema v5), from the same SQL.
+        conn.execute(f"INSERT INTO cell_stats {stats_select('ranks')} ORDER BY ALL").fetchall()
         conn.execute(f"""
             INSERT INTO cells SELECT 'bench', m.mode, {corpus}, l.lang, e.encoder, c.noise, c.level, c.seed,
-                   'fp-' || e.encoder, 'bench', {n_q}, {n_docs}, 1.0, now()
+                   'fp-' || e.encoder, 'bench', {n_q}, {n_docs}, 1.0, now(), 'bench', 'bench'
             FROM m, e, l, c
         """).fetchall()  # fmt: skip
         conn.execute(
@@ -126,7 +130,7 @@ def bench_queries(path: Path, repeat: int, langs9: list[str], encs: list[str]) -
         "all pages": [("db_stamp", {}), ("conditions", {}), ("encoders", {}), ("encoder_languages", {})],
         "Degradation curves": [
             (
-                "curve_ranks",
+                "curve_stats",
                 {**common, "noise": "keyboard", "encoders": encs, "langs": langs9, "seeds": list(SEEDS)},
             ),
         ],
@@ -166,12 +170,12 @@ def bench_queries(path: Path, repeat: int, langs9: list[str], encs: list[str]) -
     from dashboard import analysis
 
     with connect(path, read_only=True) as conn:
-        ranks = q.curve_ranks(conn, "bench", "pooled", "keyboard", encs, langs9, list(SEEDS))
+        stats = q.curve_stats(conn, "bench", "pooled", "keyboard", encs, langs9, list(SEEDS))
     t0 = time.perf_counter()
-    values = analysis.per_query_values(ranks, "mrr")
-    analysis.curves(values)
-    print(f"  (curves: bootstrap of {len(ranks):,} ranks in {1000 * (time.perf_counter() - t0):.0f} ms, "
-          "computed once per selection then cached)")  # fmt: skip
+    analysis.curves_from_stats(stats, "mrr")
+    analysis.pairwise_from_stats(stats, "mrr", encs[0], encs[1])
+    print(f"  (curves + pairwise: bucket bootstrap and sign-flip tests over {len(stats):,} aggregate rows in "
+          f"{1000 * (time.perf_counter() - t0):.0f} ms, computed once per selection then cached)")  # fmt: skip
     return ok
 
 

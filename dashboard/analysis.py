@@ -8,12 +8,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.metrics import auc, curve_bands, holm, level_at_half, paired_difference, per_query, stars
+from core.metrics import (
+    auc,
+    cluster_bands_batch,
+    curve_bands,
+    holm,
+    level_at_half,
+    paired_difference,
+    paired_randomization_tests,
+    per_query,
+    stars,
+)
 from core.metrics.significance import N_PERM
+from core.store.schema import STATS_METRICS
 
 N_BOOT = 1000
 
-__all__ = ["N_BOOT", "N_PERM", "curves", "pairwise", "per_query_values", "robustness_table"]
+__all__ = ["N_BOOT", "N_PERM", "curves", "curves_from_stats", "pairwise", "pairwise_from_stats",
+           "per_query_values", "robustness_table"]  # fmt: skip
 
 
 def per_query_values(ranks: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -73,6 +85,119 @@ def curves(
             rows.append((enc, facet, level, b.value[j], b.low[j], b.high[j], b.rel[j], b.rel_low[j],
                          b.rel_high[j], int(b.n[j])))  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+def _stats_column(metric: str) -> str:
+    if metric not in STATS_METRICS:
+        from core.errors import UnknownNameError
+
+        raise UnknownNameError("metric", metric, tuple(STATS_METRICS))
+    return STATS_METRICS[metric]
+
+
+def _queries_per_level(stats: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Queries with a value per ``by`` + level: ``n_queries`` summed over the corpora and languages."""
+    cells = list(dict.fromkeys([*by, "corpus", "lang", "level"]))
+    per_cell = stats.groupby(cells, sort=False)["n_queries"].first()
+    return per_cell.groupby([*by, "level"]).sum()
+
+
+def curves_from_stats(
+    stats: pd.DataFrame,
+    metric: str,
+    facets: dict[str, str] | None = None,
+    *,
+    n_boot: int = N_BOOT,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`curves` from per-cell, per-query-bucket aggregates (``queries.curve_stats``) instead of rows.
+
+    The value at each level is the exact seed-averaged mean over queries (equal to :func:`curves`' value
+    whenever every seed ranks the same queries, as the runner does). The bands are the paired percentile
+    bootstrap over query buckets (:func:`core.metrics.cluster_bands`): buckets are fixed by a hash of the
+    query id, so they are the same at every level; at ~30 queries a bucket they are close to, not equal to,
+    :func:`curves`' per-query bootstrap. ``n`` is the number of queries with a value.
+
+    Raises:
+        UnknownNameError: ``metric`` is not one of the stored sums (``STATS_METRICS``).
+    """
+    cols = ["encoder", "facet", "level", "value", "low", "high", "rel", "rel_low", "rel_high", "n"]
+    col = _stats_column(metric)
+    if stats.empty:
+        return pd.DataFrame(columns=cols)
+    v = stats[["encoder", "corpus", "lang", "bucket", "level", "n", "n_queries", col]].copy()
+    v["facet"] = v["lang"].map(facets) if facets else v["lang"]
+    n_q = _queries_per_level(v, ["encoder", "facet"]).to_dict()
+    # One groupby for every (encoder, facet) (seeds are summed already), levels as columns (0 where absent).
+    wide = v.groupby(["encoder", "facet", "corpus", "lang", "bucket", "level"], sort=True)[[col, "n"]].sum()
+    wide = wide.unstack("level", fill_value=0)
+    levels_all = np.array(sorted(wide[col].columns), dtype=np.float64)
+    s_all, c_all = wide[col][levels_all].to_numpy(np.float64), wide["n"][levels_all].to_numpy(np.float64)
+    groups = wide.index.droplevel(["corpus", "lang", "bucket"])
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    ends = np.r_[starts[1:], len(groups)]
+    # Curves with the same cluster count and levels are bootstrapped together (identical to one at a time).
+    batches: dict[tuple, list[int]] = {}
+    for i, (lo, hi) in enumerate(zip(starts, ends)):
+        has = c_all[lo:hi].sum(0) > 0  # the levels this curve has at all
+        batches.setdefault((hi - lo, tuple(has)), []).append(i)
+    rows = []
+    for (_k, has), members in batches.items():
+        mask = np.array(has)
+        levels = levels_all[mask]
+        s = np.stack([s_all[starts[i] : ends[i]][:, mask] for i in members])
+        c = np.stack([c_all[starts[i] : ends[i]][:, mask] for i in members])
+        keys = [groups[starts[i]] for i in members]
+        n = [[int(n_q.get((enc, facet, lv), 0)) for lv in levels] for enc, facet in keys]
+        bands = cluster_bands_batch(s, c, levels, n_boot=n_boot, alpha=alpha, seed=seed, n=n)
+        for (enc, facet), b in zip(keys, bands):
+            for j, level in enumerate(levels):
+                rows.append((enc, facet, level, b.value[j], b.low[j], b.high[j], b.rel[j], b.rel_low[j],
+                             b.rel_high[j], int(b.n[j])))  # fmt: skip
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def pairwise_from_stats(
+    stats: pd.DataFrame, metric: str, a: str, b: str, *, n_perm: int = N_PERM, seed: int = 0
+) -> pd.DataFrame:
+    """:func:`pairwise` from per-cell, per-query-bucket aggregates (``queries.curve_stats``).
+
+    Per (level, language), over the query buckets both encoders have: ``delta`` is mean(a) - mean(b) over
+    their queries (seed-averaged; exactly :func:`pairwise`'s delta when both rank the same queries), ``p``
+    the paired sign-flip randomization test (:func:`core.metrics.paired_randomization_tests`) of the
+    per-bucket differences of means (under the null each bucket's difference is as likely to carry either
+    sign), Holm-corrected across languages at each level. low/high are NaN (no bootstrap of delta).
+
+    Returns:
+        level, lang, delta, low, high, n (queries), p, p_holm, mark.
+    """
+    cols = ["level", "lang", "delta", "low", "high", "n", "p", "p_holm", "mark"]
+    col = _stats_column(metric)
+    key = ["level", "lang", "corpus", "bucket"]
+    sides = {}
+    for name, enc in (("a", a), ("b", b)):
+        sides[name] = stats[stats["encoder"] == enc].groupby(key, sort=True)[[col, "n"]].sum()
+    joined = sides["a"].merge(sides["b"], left_index=True, right_index=True, suffixes=("_a", "_b"))
+    joined = joined.reset_index()
+    joined = joined[(joined["n_a"] > 0) & (joined["n_b"] > 0)]
+    if joined.empty:
+        return pd.DataFrame(columns=cols)
+    n_q = _queries_per_level(stats[stats["encoder"] == a], ["lang"]).to_dict()
+    joined["d"] = joined[f"{col}_a"] / joined["n_a"] - joined[f"{col}_b"] / joined["n_b"]
+    per = joined.groupby(["level", "lang"], sort=True)
+    sums = per[[f"{col}_a", "n_a", f"{col}_b", "n_b"]].sum()
+    out = pd.DataFrame({
+        "level": sums.index.get_level_values("level"), "lang": sums.index.get_level_values("lang"),
+        "delta": (sums[f"{col}_a"] / sums["n_a"] - sums[f"{col}_b"] / sums["n_b"]).to_numpy(),
+        "low": np.nan, "high": np.nan,
+        "n": [int(n_q.get((lang, level), 0)) for level, lang in sums.index],
+        "p": paired_randomization_tests([g.to_numpy() for _, g in per["d"]], n_perm=n_perm, seed=seed),
+    })  # fmt: skip
+    out["p_holm"] = out.groupby("level")["p"].transform(lambda s: holm(s.to_numpy()))
+    out["mark"] = out["p_holm"].map(stars)
+    return out
 
 
 def robustness_table(curve: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -28,10 +28,13 @@ from core.store import queries as q
 from dashboard import analysis
 
 READ_TIMEOUT_S = 45.0  # how long a read waits for a precompute's write transaction before giving up
+# Above this many seed-0 rank rows the Findings page does not compute the research answer itself (about a
+# minute per million rows on 2 cores: per-query bootstraps and paired tests); the precompute stores it.
+RESEARCH_LIVE_MAX_ROWS = 2_000_000
 _READS = {
-    "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "per_query_ranks",
+    "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "curve_stats", "per_query_ranks",
     "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
-    "documents", "gold_documents", "rank_rows",
+    "documents", "gold_documents", "rank_rows", "selection_size", "answer_cells",
 }  # fmt: skip
 
 
@@ -121,10 +124,10 @@ def db_state() -> DbState:
 
 @st.cache_data(show_spinner="Bootstrapping confidence bands...", max_entries=128)
 def _curve(key, dataset, mode, noise, encoders, langs, seeds, metric, facets_items, n_boot, corpus=None):
-    ranks = read("curve_ranks", dataset=dataset, mode=mode, noise=noise, encoders=encoders, langs=langs,
+    stats = read("curve_stats", dataset=dataset, mode=mode, noise=noise, encoders=encoders, langs=langs,
                  seeds=seeds, corpus=corpus)  # fmt: skip
-    values = analysis.per_query_values(ranks, metric)
-    return values, analysis.curves(values, dict(facets_items) if facets_items else None, n_boot=n_boot)
+    facets = dict(facets_items) if facets_items else None
+    return stats, analysis.curves_from_stats(stats, metric, facets, n_boot=n_boot)
 
 
 def curve(
@@ -139,8 +142,10 @@ def curve(
     n_boot: int = analysis.N_BOOT,
     corpus: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(seed-averaged per-query values, curve table with bootstrap bands) for one selection; cached.
+    """(per-cell, per-query-bucket aggregates, curve table with bootstrap bands) for one selection; cached.
 
+    Read from the aggregates (``queries.curve_stats``), never from per-query rows, so its cost does not grow
+    with the ranks table; the bands are the bucket bootstrap of :func:`analysis.curves_from_stats`.
     ``corpus`` (None: every corpus of the mode) restricts to one corpus; queries are keyed by corpus either
     way, so rows of two pooled corpora are never averaged into one query.
     """
@@ -151,14 +156,15 @@ def curve(
 
 @st.cache_data(show_spinner="Running paired randomization tests...", max_entries=64)
 def _pairwise(key, dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=None):
-    values, _ = curve(
+    stats, _ = curve(
         dataset, mode, noise, list(encoders), list(langs), list(seeds), metric, None, corpus=corpus
     )
-    return analysis.pairwise(values, a, b)
+    return analysis.pairwise_from_stats(stats, metric, a, b)
 
 
 def pairwise(dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=None) -> pd.DataFrame:
-    """Encoder ``a`` minus ``b`` per level and language, randomization test, Holm across languages."""
+    """Encoder ``a`` minus ``b`` per level and language, sign-flip test over query buckets
+    (:func:`analysis.pairwise_from_stats`), Holm across languages."""
     return _pairwise(stamp(), dataset, mode, noise, tuple(encoders), tuple(langs), tuple(seeds), metric, a, b,
                      corpus)  # fmt: skip
 
@@ -199,8 +205,9 @@ def research(dataset: str, mode: str, corpus: str | None = None, references: tup
 
     The answer the precompute stored (:func:`core.findings.stored_findings`) when it is current: read in
     milliseconds, no spinner. Otherwise (nothing stored, older cells, other code or references) computed
-    here from the ranks, once per database state. Both are :func:`core.findings.findings_answer` of the
-    same rows, so the page shows the same numbers either way.
+    here from the ranks, once per database state, unless that means more than :data:`RESEARCH_LIVE_MAX_ROWS`
+    rows (a full study): then a ClirError says how to store it. Both are :func:`core.findings.findings_answer`
+    of the same rows, so the page shows the same numbers either way.
     """
     from core.research import DASHBOARD_REFERENCES
 
@@ -209,6 +216,14 @@ def research(dataset: str, mode: str, corpus: str | None = None, references: tup
     stored = _stored_research(key, dataset, mode, corpus, refs)
     if stored is not None:
         return stored
+    cells = read("answer_cells", dataset=dataset, mode=mode, corpus=corpus)
+    n_rows = int(cells["n_queries"].fillna(0).sum())
+    if n_rows > RESEARCH_LIVE_MAX_ROWS:
+        raise ClirError(
+            f"The research answer of {dataset} / {mode} is not stored for the cells this database holds now, "
+            f"and computing it here would take minutes ({n_rows:,} per-query rows). Run `python -m precompute "
+            f"findings --db {db_path()}` once (a precompute run also does it at its end), then reload."
+        )
     return _research(key, dataset, mode, corpus, refs)
 
 

@@ -2,7 +2,14 @@
 tests and degradation-curve summaries: the project's one home for statistics."""
 
 from core.metrics.bootstrap import METRICS, Estimate, bootstrap_ci, mean_ci, per_query, relative_drop_ci
-from core.metrics.curves import CurveBands, auc, curve_bands, level_at_half
+from core.metrics.curves import (
+    CurveBands,
+    auc,
+    cluster_bands,
+    cluster_bands_batch,
+    curve_bands,
+    level_at_half,
+)
 from core.metrics.mrr import mrr
 from core.metrics.recall import recall_at
 from core.metrics.significance import (
@@ -10,6 +17,7 @@ from core.metrics.significance import (
     holm,
     paired_difference,
     paired_randomization_test,
+    paired_randomization_tests,
     relative_drop_difference,
     stars,
 )
@@ -21,6 +29,8 @@ __all__ = [
     "PairedDifference",
     "auc",
     "bootstrap_ci",
+    "cluster_bands",
+    "cluster_bands_batch",
     "curve_bands",
     "holm",
     "level_at_half",
@@ -28,6 +38,7 @@ __all__ = [
     "mrr",
     "paired_difference",
     "paired_randomization_test",
+    "paired_randomization_tests",
     "per_query",
     "recall_at",
     "relative_drop_ci",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -145,3 +146,96 @@ def curve_bands(x, levels, *, n_boot: int = 1000, alpha: float = 0.05, seed: int
         )
     n = np.sum(~np.isnan(x), axis=0)
     return CurveBands(lv, point, lo, hi, rel_point, rlo, rhi, n)
+
+
+@functools.lru_cache(maxsize=16)
+def _resample_weights(k: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot x k) how often each of ``k`` clusters is drawn in each resample (``k`` draws with replacement
+    from ``default_rng(seed)``). Weights instead of gathered rows: one matrix product per curve. Cached
+    (read-only): every curve of a chart with the same cluster count uses the same draws, as it would anyway
+    with the same seed, so a chart of hundreds of languages draws once."""
+    idx = np.random.default_rng(seed).integers(0, k, size=(n_boot, k))
+    w = np.bincount((np.arange(n_boot)[:, None] * k + idx).ravel(), minlength=n_boot * k)
+    w = w.reshape(n_boot, k).astype(np.float64)
+    w.flags.writeable = False
+    return w
+
+
+def cluster_bands(
+    sums, counts, levels, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, n=None
+) -> CurveBands:
+    """Mean per level from per-cluster sums, with paired percentile bootstrap bands over clusters.
+
+    ``sums[i, j]`` and ``counts[i, j]`` are the sum of the per-query metric and the number of queries of
+    cluster ``i`` (a bucket of queries, see ``core.store.schema.STATS_BUCKETS``) at ``levels[j]``; 0 and 0
+    where the cluster has no value there. The point value is ``sums.sum(0) / counts.sum(0)``: exactly the
+    mean over every query. Each resample draws clusters with replacement once and uses them at every level
+    (paired, so the relative band reflects the pairing), which is the cluster bootstrap of the query mean:
+    queries are assigned to clusters by a hash of their id, so clusters are exchangeable. ``n`` (per level)
+    is reported as given (default: ``counts.sum(0)``). ``levels`` must be ascending.
+
+    Guarantees: the same ``seed`` gives the same bands; ``low <= high``; with one cluster the bands collapse
+    to the point; a clean value of 0 gives non-finite relative values rather than an error.
+
+    Example:
+        >>> b = cluster_bands([[2.0, 1.0], [1.0, 1.0]], [[2, 2], [2, 2]], [0, 0.1], n_boot=50, seed=0)
+        >>> b.value.tolist(), b.rel.round(3).tolist(), b.n.tolist()
+        ([0.75, 0.5], [1.0, 0.667], [4, 4])
+    """
+    s = np.asarray(sums, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64).ravel()
+    if s.ndim != 2 or s.shape != c.shape or s.shape[1] != len(lv):
+        raise ValueError(
+            f"sums and counts must both be (clusters x {len(lv)} levels), got {s.shape}, {c.shape}"
+        )
+    return cluster_bands_batch(s[None], c[None], lv, n_boot=n_boot, alpha=alpha, seed=seed,
+                               n=None if n is None else [n])[0]  # fmt: skip
+
+
+def cluster_bands_batch(
+    sums, counts, levels, *, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, n=None
+) -> list[CurveBands]:
+    """:func:`cluster_bands` of many curves with the same cluster count and levels, in one pass.
+
+    ``sums`` and ``counts`` are (curves x clusters x levels); ``n`` (curves x levels) or None. Returns
+    exactly what :func:`cluster_bands` returns for each curve (the same resample draws, since they depend on
+    the cluster count and ``seed`` only), about 50x faster for a chart of hundreds of curves.
+    """
+    s = np.asarray(sums, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    lv = np.asarray(levels, dtype=np.float64).ravel()
+    if s.ndim != 3 or s.shape != c.shape or s.shape[2] != len(lv):
+        raise ValueError(
+            f"sums and counts must both be (curves x clusters x {len(lv)} levels), got {s.shape}, {c.shape}"
+        )
+    clean = len(lv) > 0 and lv[0] == 0
+    g, k, n_lv = s.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point = s.sum(1) / c.sum(1)  # (curves x levels)
+        if k > 1:
+            w = _resample_weights(k, n_boot, seed)
+            # One 2-D matrix product for every curve: (resamples x clusters) @ (clusters x curves*2*levels);
+            # 6x faster than einsum or a batched matmul for a chart of 448 curves (measured).
+            x = np.concatenate([s, c], axis=2).transpose(1, 0, 2).reshape(k, -1)
+            ws = (w @ x).reshape(n_boot, g, 2 * n_lv).transpose(1, 0, 2)
+            boots = ws[:, :, :n_lv] / ws[:, :, n_lv:]  # (curves x resamples x levels)
+        else:
+            boots = np.repeat(point[:, None], 2, 1)
+        rel_boot = boots / boots[:, :, :1] if clean else np.full_like(boots, np.nan)
+        rel_point = point / point[:, :1] if clean else np.full_like(point, np.nan)
+    q = [alpha / 2, 1 - alpha / 2]
+
+    def quantiles(x: np.ndarray) -> np.ndarray:
+        # np.quantile is ~20x faster than np.nanquantile (which loops per column); NaN only arises when a
+        # resample draws no cluster with queries at some level. Both give the same numbers without NaN.
+        return np.nanquantile(x, q, axis=1) if np.isnan(x).any() else np.quantile(x, q, axis=1)
+
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # NaN is the answer
+        lo, hi = quantiles(boots)
+        rlo, rhi = quantiles(rel_boot)
+        none_finite = ~np.isfinite(rel_boot).any(axis=(1, 2))  # a clean value of 0: no relative band
+        rlo[none_finite], rhi[none_finite] = np.nan, np.nan
+    n_out = c.sum(1).astype(np.int64) if n is None else np.asarray(n, dtype=np.int64).reshape(g, n_lv)
+    return [CurveBands(lv, point[i], lo[i], hi[i], rel_point[i], rlo[i], rhi[i], n_out[i]) for i in range(g)]

@@ -221,3 +221,30 @@ def relative_drop_difference(
         p = float((1 + extreme) / (1 + n_perm))
     relative = delta / drop_b if drop_b not in (0.0,) and not np.isnan(drop_b) else float("nan")
     return PairedDifference(delta, low, high, relative, p, n)
+
+
+def paired_randomization_tests(ds, n_perm: int = N_PERM, seed: int = 0) -> np.ndarray:
+    """:func:`paired_randomization_test` of each array in ``ds``, batched: the same p-values, faster.
+
+    Arrays with the same number of finite differences share one draw of sign vectors (the draw the single
+    test makes from ``seed``), so hundreds of tests cost about one matrix product per distinct length.
+    """
+    cleaned = [np.asarray(d, dtype=np.float64).ravel() for d in ds]
+    cleaned = [d[np.isfinite(d)] for d in cleaned]
+    out = np.empty(len(cleaned))
+    by_n: dict[int, list[int]] = {}
+    for i, d in enumerate(cleaned):
+        n = len(d)
+        if n == 0 or np.allclose(d, 0) or n_perm >= 2**n:
+            out[i] = paired_randomization_test(d, n_perm=n_perm, seed=seed)
+        else:
+            by_n.setdefault(n, []).append(i)
+    for n, idx in by_n.items():
+        rng = np.random.default_rng(seed)
+        signs = (rng.integers(0, 2, size=(n_perm, n), dtype=np.int8) * 2 - 1).astype(np.float64)
+        d = np.stack([cleaned[i] for i in idx])  # (tests x n)
+        obs = np.abs(d.mean(axis=1))
+        tol = 1e-9 * np.abs(d).max(axis=1)
+        perm = np.abs(d @ signs.T) / n  # (tests x n_perm)
+        out[idx] = (1 + np.sum(perm >= (obs - tol)[:, None], axis=1)) / (1 + n_perm)
+    return out

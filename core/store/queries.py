@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 
 from core.conditions import CLEAN_NOISE
+from core.store.schema import CELL_KEY, STATS_COLUMNS, stats_select
 
 FILTERABLE = ("dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed", "qid")
 
@@ -38,23 +39,68 @@ def _where(filters: dict, alias: str = "") -> tuple[str, list]:
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
 
+def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchall()[0][0]
+    )
+
+
+def _stats_source(conn: duckdb.DuckDBPyConnection, where: str, params: list) -> tuple[str, list]:
+    """FROM-clause source of ``cell_stats`` rows restricted by ``where`` (over cell-key columns), and its
+    parameters: the stored table (schema v5+), or the same aggregates computed from ``ranks`` on the fly for
+    an older database opened read-only (slower, identical numbers)."""
+    if _has_table(conn, "cell_stats"):
+        return f"(SELECT * FROM cell_stats {where})", params
+    return f"({stats_select('ranks', where)})", params
+
+
 def summary(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
     """MRR, accuracy@1 and n per (dataset, mode, corpus, encoder, lang, noise, level), averaged over seeds.
 
     Clean cells appear once with ``noise = 'none'`` and ``level = 0``. Rows are keyed by corpus too: two
     pooled grids of different language sets in one database are two corpora, never averaged together.
+    MRR and accuracy@1 are the mean over every rank row of the group (every seed's); ``n`` is the largest
+    query count of one of its cells (the query count when every seed ranks the same queries, as the runner
+    does). Read from the per-cell aggregates (``cell_stats``), so the cost does not grow with ``ranks``.
     """
-    where, params = _where(filters)
+    if filters.get("qid") is not None:  # aggregates are per cell: a per-query filter needs the rows
+        where, params = _where(filters)
+        return conn.execute(
+            f"""
+            SELECT dataset, mode, corpus, encoder, lang, noise, level,
+                   avg(1.0 / rank) AS mrr, avg(CASE WHEN rank = 1 THEN 1.0 ELSE 0.0 END) AS acc1,
+                   count(DISTINCT qid) AS n, count(DISTINCT seed) AS seeds
+            FROM ranks {where}
+            GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
+            """,
+            params,
+        ).df()
+    src, params = _stats_source(conn, *_where(filters))
+    keys = ", ".join(CELL_KEY)
     return conn.execute(
         f"""
+        WITH c AS (SELECT {keys}, sum(n) AS n, sum(sum_rr) AS sum_rr, sum(hits1) AS hits1
+                   FROM {src} s GROUP BY {keys})
         SELECT dataset, mode, corpus, encoder, lang, noise, level,
-               avg(1.0 / rank) AS mrr, avg(CASE WHEN rank = 1 THEN 1.0 ELSE 0.0 END) AS acc1,
-               count(DISTINCT qid) AS n, count(DISTINCT seed) AS seeds
-        FROM ranks {where}
-        GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
+               sum(sum_rr) / sum(n) AS mrr, sum(hits1) / sum(n) AS acc1,
+               max(n) AS n, count(DISTINCT seed) AS seeds
+        FROM c GROUP BY ALL ORDER BY dataset, mode, corpus, encoder, lang, noise, level
         """,
         params,
     ).df()
+
+
+def cell_stats(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
+    """The per-cell, per-query-bucket aggregates (:func:`core.store.schema.stats_select`) matching
+    ``filters`` (cell-key columns of :data:`FILTERABLE`), in key order.
+
+    Columns: the cell key, bucket, n, sum_rr, sum_rr10, hits1, hits5, hits10. Computed from ``ranks`` when
+    the database predates ``cell_stats`` (schema v3/v4 opened read-only).
+    """
+    src, params = _stats_source(conn, *_where({k: v for k, v in filters.items() if k != "qid"}))
+    return conn.execute(f"SELECT * FROM {src} s ORDER BY ALL", params).df()
 
 
 def rank_rows(
@@ -168,6 +214,67 @@ def curve_ranks(
               AND ((noise = ? AND level = 0) OR (noise = ? AND seed IN ({seed_ph})))
         """,
         [*enc_params, dataset, mode, CLEAN_NOISE, noise, *seeds],
+    ).df()
+
+
+def curve_stats(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    noise: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    seeds: Sequence[int],
+    corpus: str | None = None,
+) -> pd.DataFrame:
+    """Aggregates behind a degradation curve: the clean cells plus every level of ``noise`` over ``seeds``
+    (the selection of :func:`curve_ranks`), summed over seeds, one row per (corpus, encoder, language,
+    level, query bucket) instead of one per query and seed.
+
+    Columns: corpus, encoder, lang, level, bucket, n, sum_rr, sum_rr10, hits1, hits5, hits10 (sums over the
+    seeds: their ratio is the seed-averaged mean when every seed ranks the same queries) and n_queries (the
+    largest ``cells.n_queries`` of one seed of that corpus, encoder, language and level: the queries with a
+    value).
+    A few hundred thousand rows' worth of ``cell_stats`` at most for a full study (100k rows out); on a
+    database from before schema v5, the same aggregates computed from ``ranks``.
+    """
+    # List parameters (``= ANY(?)``) rather than one placeholder per language: a full study selects ~100
+    # languages, and 100 OR-ed comparisons per row cost more than the rest of the filter.
+    where = (
+        "WHERE encoder = ANY(?) AND lang = ANY(?) AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?) "
+        "AND dataset = ? AND mode = ? AND ((noise = ? AND level = 0) OR (noise = ? AND seed = ANY(?)))"
+    )
+    params = [list(encoders), list(langs), corpus, corpus, dataset, mode, CLEAN_NOISE, noise,
+              [int(s) for s in seeds]]  # fmt: skip
+    src, params = _stats_source(conn, where, params)
+    key = "corpus, encoder, lang, level"
+    sums = ", ".join(f"sum({c}) AS {c}" for c in STATS_COLUMNS)
+    # Sum over seeds first (the big step), then attach the query count from ``cells`` (small).
+    return conn.execute(
+        f"""
+        WITH s AS (SELECT {key}, bucket, {sums} FROM {src} s0 GROUP BY {key}, bucket),
+        q AS (SELECT {key}, max(n_queries) AS n_queries FROM cells {where} GROUP BY ALL)
+        SELECT s.*, q.n_queries FROM s JOIN q USING (corpus, encoder, lang, level)
+        ORDER BY {key}, bucket
+        """,
+        [*params, *params],
+    ).df()
+
+
+def selection_size(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    noise: Sequence[str],
+) -> pd.DataFrame:
+    """One row, column ``rows``: how many rows :func:`selection_rows` returns for the same selection,
+    counted from ``cells`` (no scan of ``ranks``), so a page can refuse an export too large to build."""
+    where, params = _where({"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs),
+                            "noise": list(noise)})  # fmt: skip
+    return conn.execute(
+        f"SELECT CAST(coalesce(sum(n_queries), 0) AS BIGINT) AS rows FROM cells {where}", params
     ).df()
 
 

@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from core.store._exec import _exec, transaction
-from core.store.schema import CELL_KEY
+from core.store.schema import CELL_KEY, stats_select
 
 
 def _insert_missing(
@@ -103,9 +103,10 @@ def delete_changed(
 ) -> int:
     """Delete, in one transaction, everything derived from inputs that changed; return the cells deleted.
 
-    For each of ``langs``: its cells and rank rows (every corpus), noisy queries, clean queries and gold
-    links; for each of ``corpora``: its documents, and every cell and rank row ranked against it. The
-    caller then stores the new inputs and recomputes, so stored texts and cells agree again.
+    For each of ``langs``: its cells, rank rows and their aggregates (every corpus), noisy queries, clean
+    queries and gold links; for each of ``corpora``: its documents, and every cell, rank row and aggregate
+    ranked against it. The caller then stores the new inputs and recomputes, so stored texts and cells agree
+    again.
     """
     langs, corpora = list(langs), list(corpora)
     lang_ph, corpus_ph = ", ".join("?" * len(langs)) or "NULL", ", ".join("?" * len(corpora)) or "NULL"
@@ -113,8 +114,8 @@ def delete_changed(
     params = [dataset, *langs, *corpora]
     with transaction(conn):
         n = conn.execute(f"SELECT count(*) FROM cells WHERE {cond}", params).fetchall()[0][0]
-        _exec(conn, f"DELETE FROM ranks WHERE {cond}", params)
-        _exec(conn, f"DELETE FROM cells WHERE {cond}", params)
+        for table in ("ranks", "cell_stats", "cells"):
+            _exec(conn, f"DELETE FROM {table} WHERE {cond}", params)
         for table in ("noisy_queries", "queries"):
             _exec(conn, f"DELETE FROM {table} WHERE dataset = ? AND lang IN ({lang_ph})", [dataset, *langs])
         _exec(conn, f"DELETE FROM gold WHERE {cond}", params)
@@ -127,10 +128,12 @@ def write_cells(
 ) -> None:
     """Store finished cells with their rank rows and noisy queries atomically.
 
-    A cell row and its rank rows land in the same transaction, so after a crash a cell is either complete
-    or absent. A cell already stored under the same key is replaced: the runner decides beforehand which
-    replacements are allowed (it refuses another model's cells unless told to replace them). Noisy queries
-    are written as computed now (replacing a stored row of the same key), so they agree with these cells.
+    A cell row, its rank rows and its aggregates (``cell_stats``, computed here from those rank rows) land in
+    the same transaction, so after a crash a cell is either complete or absent, and its aggregates always
+    equal a recomputation from its rank rows. A cell already stored under the same key is replaced (rows and
+    aggregates): the runner decides beforehand which replacements are allowed (it refuses another model's
+    cells unless told to replace them). Noisy queries are written as computed now (replacing a stored row of
+    the same key), so they agree with these cells.
     """
     noisy_key = ["dataset", "lang", "noise", "level", "seed", "qid"]
     if not noisy.empty:
@@ -142,7 +145,7 @@ def write_cells(
         # scanning the whole ranks table, so writing stays linear in the number of cells of a run.
         n_old = conn.execute(f"SELECT count(*) FROM cells t JOIN _cells c ON {cond}").fetchall()[0][0]
         if n_old:
-            for table in ("ranks", "cells"):
+            for table in ("ranks", "cell_stats", "cells"):
                 _exec(conn, f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _cells c WHERE {cond})")
         conn.unregister("_cells")
         if not noisy.empty:
@@ -153,6 +156,9 @@ def write_cells(
         for table, df in (("ranks", ranks), ("cells", cells)):
             conn.register("_rows", df)
             _exec(conn, f"INSERT INTO {table} ({', '.join(df.columns)}) SELECT * FROM _rows")
+            if table == "ranks" and not df.empty:
+                # The cells' aggregates, from the very rows just stored, in the same transaction.
+                _exec(conn, f"INSERT INTO cell_stats {stats_select('_rows')}")
             conn.unregister("_rows")
 
 

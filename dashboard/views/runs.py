@@ -21,6 +21,7 @@ from dashboard.analysis import robustness_table
 from dashboard.report import build_report
 
 TITLE = "Runs"
+EXPORT_MAX_ROWS = 500_000  # per-query rows an export builds in the page (CSV and Parquet in memory)
 
 
 def expected_cells(grid: dict) -> pd.DataFrame:
@@ -94,6 +95,15 @@ def _export(cond: pd.DataFrame) -> None:
     with c3:
         pick_noise = url.multiselect("Noise types (clean rows always included)", noises, key="runs_noise",
                                      default=[prev["noise"]] if prev.get("noise") in noises else noises[:1])  # fmt: skip
+    size = int(data.read("selection_size", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
+                         noise=[CLEAN_NOISE, *pick_noise])["rows"].iloc[0])  # fmt: skip
+    if size > EXPORT_MAX_ROWS:
+        # Counted from the cells table: a full study's selection can be tens of millions of rows, which
+        # would take minutes to read and gigabytes to serve; the user narrows it instead.
+        st.warning(f"The selection holds {size:,} per-query rows, more than the {EXPORT_MAX_ROWS:,} an export "
+                   "builds here: choose fewer encoders, languages or noise types, or use "
+                   "`python -m precompute export` for the full table.")  # fmt: skip
+        return
     rows = data.read("selection_rows", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
                      noise=[CLEAN_NOISE, *pick_noise])  # fmt: skip
     st.markdown(f"Current selection: **{len(rows):,}** per-query rows "

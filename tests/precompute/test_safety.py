@@ -424,12 +424,22 @@ def test_dashboard_reads_never_average_two_corpora(two_pooled):
         one_curve = q.curve_ranks(
             conn, "tatoeba", "pooled", "delete", ["muse3"], ["xho"], [0], corpus=corpora[0]
         )
+        # What the pages read since schema v5: the same selection as per-cell aggregates.
+        stats = q.curve_stats(conn, "tatoeba", "pooled", "delete", ["muse3"], ["xho"], [0])
+        one_stats = q.curve_stats(
+            conn, "tatoeba", "pooled", "delete", ["muse3"], ["xho"], [0], corpus=corpora[0]
+        )
     values = analysis.per_query_values(ranks, "mrr")
     curve = analysis.curves(values, n_boot=10)
     assert set(curve["n"]) == {30}  # 15 queries in each of two corpora, counted as 30, never shown as n = 15
     assert len(one) == 2 * 15 and one["corpus"].nunique() == 1
     single = analysis.curves(analysis.per_query_values(one_curve, "mrr"), n_boot=10)
     assert set(single["n"]) == {15}
+    fast = analysis.curves_from_stats(stats, "mrr", n_boot=10)
+    assert set(fast["n"]) == {30} and fast["value"].tolist() == pytest.approx(
+        curve["value"].tolist(), abs=1e-12
+    )
+    assert set(analysis.curves_from_stats(one_stats, "mrr", n_boot=10)["n"]) == {15}
 
 
 # --- 5. exports ------------------------------------------------------------------------------------------
