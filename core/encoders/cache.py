@@ -59,11 +59,33 @@ class EmbeddingCache:
                 ),
             )
 
+    def contains(self, texts: Sequence[str]) -> set[str]:
+        """The texts among ``texts`` that are cached (keys only: no vector is read)."""
+        by_key = {_key(t): t for t in texts}
+        keys, found = list(by_key), set()
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            rows = self._db.execute(f"SELECT key FROM emb WHERE key IN ({','.join('?' * len(part))})", part)
+            found.update(by_key[k] for (k,) in rows)
+        return found
+
     def __len__(self) -> int:
         return self._db.execute("SELECT count(*) FROM emb").fetchall()[0][0]
 
     def close(self) -> None:
         self._db.close()
+
+
+def cached_texts(fingerprint: str, texts: Sequence[str], root: Path | None = None) -> set[str]:
+    """The texts among ``texts`` already cached for ``fingerprint``; creates no cache file where none is."""
+    path = Path(root or cache_dir()) / "embeddings" / f"{fingerprint}.sqlite"
+    if not path.is_file() or not texts:
+        return set()
+    cache = EmbeddingCache(fingerprint, root)
+    try:
+        return cache.contains(texts)
+    finally:
+        cache.close()
 
 
 def encode_cached(
