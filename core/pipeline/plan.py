@@ -171,7 +171,8 @@ def speed_from_cells(timings: pd.DataFrame, fingerprint: str, db: str | Path) ->
     plus each corpus once, over the groups' seconds; None when no cell of ``fingerprint`` is stored.
 
     A cell's ``seconds`` counts from the start of its (language, condition) group, so a group's time is its
-    largest. Cells computed on a warm cache make the speed optimistic; the source says so.
+    largest; the runner charges a language's one encoding pass to its first group, so the groups' times add
+    up to the run's. Cells computed on a warm cache make the speed optimistic; the source says so.
     """
     t = timings[timings["fingerprint"] == fingerprint]
     if t.empty:
