@@ -1,4 +1,4 @@
-"""``python -m precompute {run,summary,export,background,migrate,findings}``: thin argument parsing over ``core``.
+"""``python -m precompute {run,plan,summary,export,background,migrate,findings}``: thin argument parsing over ``core``.
 
 Every error the user can cause is printed as one line (``error: ...``) with exit status 2; nothing stored
 is touched by a failed command.
@@ -39,6 +39,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # The Findings page reads the stored answer; computing it here keeps the page's first paint fast.
     refresh_findings(args.db, datasets=[grid.dataset], modes=grid.modes)
     print_summary(args.db, noise=None if args.all_noise else [*grid.noise, CLEAN_NOISE])
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+    from core.pipeline import load_grid
+    from core.pipeline.plan import format_plan, measure_grid, plan_grid
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    grid = load_grid(args.grid)
+    if args.measure:
+        for m in measure_grid(grid, n_texts=args.sample):
+            print(f"measured {m.encoder}: {m.texts_per_s:.1f} texts/s after a warm-up, load {m.load_s:.1f}s")
+    print(format_plan(plan_grid(grid, args.db), args.workers, str(args.grid)))
     return 0
 
 
@@ -133,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="Ray workers (CPUs) per encoder; default: every CPU of the cluster (or of this machine)",
     )  # fmt: skip
     r.set_defaults(fn=_cmd_run)
+
+    pl = sub.add_parser("plan", help="what a run of a grid will compute, and how long it should take")
+    pl.add_argument("--grid", required=True, type=Path, help="grid TOML")
+    pl.add_argument("--db", type=Path, help="database the run would add to (default: plan a new one)")
+    pl.add_argument("--workers", type=int, default=1, help="also estimate hours on N workers (default 1)")
+    pl.add_argument(
+        "--measure", action="store_true",
+        help="first measure each encoder's speed here (load, warm up, encode --sample texts) and store it",
+    )  # fmt: skip
+    pl.add_argument("--sample", type=int, default=256, help="texts to time with --measure (default 256)")
+    pl.set_defaults(fn=_cmd_plan)
 
     s = sub.add_parser("summary", help="print MRR by encoder x language x level from the DB")
     s.add_argument("--db", **db)

@@ -220,6 +220,21 @@ def encoder_fingerprint(name: str) -> str:
     return _guarded(name, KINDS[spec["kind"]].fingerprint, spec)
 
 
+def side_fingerprints_of(name: str) -> tuple[str, str]:
+    """(query side, document side) fingerprints of ``name`` without loading weights: the embedding-cache
+    keys its queries and documents are stored under (both the encoder's own unless it is asymmetric).
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here.
+    """
+    spec = resolve_spec(name)
+    if spec["kind"] != "asymmetric":
+        fp = encoder_fingerprint(name)
+        return fp, fp
+    query = _guarded(name, lambda n, s: KINDS[s["query_kind"]].fingerprint(n, _query_spec(s)), spec)
+    return query, encoder_fingerprint(spec["document"])
+
+
 def load_encoder(name: str) -> Encoder:
     """Load the encoder ``name`` (see :func:`resolve_spec`).
 

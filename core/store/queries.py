@@ -141,6 +141,15 @@ def cells(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
     return conn.execute(f"SELECT * FROM cells {where} ORDER BY ALL", params).df()
 
 
+def cell_timings(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per stored cell: its run, key columns that group a run's work, fingerprint, sizes and seconds (the
+    precompute plan derives encoder speeds from them)."""
+    return conn.execute(
+        "SELECT run_id, corpus, lang, encoder, noise, level, seed, fingerprint, n_queries, n_docs, seconds "
+        "FROM cells"
+    ).df()
+
+
 # --- Dashboard reads -----------------------------------------------------------------------------------
 # Each page's reads are one or two of the functions below; benchmarks/dashboard_queries.py times them on a
 # 5-million-row ranks table.

@@ -34,6 +34,18 @@ def test_cache_encodes_each_text_once(muse3, tmp_path):
     cache.close()
 
 
+@pytest.mark.slow
+def test_filling_the_cache_without_keeping_vectors(muse3, tmp_path):
+    """keep=False (the runner's per-language prefetch) stores the vectors a later read returns, in input
+    order although missing texts are encoded sorted by length."""
+    cache = EmbeddingCache(muse3.fingerprint, root=tmp_path)
+    v, n = encode_cached(muse3, TEXTS[:3], cache, keep=False)
+    assert (v.size, n) == (0, 3) and cache.contains(TEXTS) == set(TEXTS[:3])
+    v_all, n_all = encode_cached(muse3, TEXTS[::-1], cache, batch=2)
+    assert n_all == 2 and np.allclose(v_all, muse3.encode(TEXTS[::-1]), atol=1e-5)
+    cache.close()
+
+
 def test_unknown_and_unavailable_encoders_fail_cleanly(monkeypatch):
     with pytest.raises(UnknownNameError, match="unknown encoder 'nope'.*muse3"):
         resolve_spec("nope")
