@@ -515,6 +515,9 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
         for cid, i in plan.corpora(groups).items():
             doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
             report.texts_encoded += n_new
+        by_lang: dict[str, list[Group]] = {}
+        for g in groups:
+            by_lang.setdefault(g.lang, []).append(g)
         lang, fresh = None, {}
         for g in groups:
             started = time.monotonic()
@@ -524,7 +527,7 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
                 # paid the per-call costs ~40 times per language (overhead 1.48 against encoding once).
                 # The language's first cell carries that time, so cells' seconds add up to the run's.
                 lang = g.lang
-                fresh = _prefetch(encoder, plan, [h for h in groups if h.lang == lang], sink, progress)
+                fresh = _prefetch(encoder, plan, by_lang[lang], sink, progress)
             noise, level, seed = g.cond
             sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
             noisy = sink.noisy_for(plan, g)
