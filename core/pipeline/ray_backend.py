@@ -7,11 +7,12 @@ Division of labour:
   which stores each cell with its rows in one ``write_cells`` transaction. So a run is resumable (kill the
   driver anywhere; a rerun computes only the cells not stored), incremental, and a finished grid starts no
   actor, loads no model and encodes nothing.
-* Per encoder, one actor per worker CPU (``--workers``, at most the cluster's CPUs) loads the model once and
-  computes whole groups (one language x condition, every mode) with the shared
-  :func:`~core.pipeline.runner.compute_group`: noise, encode, rank, rows. Noise is deterministic by (seed,
+* One actor per worker CPU (``--workers``, at most the cluster's CPUs) serves the whole run: it loads each
+  encoder in turn (the next one in place of the last) and computes jobs of one language's groups (every
+  condition and mode; :func:`language_jobs`) with the shared :func:`~core.pipeline.runner.compute_batch`:
+  noise, one length-sorted encoding pass through the cache, rank, rows. Noise is deterministic by (seed,
   qid, type), so where it is computed does not matter; a condition's noisy queries are computed once and
-  passed to the next encoders' groups.
+  passed to the next encoders' jobs.
 * A corpus's document vectors are encoded once per encoder by one actor, fetched by the driver and
   ``ray.put`` in the driver's object store, which every group of that encoder reads (a lost worker node
   cannot take them with it).
@@ -27,6 +28,7 @@ Division of labour:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import platform
@@ -48,7 +50,8 @@ from core.pipeline.runner import (
     GroupResult,
     ResultSink,
     RunPlan,
-    compute_group,
+    by_language,
+    compute_batch,
     document_vectors,
     record_encoder,
     skip_encoder,
@@ -57,6 +60,7 @@ from core.pipeline.runner import (
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 3  # a job lost with its worker this many times ends the run (it is likely what kills them)
+MAX_JOB_GROUPS = 32  # groups in one job at most (see language_jobs)
 IN_FLIGHT = 2  # jobs queued per actor: the next one is already there when the current one returns
 START_TIMEOUT_S = 600.0  # no usable worker for this long (no free CPU, or its model loads no faster): fail
 _ENV = ("CLIR_DATA_DIR", "CLIR_CACHE_DIR", "CLIR_MODELS_DIR", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM")
@@ -158,54 +162,70 @@ class RaySession:
 
 
 class EncoderWorker:
-    """A Ray actor: one loaded encoder and the run's tasks; computes document vectors and groups.
+    """A Ray actor: the run's tasks and one loaded encoder at a time; computes document vectors and batches.
 
-    It never touches the database; its embedding cache is its node's ``$CLIR_CACHE_DIR``.
+    One actor per worker CPU serves the whole run: :meth:`load` swaps its encoder, so the next encoder costs a
+    model load, not a new process (imports, the tasks) per encoder. It never touches the database; its
+    embedding cache is its node's ``$CLIR_CACHE_DIR``.
     """
 
-    def __init__(self, name: str, expected_fp: str, tasks, data_fp, top_k: int, run_id: str, threads):
+    def __init__(self, tasks, data_fp, top_k: int, run_id: str, threads: int | None):
         if threads:
             # A worker may use the cores its CPUs stand for (one worker on a 2-core machine: 2 threads),
             # instead of the single thread Ray gives a 1-CPU actor.
             for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
                 os.environ[var] = str(threads)
-        self.name, self.tasks, self.data_fp, self.top_k, self.run_id = name, tasks, data_fp, top_k, run_id
-        self.encoder, self.reason = None, None
-        try:
-            self.encoder = load_encoder(name)
-        except EncoderUnavailable as exc:
-            self.reason = f"{exc.reason} (on node {platform.node()})"
-            return
-        if threads and "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(threads)
-        if self.encoder.fingerprint != expected_fp:
-            # Another model under the same name on this node: its rows must not mix with the planned ones.
-            self.reason = (
-                f"node {platform.node()} loads fingerprint {self.encoder.fingerprint}, the driver planned "
-                f"{expected_fp}; install the same model on every node"
-            )
-            self.encoder = None
+        self.tasks, self.data_fp, self.top_k, self.run_id = tasks, data_fp, top_k, run_id
+        self.threads, self.name, self.encoder = threads, None, None
 
-    def ready(self) -> tuple[str | None, dict | None]:
-        """(why this worker cannot compute, or None; the encoder's spec)."""
-        return self.reason, None if self.encoder is None else self.encoder.spec
+    def load(self, name: str, expected_fp: str) -> tuple[str | None, dict | None]:
+        """Load encoder ``name`` in place of the previous one: (why it cannot compute, or None; its spec)."""
+        self.name, self.encoder = name, None
+        gc.collect()  # the previous model's memory, before the next one loads
+        try:
+            encoder = load_encoder(name)
+        except EncoderUnavailable as exc:
+            return f"{exc.reason} (on node {platform.node()})", None
+        if self.threads and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(self.threads)
+        if encoder.fingerprint != expected_fp:
+            # Another model under the same name on this node: its rows must not mix with the planned ones.
+            return (
+                f"node {platform.node()} loads fingerprint {encoder.fingerprint}, the driver planned "
+                f"{expected_fp}; install the same model on every node"
+            ), None
+        self.encoder = encoder
+        return None, encoder.spec
 
     def documents(self, task: int) -> tuple[np.ndarray, int]:
         """Document vectors of task ``task``'s corpus, and how many texts were encoded now."""
         return document_vectors(self.encoder, self.tasks[task])
 
-    def compute(self, group: Group, noisy, *doc_vectors: np.ndarray) -> GroupResult:
-        """One group's rows; ``doc_vectors`` follow the order of the corpora of ``group.tasks``."""
-        tasks = [self.tasks[i] for i in group.tasks]
-        docs = dict(zip(_corpus_order(tasks), doc_vectors))
-        return compute_group(
-            self.name, self.encoder, tasks, [self.data_fp[i] for i in group.tasks], group.cond, docs,
-            top_k=self.top_k, run_id=self.run_id, noisy=noisy,
-        )  # fmt: skip
+    def compute(self, groups: tuple[Group, ...], noisy: list, *doc_vectors: np.ndarray) -> list[GroupResult]:
+        """The results of ``groups`` (one language; :func:`~core.pipeline.runner.compute_batch`), in order;
+        ``noisy`` holds each group's known noisy frame or None; ``doc_vectors`` follow :func:`_corpus_order`
+        of the groups' tasks."""
+        docs = dict(zip(_corpus_order([self.tasks[i] for g in groups for i in g.tasks]), doc_vectors))
+        batch = compute_batch(self.name, self.encoder, self.tasks, self.data_fp, groups, docs, noisy,
+                              top_k=self.top_k, run_id=self.run_id)  # fmt: skip
+        return [result for _g, result in batch]
 
 
 def _corpus_order(tasks) -> list[str]:
     return list(dict.fromkeys(t.corpus.corpus_id for t in tasks))
+
+
+def language_jobs(groups: list[Group], n_workers: int) -> list[tuple[Group, ...]]:
+    """``groups`` cut into jobs of one language each: a language whole when that still gives every worker
+    about two jobs, else in even parts; never over :data:`MAX_JOB_GROUPS` groups (a job's rows travel back
+    in one message, and a lost worker costs a retry of its job)."""
+    size = max(1, min(MAX_JOB_GROUPS, -(-len(groups) // (2 * max(1, n_workers)))))
+    jobs = []
+    for lang_groups in by_language(groups).values():
+        n = -(-len(lang_groups) // size)
+        bounds = np.linspace(0, len(lang_groups), n + 1).round().astype(int)
+        jobs += [tuple(lang_groups[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return jobs
 
 
 class _Unavailable(Exception):
@@ -232,37 +252,40 @@ def run_plan(
     threads = max(1, (os.cpu_count() or 1) // n_workers) if session.local else None
     tasks_ref, fp_ref = ray.put(plan.tasks), ray.put(plan.data_fp)
     remote = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(EncoderWorker)
-    for name, groups in plan.groups.items():
-        if not groups:
-            continue
+    jobs = {name: language_jobs(groups, n_workers) for name, groups in plan.groups.items() if groups}
+    if not jobs:
+        return
+    most = max(len(j) + len(plan.corpora(plan.groups[name])) for name, j in jobs.items())
+    pool = _Pool(ray, lambda: remote.remote(tasks_ref, fp_ref, plan.grid.top_k, sink.report.run_id, threads),
+                 min(n_workers, most))  # fmt: skip
+    try:
+        for name, encoder_jobs in jobs.items():
+            groups = plan.groups[name]
+            done: set[Group] = set()
+            pool.bind(name, plan.fingerprints[name])
+            try:
+                _run_encoder(ray, plan, name, encoder_jobs, pool, sink, db_path, done)
+            except _Unavailable as exc:
+                skip_encoder(name, str(exc), sink.report, say)
+                sink.skip([g for g in groups if g not in done])
+            except ray.exceptions.RayError as exc:
+                # Ray itself failed (the head node or this driver's connection lost): one line; the cells
+                # stored so far are kept and a rerun computes the rest.
+                raise BackendUnavailable(
+                    f"Ray failed while computing encoder {name}: {_first_line(exc)}"
+                ) from exc
+            sink.flush()
+    finally:
+        pool.close()
 
-        def make(name=name):
-            return remote.remote(name, plan.fingerprints[name], tasks_ref, fp_ref, plan.grid.top_k,
-                                 sink.report.run_id, threads)  # fmt: skip
 
-        done: set[Group] = set()
-        try:
-            _run_encoder(ray, plan, name, groups, make, n_workers, sink, db_path, done)
-        except _Unavailable as exc:
-            skip_encoder(name, str(exc), sink.report, say)
-            sink.skip([g for g in groups if g not in done])
-        except ray.exceptions.RayError as exc:
-            # Ray itself failed (the head node or this driver's connection lost): one line; the cells
-            # stored so far are kept and a rerun computes the rest.
-            raise BackendUnavailable(
-                f"Ray failed while computing encoder {name}: {_first_line(exc)}"
-            ) from exc
-        sink.flush()
-
-
-def _run_encoder(ray, plan: RunPlan, name: str, groups: list[Group], make, n_workers: int, sink: ResultSink,
+def _run_encoder(ray, plan: RunPlan, name: str, jobs: list[tuple[Group, ...]], pool: _Pool, sink: ResultSink,
                  db_path, done: set[Group]) -> None:  # fmt: skip
-    """Compute one encoder's groups on its own actors: document vectors first, then the groups."""
-    from ray.exceptions import ObjectLostError, RayActorError, RayTaskError, WorkerCrashedError
+    """Compute one encoder's jobs on the pool's actors (bound to it): document vectors first, then the
+    jobs, each one language's groups."""
+    from ray.exceptions import RayTaskError
 
-    lost_errors = (RayActorError, ObjectLostError, WorkerCrashedError)
-    corpora = plan.corpora(groups)
-    pool = _Pool(ray, make, min(n_workers, len(groups) + len(corpora)), lost_errors)
+    corpora = plan.corpora([g for job in jobs for g in job])
     try:
         first = True
 
@@ -285,47 +308,66 @@ def _run_encoder(ray, plan: RunPlan, name: str, groups: list[Group], make, n_wor
                  time.monotonic() - t0)  # fmt: skip
         t0 = time.monotonic()
 
-        def submit(actor, g: Group):
-            cids = _corpus_order([plan.tasks[i] for i in g.tasks])
-            return actor.compute.remote(g, sink.noisy_for(plan, g), *[doc_refs[c] for c in cids])
+        def submit(actor, job: tuple[Group, ...]):
+            cids = _corpus_order([plan.tasks[i] for g in job for i in g.tasks])
+            noisy = [sink.noisy_for(plan, g) for g in job]
+            return actor.compute.remote(job, noisy, *[doc_refs[c] for c in cids])
 
-        def group_done(g: Group, result: GroupResult) -> None:
-            noise, level, seed = g.cond
-            sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed} ({pool.n_live} workers)",
-                                     refresh=False)  # fmt: skip
-            sink.add(plan, g, result)
-            done.add(g)
+        def job_done(job: tuple[Group, ...], results: list[GroupResult]) -> None:
+            for g, result in zip(job, results, strict=True):
+                noise, level, seed = g.cond
+                sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed} ({pool.n_live} workers)",
+                                         refresh=False)  # fmt: skip
+                sink.add(plan, g, result)
+                done.add(g)
 
-        pool.drain(list(groups), submit, group_done, on_ready)
-        log.info("ray: %s: %d groups in %.1f s", name, len(groups), time.monotonic() - t0)
+        pool.drain(jobs, submit, job_done, on_ready)
+        log.info("ray: %s: %d jobs in %.1f s", name, len(jobs), time.monotonic() - t0)
     except RayTaskError as exc:
         # A failure inside the computation (not a lost worker): the original error is what the user sees.
         cause = getattr(exc, "cause", None)
         raise (cause if isinstance(cause, BaseException) else exc) from None
-    finally:
-        pool.close()
 
 
 class _Pool:
-    """Actors of one encoder and a queue of jobs; a job lost with its actor goes back to the queue."""
+    """The run's actors and a queue of jobs; a job lost with its actor goes back to the queue.
 
-    def __init__(self, ray, make, n: int, lost_errors: tuple):
-        self.ray, self.make, self.lost_errors = ray, make, lost_errors
-        self.live: dict = {}  # actor -> jobs in flight
-        self.starting: dict = {}  # ready() ref -> actor
-        self.replacements = n * MAX_TRIES  # bounded: a model that kills its worker must not loop forever
+    Actors outlive encoders: :meth:`bind` has each one load the next encoder in place of the previous one.
+    An actor that cannot load an encoder waits, idle, for the next one.
+    """
+
+    def __init__(self, ray, make, n: int):
+        from ray.exceptions import ObjectLostError, RayActorError, WorkerCrashedError
+
+        self.ray, self.make, self.n = ray, make, n
+        self.lost_errors = (RayActorError, ObjectLostError, WorkerCrashedError)
+        self.live: dict = {}  # actor -> jobs in flight, for actors that loaded the bound encoder
+        self.idle: list = []  # actors that could not load the bound encoder
+        self.starting: dict = {}  # load() ref -> actor
+        self.binding: tuple[str, str] | None = None  # (encoder name, its planned fingerprint)
+        self.replacements = 0
         self.reason: str | None = None
-        for _ in range(n):
-            self._start()
 
     @property
     def n_live(self) -> int:
-        """Actors that loaded the encoder and take jobs."""
+        """Actors that loaded the bound encoder and take jobs."""
         return len(self.live)
+
+    def bind(self, name: str, fingerprint: str) -> None:
+        """Have every actor load encoder ``name`` (expected ``fingerprint``); start actors up to the pool's
+        size. Actors still loading the previous encoder load this one next (an actor runs calls in order)."""
+        self.binding, self.reason = (name, fingerprint), None
+        self.replacements = self.n * MAX_TRIES  # bounded: a model that kills its worker must not loop forever
+        actors = [*self.live, *self.idle, *self.starting.values()]
+        self.live, self.idle, self.starting = {}, [], {}
+        for actor in actors:
+            self.starting[actor.load.remote(*self.binding)] = actor
+        for _ in range(self.n - len(actors)):
+            self._start()
 
     def _start(self) -> None:
         actor = self.make()
-        self.starting[actor.ready.remote()] = actor
+        self.starting[actor.load.remote(*self.binding)] = actor
 
     def _lost(self, actor) -> None:
         self.live.pop(actor, None)
@@ -370,7 +412,7 @@ class _Pool:
                     continue
                 if reason:
                     self.reason = self.reason or reason
-                    self.ray.kill(actor)
+                    self.idle.append(actor)
                     continue
                 on_ready(spec)
                 self.live[actor] = 0
@@ -396,13 +438,14 @@ class _Pool:
             on_result(job, value)
 
     def close(self) -> None:
-        """Kill every actor of this encoder (frees its CPUs and its model's memory for the next one)."""
-        for actor in [*self.live, *self.starting.values()]:
+        """Kill every actor of the run (frees their CPUs and models' memory at once)."""
+        for actor in [*self.live, *self.idle, *self.starting.values()]:
             try:
                 self.ray.kill(actor)
             except Exception as exc:  # noqa: BLE001 - an actor already gone needs no killing
                 log.debug("could not kill a Ray actor: %s", exc)
         self.live.clear()
+        self.idle.clear()
         self.starting.clear()
 
 

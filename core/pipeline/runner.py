@@ -5,9 +5,10 @@ encoder, noise, level, seed); a cell's rows and its ``cells`` record are written
 run skips every cell already stored with the same encoder fingerprint. A run killed at any moment loses at
 most the cells buffered since its last flush, and the next run recomputes exactly those.
 
-One path whatever computes the cells: :func:`_plan` decides the work (groups of cells), :func:`compute_group`
-computes one group (noise, encode, rank, rows) and :class:`ResultSink` is the only writer. The local
-backend runs groups in this process; the Ray backend (:mod:`core.pipeline.ray_backend`) on actors.
+One path whatever computes the cells: :func:`_plan` decides the work (groups of cells), :func:`compute_batch`
+computes one language's groups (noise, one encoding pass, then :func:`compute_group` per group: rank, rows)
+and :class:`ResultSink` is the only writer. The local backend runs them in this process; the Ray backend
+(:mod:`core.pipeline.ray_backend`) on actors.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -515,52 +516,77 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
         for cid, i in plan.corpora(groups).items():
             doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
             report.texts_encoded += n_new
-        by_lang: dict[str, list[Group]] = {}
-        for g in groups:
-            by_lang.setdefault(g.lang, []).append(g)
-        lang, fresh = None, {}
-        for g in groups:
-            started = time.monotonic()
-            if g.lang != lang:
-                # Every query text of this language's cells in one length-sorted pass through the cache, so
-                # each cell below only reads the cache: cell by cell, ~1,000 texts per call padded worse and
-                # paid the per-call costs ~40 times per language (overhead 1.48 against encoding once).
-                # The language's first cell carries that time, so cells' seconds add up to the run's.
-                lang = g.lang
-                fresh = _prefetch(encoder, plan, by_lang[lang], sink, progress)
-            noise, level, seed = g.cond
-            sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
-            noisy = sink.noisy_for(plan, g)
-            frame = None if noisy is not None else fresh.pop(noisy_key(plan.tasks[g.tasks[0]], g.cond), None)
-            result = compute_group(
-                name, encoder, [plan.tasks[i] for i in g.tasks], [plan.data_fp[i] for i in g.tasks], g.cond,
-                doc_vectors, top_k=plan.grid.top_k, run_id=report.run_id,
-                noisy=frame if frame is not None else noisy, encode=encode, started=started,
-            )  # fmt: skip
-            if frame is not None:
-                result.noisy = frame  # noised by the prefetch: stored with this cell, as if computed here
-            sink.add(plan, g, result)
+        for lang_groups in by_language(groups).values():
+            noisy = [sink.noisy_for(plan, g) for g in lang_groups]
+            for g, result in compute_batch(name, encoder, plan.tasks, plan.data_fp, lang_groups, doc_vectors,
+                                           noisy, top_k=plan.grid.top_k, run_id=report.run_id,
+                                           progress=progress):  # fmt: skip
+                noise, level, seed = g.cond
+                sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
+                sink.add(plan, g, result)
         sink.flush()
 
 
-def _prefetch(encoder: Encoder, plan: RunPlan, groups: list[Group], sink: ResultSink, progress: bool) -> dict:
-    """Fill the cache with the query vectors of ``groups`` (one language) in one call; return the noisy
-    frames computed for it that the sink's memo did not hold (noisy query key -> frame)."""
-    frames: dict[tuple, pd.DataFrame] = {}
-    texts: list[str] = []
+def by_language(groups: list[Group]) -> dict[str, list[Group]]:
+    """``groups`` by language, each language's in their order (the plan's)."""
+    out: dict[str, list[Group]] = {}
     for g in groups:
-        task = plan.tasks[g.tasks[0]]
+        out.setdefault(g.lang, []).append(g)
+    return out
+
+
+def compute_batch(
+    name: str,
+    encoder: Encoder,
+    tasks: Sequence[RetrievalTask],
+    data_fp: Sequence[str],
+    groups: Sequence[Group],
+    doc_vectors: Mapping[str, np.ndarray],
+    noisy: Sequence[pd.DataFrame | None],
+    *,
+    top_k: int,
+    run_id: str,
+    progress: bool = False,
+) -> Iterator[tuple[Group, GroupResult]]:
+    """Compute ``groups`` (one encoder's, of one language) and yield ``(group, result)`` in their order.
+
+    Every query text of the groups first goes through the embedding cache in one length-sorted pass, so
+    each group then only reads the cache: group by group, ~1,000 texts per call padded worse and paid the
+    per-call costs ~40 times per language (overhead 1.48 against encoding once). Both backends compute
+    through here. ``tasks`` and ``data_fp`` are the plan's (what ``Group.tasks`` index); ``noisy[i]`` is
+    ``groups[i]``'s noisy query frame if already known (None: computed here, and then returned in that
+    group's ``result.noisy`` to be stored). Each result equals :func:`compute_group`'s for the group; the
+    first carries the shared pass's time and texts, so the cells' ``seconds`` add up to the batch's.
+    """
+    started = time.monotonic()
+    frames: list[pd.DataFrame | None] = []
+    texts: list[str] = []
+    for g, known in zip(groups, noisy, strict=True):
+        task = tasks[g.tasks[0]]
         if g.cond[0] == CLEAN_NOISE:
+            frames.append(None)
             texts += task.queries
             continue
-        frame = sink.noisy_for(plan, g)
-        if frame is None:
-            frame = frames[noisy_key(task, g.cond)] = _noisy_frame(task, *g.cond)
+        frame = known if known is not None else _noisy_frame(task, *g.cond)
+        frames.append(frame)
         texts += frame["noisy"].tolist()
+    if not groups:
+        return
     label = f"{groups[0].lang} all conditions"
     _, n_new = encode_through_cache(query_side(encoder), texts, label, progress, keep=False)
-    sink.report.texts_encoded += n_new
-    return frames
+
+    def encode(enc: Encoder, batch: list[str], label: str) -> tuple[np.ndarray, int]:
+        return encode_through_cache(enc, batch, label, progress)
+
+    for i, (g, frame, known) in enumerate(zip(groups, frames, noisy)):
+        result = compute_group(
+            name, encoder, [tasks[j] for j in g.tasks], [data_fp[j] for j in g.tasks], g.cond, doc_vectors,
+            top_k=top_k, run_id=run_id, noisy=frame, encode=encode, started=started if i == 0 else None,
+        )  # fmt: skip
+        result.noisy = frame if known is None else None  # noised here: stored with this group's cells
+        if i == 0:
+            result.texts_encoded += n_new
+        yield g, result
 
 
 def _keep_completed(flush: Callable[[], None], say: Callable[[str], None]) -> None:

@@ -353,3 +353,22 @@ def test_two_node_cluster_survives_a_lost_node(tmp_path, local_dbs, request):
         "".join(lines)[-3000:],
     )
     assert_same_tables(db, local_dbs[BOTH])
+
+
+# --- jobs ---------------------------------------------------------------------------------------------------
+
+
+def test_language_jobs_cover_every_group_once_one_language_each(data_dir):
+    from core.pipeline import ray_backend
+    from core.pipeline.runner import Group
+
+    conds = [("clean", 0.0, 0)] + [(n, lv, 0) for n in ("delete", "substitute") for lv in (0.1, 0.2, 0.3)]
+    groups = [Group("muse3", lang, c, (i,)) for i, lang in enumerate(["amh", "deu", "xho"]) for c in conds]
+    for workers, want_jobs in ((1, 3), (2, 6), (4, 9), (64, 21)):
+        jobs = ray_backend.language_jobs(groups, workers)
+        assert [g for job in jobs for g in job] == groups  # every group once, in the plan's order
+        assert all(len({g.lang for g in job}) == 1 for job in jobs)
+        assert len(jobs) == want_jobs >= min(2 * workers, len(groups)), (workers, [len(j) for j in jobs])
+    many = [Group("muse3", "amh", ("delete", i / 1000, 0), (0,)) for i in range(100)]
+    jobs = ray_backend.language_jobs(many, 1)
+    assert max(map(len, jobs)) <= ray_backend.MAX_JOB_GROUPS and sum(map(len, jobs)) == 100
