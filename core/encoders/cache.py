@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -121,14 +122,22 @@ def encode_cached(
             found, present = {}, cache.contains(unique)
             missing = [t for t in unique if t not in present]
         missing.sort(key=len)  # stable: equal lengths keep their first-seen order
-        for i in range(0, len(missing), batch):
-            part = missing[i : i + batch]
-            vecs = encoder.encode(part)
-            cache.put(part, vecs)
-            if keep:
-                found.update(zip(part, vecs))
-            if on_progress:
-                on_progress(len(part))
+        # Each batch is stored on a second thread while the next one is encoded (SQLite releases the GIL
+        # while it writes); one put at a time, in order, each waited for before the next starts.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-cache") as writer:
+            pending: Future | None = None
+            for i in range(0, len(missing), batch):
+                part = missing[i : i + batch]
+                vecs = encoder.encode(part)
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(cache.put, part, vecs)
+                if keep:
+                    found.update(zip(part, vecs))
+                if on_progress:
+                    on_progress(len(part))
+            if pending is not None:
+                pending.result()
         if not texts or not keep:
             return np.zeros((0, 0), dtype=np.float32), len(missing)
         return np.stack([found[t] for t in texts]).astype(np.float32, copy=False), len(missing)

@@ -274,7 +274,7 @@ def run_plan(
                 raise BackendUnavailable(
                     f"Ray failed while computing encoder {name}: {_first_line(exc)}"
                 ) from exc
-            sink.flush()
+            sink.flush(wait=False)  # stored while the next encoder loads
     finally:
         pool.close()
 

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from core.store import writes as w
 
 log = logging.getLogger(__name__)
 NOISY_MEMO_SIZE = 64  # noisy query sets kept for the next encoder (a run's memory must not grow per cell)
+KEEP_TEXTS = 50_000  # a language batch's query vectors kept in memory up to this many texts (~100 MB)
 FLUSH_CELLS = 200  # buffered cells written at the latest after this many (and after flush_seconds)
 
 
@@ -303,6 +305,10 @@ class ResultSink:
     Every backend hands its results here and nothing else writes cells, so each flush stores whole cells
     with their rows in one transaction wherever they were computed. Also keeps the progress bar, the run's
     counters and a bounded memo of noisy query sets for the next encoders.
+
+    Writes run on one background thread while the run computes on, one write at a time and in order: a
+    flush first waits for the previous write (so at most one buffer is in flight, and a write that failed
+    raises here), and :meth:`flush` with ``wait`` (the default) returns only once everything is stored.
     """
 
     def __init__(self, db_path, report: RunReport, n_todo: int, *, progress: bool, flush_seconds: float,
@@ -314,6 +320,8 @@ class ResultSink:
         )
         self._buffer: dict[str, list[pd.DataFrame]] = {"cells": [], "ranks": [], "noisy": []}
         self._last_flush = time.monotonic()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-writer")
+        self._pending: Future | None = None
         # Noisy queries of recent conditions, reused by the next encoders; bounded so that a run's memory
         # does not grow with its number of cells (an evicted entry is simply recomputed, deterministically).
         self._noisy: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
@@ -337,35 +345,55 @@ class ResultSink:
         self._buffer["cells"].append(result.cells)
         self._buffer["ranks"].append(result.ranks)
         self.report.texts_encoded += result.texts_encoded
+        # Bounded in time and in size: a fast encoder must not pile up thousands of cells. Flushed before
+        # the progress report, so that when a group is reported every earlier flushed group is stored.
+        if (
+            time.monotonic() - self._last_flush > self.flush_seconds
+            or len(self._buffer["cells"]) >= FLUSH_CELLS
+        ):
+            self.flush(wait=False)
         for _ in range(len(result.cells)):
             self.report.cells_written += 1
             self.bar.update(1)
             if self.on_progress:
                 self.on_progress(self.report.cells_written, self.n_todo)
-        # Bounded in time and in size: a fast encoder must not pile up thousands of cells.
-        if (
-            time.monotonic() - self._last_flush > self.flush_seconds
-            or len(self._buffer["cells"]) >= FLUSH_CELLS
-        ):
-            self.flush()
 
     def skip(self, groups: list[Group]) -> None:
         """Count the cells of an encoder that could not load as done for the progress bar."""
         self.bar.update(sum(len(g.tasks) for g in groups))
 
-    def flush(self) -> None:
-        """Store every buffered cell with its rank rows and noisy queries in one transaction."""
+    def flush(self, wait: bool = True) -> None:
+        """Store every buffered cell with its rank rows and noisy queries in one transaction, on the writer
+        thread; with ``wait``, return once it (and every earlier write) is stored.
+
+        Raises:
+            StoreError: this write or an earlier one failed (the cells of earlier writes are stored).
+        """
+        self._wait()
         if self._buffer["cells"]:
             noisy = pd.concat(self._buffer["noisy"]) if self._buffer["noisy"] else pd.DataFrame()
-            with connect(self.db_path) as conn:
-                w.write_cells(conn, pd.concat(self._buffer["cells"]), pd.concat(self._buffer["ranks"]), noisy)
+            frames = pd.concat(self._buffer["cells"]), pd.concat(self._buffer["ranks"]), noisy
+            self._pending = self._writer.submit(self._write, *frames)
         for v in self._buffer.values():
             v.clear()
         self._last_flush = time.monotonic()
+        if wait:
+            self._wait()
+
+    def _write(self, cells: pd.DataFrame, ranks: pd.DataFrame, noisy: pd.DataFrame) -> None:
+        with connect(self.db_path) as conn:
+            w.write_cells(conn, cells, ranks, noisy)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def close(self) -> None:
-        """Close the progress bar (the buffer is flushed by the caller)."""
+        """Close the progress bar and the writer thread (the buffer is flushed by the caller; a write still in
+        flight, after a failure, is waited for)."""
         self.bar.close()
+        self._writer.shutdown(wait=True)
 
 
 BACKENDS = ("local", "ray")
@@ -524,7 +552,7 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
                 noise, level, seed = g.cond
                 sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
                 sink.add(plan, g, result)
-        sink.flush()
+        sink.flush(wait=False)  # stored while the next encoder loads
 
 
 def by_language(groups: list[Group]) -> dict[str, list[Group]]:
@@ -573,9 +601,16 @@ def compute_batch(
     if not groups:
         return
     label = f"{groups[0].lang} all conditions"
-    _, n_new = encode_through_cache(query_side(encoder), texts, label, progress, keep=False)
+    # A batch of at most KEEP_TEXTS texts keeps its vectors in memory for its groups (the same float32
+    # vectors the cache returns); a larger one (a full grid's language) only fills the cache, which its
+    # groups then read, so that memory stays bounded.
+    keep = len(texts) <= KEEP_TEXTS
+    vectors, n_new = encode_through_cache(query_side(encoder), texts, label, progress, keep=keep)
+    memo = dict(zip(texts, vectors)) if keep else {}
 
     def encode(enc: Encoder, batch: list[str], label: str) -> tuple[np.ndarray, int]:
+        if memo:
+            return np.stack([memo[t] for t in batch]), 0
         return encode_through_cache(enc, batch, label, progress)
 
     for i, (g, frame, known) in enumerate(zip(groups, frames, noisy)):

@@ -155,3 +155,41 @@ def test_unavailable_encoder_is_skipped_and_the_rest_runs(tmp_path, monkeypatch,
     report = run_grid(grid, tmp_path / "u.duckdb", progress=False, say=said.append)
     assert said and said[0].startswith("encoder labse unavailable: ")
     assert "labse" in report.skipped_encoders and report.cells_written == 2
+
+
+def test_writes_run_in_the_background_in_order_and_a_failed_one_is_raised(tmp_path, data_dir):
+    from core.encoders import load_encoder
+    from core.errors import StoreError
+    from core.pipeline.runner import Group, ResultSink, RunPlan, RunReport, compute_batch, document_vectors
+
+    tasks = build_tasks(load_bitexts("tatoeba", ["xho"]), "pair", 20)
+    enc = load_encoder("muse3")
+    conds = [("none", 0.0, 0), ("delete", 0.1, 0), ("delete", 0.2, 0)]
+    groups = [Group("muse3", "xho", c, (0,)) for c in conds]
+    docs = {tasks[0].corpus.corpus_id: document_vectors(enc, tasks[0])[0]}
+    results = list(compute_batch("muse3", enc, tasks, ["fp"], groups, docs, [None] * 3, top_k=5, run_id="r"))
+    plan = RunPlan(None, tasks, ["fp"], ["xho"], {"muse3": groups}, {"muse3": enc.fingerprint}, 3)
+
+    def sink(db):
+        return ResultSink(db, RunReport("r"), 3, progress=False, flush_seconds=0, on_progress=None)
+
+    # Every add starts a background write (flush_seconds=0); flush() returns once all of them are stored.
+    db = tmp_path / "ok.duckdb"
+    s = sink(db)
+    for g, r in results:
+        s.add(plan, g, r)
+    s.flush()
+    s.close()
+    with connect(db, read_only=True) as conn:
+        cells = conn.execute("SELECT noise, level FROM cells ORDER BY level").fetchall()
+        n_ranks = conn.execute("SELECT count(*) FROM ranks").fetchall()[0][0]
+    assert cells == [(n, lv) for n, lv, _ in conds] and n_ranks == 3 * 20
+
+    # A folder cannot be a database: the failed background write is raised by the next flush, not lost.
+    bad = tmp_path / "a_folder"
+    bad.mkdir()
+    s = sink(bad)
+    s.add(plan, *results[0])
+    with pytest.raises(StoreError):
+        s.flush()
+    s.close()
