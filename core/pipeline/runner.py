@@ -579,7 +579,8 @@ def compute_batch(
     """Compute ``groups`` (one encoder's, of one language) and yield ``(group, result)`` in their order.
 
     Every query text of the groups first goes through the embedding cache in one length-sorted pass, so
-    each group then only reads the cache: group by group, ~1,000 texts per call padded worse and paid the
+    each group then only looks its vectors up (in memory, or in the cache for a batch over
+    :data:`KEEP_TEXTS` texts): group by group, ~1,000 texts per call padded worse and paid the
     per-call costs ~40 times per language (overhead 1.48 against encoding once). Both backends compute
     through here. ``tasks`` and ``data_fp`` are the plan's (what ``Group.tasks`` index); ``noisy[i]`` is
     ``groups[i]``'s noisy query frame if already known (None: computed here, and then returned in that
