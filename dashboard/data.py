@@ -144,6 +144,8 @@ def curve(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-cell, per-query-bucket aggregates, curve table with bootstrap bands) for one selection; cached.
 
+    ``n_boot=0`` gives the values without bands (NaN), for a chart of point values (the heatmap).
+
     Read from the aggregates (``queries.curve_stats``), never from per-query rows, so its cost does not grow
     with the ranks table; the bands are the bucket bootstrap of :func:`analysis.curves_from_stats`.
     ``corpus`` (None: every corpus of the mode) restricts to one corpus; queries are keyed by corpus either
@@ -156,9 +158,9 @@ def curve(
 
 @st.cache_data(show_spinner="Running paired randomization tests...", max_entries=64)
 def _pairwise(key, dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=None):
-    stats, _ = curve(
-        dataset, mode, noise, list(encoders), list(langs), list(seeds), metric, None, corpus=corpus
-    )
+    # The aggregates only (cached read), not ``curve``: that would also bootstrap every language's bands.
+    stats = read("curve_stats", dataset=dataset, mode=mode, noise=noise, encoders=encoders, langs=langs,
+                 seeds=seeds, corpus=corpus)  # fmt: skip
     return analysis.pairwise_from_stats(stats, metric, a, b)
 
 

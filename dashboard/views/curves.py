@@ -229,8 +229,10 @@ def main() -> None:
         st.subheader("Relative drop by language")
         if levels:
             level = url.select_slider("At level", levels, key="curves_heat_level")
-            per_lang = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
-                                  c["metric"], None, corpus=c["corpus"])[1]  # fmt: skip
+            # The heatmap shows values only: per-language bands (hundreds of bootstraps) are not needed.
+            per_lang = curve if facets is None else data.curve(
+                c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"], c["metric"], None,
+                n_boot=0, corpus=c["corpus"])[1]  # fmt: skip
             heat = heatmap(per_lang, level, {})
             st.plotly_chart(heat, width="stretch", key="curves_heatmap")
             ui.chart_downloads(heat, f"drop-by-language-{c['noise']}-{level:g}", "curves_heatmap_dl")
@@ -247,7 +249,7 @@ def main() -> None:
             if pw.empty:
                 st.info("The two encoders share no queries in this selection.")
             else:
-                pw["cell"] = pw.apply(lambda r: f"{r['delta']:+.3f} {r['mark']}", axis=1)
+                pw["cell"] = pw["delta"].map("{:+.3f}".format) + " " + pw["mark"]
                 wide = pw.pivot(index="lang", columns="level", values="cell")
                 wide.index = [ui.lang_name(x) for x in wide.index]
                 wide.columns = ["clean" if lv == 0 else f"@{lv:g}" for lv in wide.columns]

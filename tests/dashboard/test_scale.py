@@ -20,6 +20,7 @@ from dashboard.views import curves, findings, per_query, runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_cell_stats import assert_stats_equal  # noqa: E402
+from test_level_stats import assert_level_stats_equal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -34,6 +35,8 @@ def test_aggregates_equal_ranks_on_a_real_muse3_run(small_db):
     stats, ranks = tables(small_db)
     assert set(ranks["encoder"]) == {"muse3"} and len(ranks) > 0
     assert_stats_equal(stats, ranks)
+    with duckdb.connect(str(small_db), read_only=True) as conn:
+        assert_level_stats_equal(conn)
 
 
 def test_replace_and_delete_keep_aggregates_equal_to_ranks(db_copy):
@@ -58,6 +61,8 @@ def test_replace_and_delete_keep_aggregates_equal_to_ranks(db_copy):
     stats, all_ranks = tables(db_copy)
     assert "amh" not in set(stats["lang"]) and "amh" not in set(all_ranks["lang"])
     assert_stats_equal(stats, all_ranks)
+    with duckdb.connect(str(db_copy), read_only=True) as conn:
+        assert_level_stats_equal(conn)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +94,8 @@ def sql(db, query: str, *params):
 def test_generator_builds_consistent_tables_and_aggregates(synth_db):
     stats, ranks = tables(synth_db)
     assert_stats_equal(stats, ranks)
+    with duckdb.connect(str(synth_db), read_only=True) as conn:
+        assert_level_stats_equal(conn)
     with duckdb.connect(str(synth_db), read_only=True) as conn:
         per_cell = conn.execute("SELECT n_queries FROM cells").df()
         n_cells = conn.execute("SELECT count(*) FROM (SELECT DISTINCT dataset, mode, corpus, lang, encoder, noise, "
