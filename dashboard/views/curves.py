@@ -136,6 +136,12 @@ def heatmap(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> 
     return fig
 
 
+# Building a full study's figure (subplots, dozens of traces) took ~0.5 s of every page load; the figures
+# depend only on their arguments, so every session shares one (read-only: nothing mutates a shown figure).
+_figure = st.cache_resource(show_spinner=False, max_entries=32)(figure)
+_heatmap = st.cache_resource(show_spinner=False, max_entries=32)(heatmap)
+
+
 def _controls(cond: pd.DataFrame) -> dict | None:
     with st.sidebar:
         st.header("Selection")
@@ -198,7 +204,7 @@ def main() -> None:
         "95% percentile bootstrap intervals over query buckets (paired across levels)."
         + (" Stars: LaBSE's accuracy@1 on clean queries as **published** by MTEB, not measured here." if published else "")
     )  # fmt: skip
-    fig = figure(curve, relative=c["relative"], metric_label=c["metric_label"], all_encoders=c["all_encoders"],
+    fig = _figure(curve, relative=c["relative"], metric_label=c["metric_label"], all_encoders=c["all_encoders"],
                  facet_labels=labels, published=published)  # fmt: skip
     st.plotly_chart(fig, width="stretch", key="curves_chart")
     ui.chart_downloads(fig, f"curves-{c['noise']}-{c['metric']}", "curves_chart_dl")
@@ -223,6 +229,20 @@ def main() -> None:
         k: c[k] for k in ("dataset", "mode", "noise", "encoders", "langs")
     }
 
+    # A full study's per-language heatmap (100+ columns) and pairwise table cost the browser seconds on every
+    # page load, before the chart was drawn: above MAX_LANGUAGE_PANELS languages they are built on demand.
+    if len(c["langs"]) > MAX_LANGUAGE_PANELS:
+        with ui.lazy_expander(
+            "Relative drop by language and pairwise comparison", "curves_extras_open"
+        ) as open_:
+            if open_:
+                _extras(c, curve, facets)
+    else:
+        _extras(c, curve, facets)
+
+
+def _extras(c: dict, curve: pd.DataFrame, facets: dict[str, str] | None) -> None:
+    """The relative-drop heatmap by language and the pairwise comparison of two encoders."""
     levels = sorted(x for x in curve["level"].unique() if x > 0)
     left, right = st.columns(2)
     with left:
@@ -233,7 +253,7 @@ def main() -> None:
             per_lang = curve if facets is None else data.curve(
                 c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"], c["metric"], None,
                 n_boot=0, corpus=c["corpus"])[1]  # fmt: skip
-            heat = heatmap(per_lang, level, {})
+            heat = _heatmap(per_lang, level, {})
             st.plotly_chart(heat, width="stretch", key="curves_heatmap")
             ui.chart_downloads(heat, f"drop-by-language-{c['noise']}-{level:g}", "curves_heatmap_dl")
             st.caption(f"1 - {c['metric_label']}(level) / {c['metric_label']}(clean); n/a where clean is 0.")

@@ -3,6 +3,8 @@ widgets changes what is shown, and on each page at least one shown number equals
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -276,3 +278,45 @@ def test_damaged_database_is_one_line_on_every_page(use_db, small_db, tmp_path, 
             assert any("damaged or truncated" in m for m in messages), (module.TITLE, messages)
         for m in messages:
             assert "\n" not in m and "Traceback" not in m and ".py" not in m, m
+
+
+def test_runs_builds_the_stored_cells_table_only_when_opened(use_db, db_copy):
+    with duckdb.connect(str(db_copy)) as conn:  # a partial grid: some cells missing
+        conn.execute("DELETE FROM cells WHERE lang = 'amh' AND noise = 'substitute'")
+        n_cells = conn.execute("SELECT count(*) FROM cells").fetchall()[0][0]
+    use_db(db_copy)
+    at = page(runs).run()
+    ok(at, runs.TITLE)
+    labels = [e.label for e in at.get("expander")]
+    assert f"Stored cells by condition ({n_cells:,})" in labels and any(
+        "Missing cells (" in x for x in labels
+    )
+    tables = [d.value for d in at.dataframe]
+    assert not any("completed_at" in t.columns for t in tables)  # neither the stored nor the missing cells
+    at.session_state["runs_stored_open"] = True
+    at.session_state["runs_missing_open"] = True
+    at.run()
+    ok(at, runs.TITLE)
+    stored_table = next(d.value for d in at.dataframe if "completed_at" in d.value.columns)
+    assert stored_table["cells"].sum() == n_cells
+    missing = next(d.value for d in at.dataframe if list(d.value.columns) == list(runs.CELL_COLUMNS))
+    assert set(missing["lang"]) == {"amh"} and set(missing["noise"]) == {"substitute"}
+    # The hash join gives the same flags as comparing every cell's key tuple.
+    cov = runs.coverage_against(json.loads(q_runs(db_copy)), stored_rows(db_copy))
+    have = set(map(tuple, stored_rows(db_copy)[list(runs.CELL_COLUMNS)].itertuples(index=False)))
+    assert cov["stored"].tolist() == [
+        tuple(r) in have for r in cov[list(runs.CELL_COLUMNS)].itertuples(index=False)
+    ]
+    assert (~cov["stored"]).sum() == len(missing)
+
+
+def q_runs(db) -> str:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute("SELECT grid_json FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+
+
+def stored_rows(db):
+    from core.store import queries as q
+
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return q.coverage(conn)

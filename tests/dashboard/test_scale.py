@@ -200,3 +200,29 @@ def test_curves_of_many_languages_default_to_resource_class_panels(use_db, tmp_p
     ok(at, curves.TITLE)
     table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
     assert len(table) == dims["langs"] * len(dims["encoders"])
+
+
+def test_curves_of_many_languages_build_heatmap_and_pairwise_on_demand(use_db, tmp_path):
+    from benchmarks.full_scale import build, shape
+
+    db = tmp_path / "many.duckdb"
+    dims = shape(60_000, langs=curves.MAX_LANGUAGE_PANELS + 2)
+    build(db, dims, seed=2, progress=False)
+    use_db(db)
+    at = page(curves).run()
+    ok(at, curves.TITLE)
+    labels = [e.label for e in at.get("expander")]
+    assert "Relative drop by language and pairwise comparison" in labels
+    assert not at.get("plotly_chart")[1:]  # the chart only: no heatmap built while the section is closed
+    assert not any("clean" in d.value.columns and "AUC" not in d.value.columns for d in at.dataframe)
+    assert len(at.dataframe) == 1  # the robustness table; the language table is built when opened too
+    at.session_state["curves_extras_open"] = True  # the user opens the section
+    at.session_state["languages_expander"] = True
+    at.run()
+    ok(at, curves.TITLE)
+    assert len(at.get("plotly_chart")) == 2  # chart + heatmap
+    pairwise = next(
+        d.value for d in at.dataframe if "clean" in d.value.columns and "AUC" not in d.value.columns
+    )
+    assert len(pairwise) == dims["langs"]
+    assert any("seen by" in " ".join(map(str, d.value.columns)) for d in at.dataframe)  # the language table
