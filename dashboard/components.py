@@ -242,15 +242,19 @@ def text_box(label: str, text: str) -> None:
 
 
 def chart_downloads(fig, stem: str, key: str, *, width: int = 1200, height: int = 700) -> None:
-    """PNG and SVG buttons for ``fig``; the image is rendered only when a button is clicked, through the system
-    Chromium (:func:`dashboard.export.figure_image`). Disabled, with the reason, when Chromium is missing."""
+    """PNG and SVG buttons for ``fig`` (a plotly figure, or a function returning one: built only on a click);
+    the image is rendered only when a button is clicked, through the system Chromium
+    (:func:`dashboard.export.figure_image`). Disabled, with the reason, when Chromium is missing."""
     from dashboard.export.image import CHROMIUM, NEEDS_CHROMIUM, figure_image
+
+    def image(fmt: str, scale: float) -> bytes:
+        return figure_image(fig() if callable(fig) else fig, fmt, width, height, scale)
 
     ready = Path(CHROMIUM).is_file()
     row = st.container(horizontal=True)  # buttons side by side at their own width, even in a narrow column
     for fmt, mime, scale in (("png", "image/png", 2.0), ("svg", "image/svg+xml", 1.0)):
         row.download_button(
-            f"{fmt.upper()}", data=lambda fmt=fmt, scale=scale: figure_image(fig, fmt, width, height, scale),
+            f"{fmt.upper()}", data=lambda fmt=fmt, scale=scale: image(fmt, scale),
             file_name=f"{stem}.{fmt}", mime=mime, key=f"{key}_{fmt}", on_click="ignore", disabled=not ready,
             icon=":material/download:", help=f"Download this chart as {fmt.upper()}" if ready else NEEDS_CHROMIUM,
         )  # fmt: skip

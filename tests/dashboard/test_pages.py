@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -181,7 +182,12 @@ def test_check_query_refuses_lone_surrogates_and_controls():
 def test_runs_coverage_exports_and_report(small_db):
     at = page(runs).run()
     ok(at, runs.TITLE)
-    assert chart_specs(at), "coverage heatmap"
+    charts = at.get("vega_lite_chart")  # the coverage heatmap, drawn by Vega-Lite
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]
+    cells = pa.ipc.open_stream(charts[0].proto.datasets[0].data.data).read_all().to_pandas()
+    assert len(cells) == 2 and set(cells["cells"]) == {"4/4"} and cells["mean"].eq(1.0).all()  # 8 cells
     assert any(
         "**8** of 8 cells" in m.value and "cells of its grid are stored" in m.value for m in at.markdown
     )
@@ -320,3 +326,20 @@ def stored_rows(db):
 
     with duckdb.connect(str(db), read_only=True) as conn:
         return q.coverage(conn)
+
+
+def test_per_query_flip_chart_is_vega_lite_with_the_stored_ranks(small_db):
+    at = page(per_query).run()
+    ok(at, per_query.TITLE)
+    assert not at.get("plotly_chart")  # no plotly.js on this page: it delayed the table by seconds
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1
+    shown = pa.ipc.open_stream(charts[0].proto.datasets[0].data.data).read_all().to_pandas()
+    qid, lang = at.selectbox(key="pq_qid").value, at.selectbox(key="pq_lang").value
+    mode, noise = at.selectbox(key="pq_mode").value, at.selectbox(key="pq_noise").value
+    for enc, level, rank in shown[["encoder", "level", "rank"]].itertuples(index=False):
+        want = stored(small_db, "SELECT rank FROM ranks WHERE mode = ? AND lang = ? AND encoder = ? AND qid = ? AND "
+                      "level = ? AND noise = (CASE WHEN ? = 0 THEN 'none' ELSE ? END) AND seed = 0",
+                      mode, lang, enc, qid, level, level, noise)  # fmt: skip
+        assert rank == want
+    assert sorted(shown["level"]) == [0.0, 0.1]
