@@ -32,7 +32,7 @@ LIMIT_S = 2.0
 # url path -> (heading, selector of the content that answers the page's question)
 PAGES = {
     "": ("Findings", "text=breaks least"),
-    "curves": ("Degradation curves", ".js-plotly-plot"),
+    "curves": ("Degradation curves", '[data-testid="stVegaLiteChart"] svg.marks'),  # the curves (Vega-Lite)
     "per-query": ("Per-query diffs", '[data-testid="stDataFrame"]'),
     "live-search": ("Live search", '[data-testid="stMetric"]'),
     "runs": ("Runs", '[data-testid="stDataFrame"]'),

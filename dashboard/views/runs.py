@@ -79,8 +79,13 @@ def coverage_chart(cov: pd.DataFrame) -> alt.LayerChart:
         color=alt.Color("mean:Q", title="stored", scale=alt.Scale(domain=[0, 0.999, 1],
                                                                   range=["#f4c7c3", "#fce8b2", "#b7e1cd"]))
     )  # fmt: skip
-    text = base.mark_text(fontSize=11).encode(text="cells:N")
-    return (rect + text).properties(height=40 + 45 * counts["encoder"].nunique())
+    # Labels only where they fit: with a full study's ~100 language columns they overlap (the tooltip keeps them).
+    layers = (
+        [rect, base.mark_text(fontSize=11).encode(text="cells:N")]
+        if counts["lang"].nunique() <= 30
+        else [rect]
+    )
+    return alt.layer(*layers).properties(height={"step": 32})
 
 
 def encoder_table(encoders: pd.DataFrame) -> pd.DataFrame:

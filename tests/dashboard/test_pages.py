@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -36,6 +37,12 @@ def chart_specs(at: AppTest) -> list[str]:
     return [c.proto.spec for c in at.get("plotly_chart")]
 
 
+def vega_charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
+    """Each Vega-Lite chart on the page: its spec and its data (the first dataset)."""
+    return [(json.loads(c.proto.spec), pa.ipc.open_stream(c.proto.datasets[0].data.data).read_all().to_pandas())
+            for c in at.get("vega_lite_chart")]  # fmt: skip
+
+
 def html_bodies(at: AppTest) -> str:
     return "".join(h.proto.body for h in at.get("html"))
 
@@ -49,17 +56,24 @@ def test_app_entry_point_shows_the_findings_page(small_db):
 def test_curves_widgets_change_the_chart(small_db):
     at = page(curves).run()
     ok(at, curves.TITLE)
-    base = chart_specs(at)
-    assert len(base) >= 2  # curves + heatmap
-    assert any("muse3" in s for s in base)
+    assert len(chart_specs(at)) == 1  # the heatmap (plotly); the curves are drawn by Vega-Lite
+    ((spec, base),) = vega_charts(at)
+    assert set(base["encoder"]) >= {"muse3"} and spec["facet"]["field"] == "panel"
     at.selectbox(key="curves_metric").select("accuracy@1 (recall@1)").run()
     ok(at, curves.TITLE)
-    assert chart_specs(at)[0] != base[0]
+    _, acc = vega_charts(at)[0]
+    assert not acc["y"].equals(base["y"])
     at.radio(key="curves_scale").set_value("relative to clean").run()
-    relative = chart_specs(at)[0]
+    _, relative = vega_charts(at)[0]
+    clean = relative.query("kind == 'curve' and level == 0")["y"]  # NaN where the clean value is 0
+    assert clean.notna().any() and clean.dropna().eq(1.0).all()
     at.radio(key="curves_facet").set_value("resource class").run()
     ok(at, curves.TITLE)
-    assert chart_specs(at)[0] != relative
+    _, by_class = vega_charts(at)[0]
+    assert set(by_class["panel"]) != set(relative["panel"])
+    # The chart shows the page's numbers: each point and band is the curve table's.
+    table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
+    assert len(by_class.query("kind == 'curve' and level == 0")) == len(table)
     table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
     assert {"AUC", "half-level", "n"} <= set(table.columns)
     at.radio(key="curves_facet").set_value("language").run()
