@@ -387,6 +387,34 @@ def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[n
     return top, scores, seconds
 
 
+def search_cached(
+    name: str, index: DocIndex, texts: list[str], k: int = 10
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`search`, remembered per (encoder, its fingerprint, corpus index, texts, k) for every session:
+    the same query on the same index gives the same results, so a repeated query (a page's default example,
+    a shared link) is answered without encoding it again. The seconds are those of the search that
+    computed the results."""
+    enc, _ = encoder(name)
+    si = index.search_index
+    key = (
+        name,
+        getattr(enc, "fingerprint", None),
+        si.fingerprint,
+        si.corpus,
+        si.kind,
+        len(index.texts),
+        stamp(),
+    )
+    return _search(key, tuple(texts), int(k), index)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _search(
+    key: tuple, texts: tuple[str, ...], k: int, _index: DocIndex
+) -> tuple[np.ndarray, np.ndarray, float]:
+    return search(key[0], _index, list(texts), k)
+
+
 @st.cache_resource(show_spinner=False)
 def _blas():
     from threadpoolctl import ThreadpoolController

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -357,3 +358,22 @@ def test_per_query_flip_chart_is_vega_lite_with_the_stored_ranks(small_db):
                       mode, lang, enc, qid, level, level, noise)  # fmt: skip
         assert rank == want
     assert sorted(shown["level"]) == [0.0, 0.1]
+
+
+def test_live_search_remembers_a_repeated_query_and_computes_a_new_one(small_db):
+    from core.encoders import document_side
+    from dashboard import data
+
+    enc, err = data.encoder("muse3")
+    assert enc is not None, err
+    corpus = stored(small_db, "SELECT corpus FROM cells WHERE mode = 'pair' AND lang = 'deu' LIMIT 1")
+    index = data.doc_index("muse3", document_side(enc).fingerprint, corpus, data.stamp(), "flat")
+    first = data.search_cached("muse3", index, ["Ich habe Hunger.", "Ich habe Hungr."], 5)
+    again = data.search_cached("muse3", index, ["Ich habe Hunger.", "Ich habe Hungr."], 5)
+    fresh = data.search("muse3", index, ["Ich habe Hunger.", "Ich habe Hungr."], 5)
+    assert (
+        (again[0] == first[0]).all() and (again[1] == first[1]).all() and again[2] == first[2]
+    )  # remembered
+    assert (fresh[0] == first[0]).all() and np.allclose(fresh[1], first[1], atol=1e-6)  # the same answer
+    other = data.search_cached("muse3", index, ["Wo ist der Bahnhof?", "Wo ist der Banhof?"], 5)
+    assert not np.array_equal(other[1], first[1])
