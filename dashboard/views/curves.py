@@ -26,6 +26,9 @@ MAX_LANGUAGE_PANELS = 12  # above this many languages the chart facets by resour
 SCALES = ("absolute", "relative to clean")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 PUBLISHED_NAME = "LaBSE accuracy@1 (published, not measured)"
+# A five-pointed star as a Vega symbol path (unit size), for the published marks of the Vega-Lite chart.
+STAR_PATH = ("M0,-1L0.2245,-0.309L0.9511,-0.309L0.3633,0.118L0.5878,0.809L0,0.382L-0.5878,0.809"
+             "L-0.3633,0.118L-0.9511,-0.309L-0.2245,-0.309Z")  # fmt: skip
 
 
 def color(encoder: str, all_encoders: list[str]) -> str:
@@ -155,7 +158,7 @@ def chart(
     base = alt.Chart(rows).transform_filter(alt.datum.kind == "curve")
     band = base.mark_area(opacity=0.18).encode(
         x=x, y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2="hi:Q",
-        color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None)),
+        color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None, columns=5)),
     )  # fmt: skip
     line = base.mark_line(point=alt.OverlayMarkDef(size=45), strokeWidth=2.5).encode(
         x=x, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=alt.Color("encoder:N", scale=scale),
@@ -167,7 +170,7 @@ def chart(
     if (rows["kind"] == "published").any():
         layers.append(
             alt.Chart(rows).transform_filter(alt.datum.kind == "published").mark_point(
-                shape="diamond", size=160, color="#444", filled=False, strokeWidth=2
+                shape=STAR_PATH, size=160, color="#444", filled=False, strokeWidth=2
             ).encode(x=x, y=alt.Y("y:Q", scale=y_scale),
                      tooltip=[alt.Tooltip("y:Q", title="LaBSE accuracy@1 (published, MTEB; not measured here)",
                                           format=".3f")])
