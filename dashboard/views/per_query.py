@@ -97,10 +97,10 @@ def flip_chart_vl(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: l
         .encode(
             x=alt.X("level:Q", title="noise level"),
             y=alt.Y("rank:Q", title="rank of the gold (log)", scale=alt.Scale(type="log", reverse=True)),
-            color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None)),
+            color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None, columns=6)),
             tooltip=["encoder", "level", "rank"],
         )
-        .properties(height=260)
+        .properties(height=240)
     )
 
 
@@ -191,7 +191,7 @@ def main() -> None:
             ui.text_box(f"Gold document (doc {int(gold['doc_id'].iloc[0])})", gold["text"].iloc[0])
     st.markdown("**Rank across levels (flip tracking)**")
     all_enc = sorted(cond["encoder"].unique())
-    st.altair_chart(flip_chart_vl(ranks, qid, present, all_enc), width="stretch", key="pq_flip")
+    st.altair_chart(flip_chart_vl(ranks, qid, present, all_enc), width="stretch", height=360, key="pq_flip")
     ui.chart_downloads(lambda: _flip_chart(ranks, qid, present, all_enc), f"rank-across-levels-{lang}-{qid}",
                        "pq_flip_dl", height=400)  # fmt: skip
     st.markdown("**Each encoder's top-5 under the noisy query**")
