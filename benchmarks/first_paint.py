@@ -1,6 +1,7 @@
 """First paint of every dashboard page in a real browser (Debian's Chromium through Playwright).
 
-    python benchmarks/first_paint.py --db results/demo.duckdb [--repeat 3] [--shots DIR]
+    python benchmarks/first_paint.py --db results/demo.duckdb [--repeat 3] [--shots DIR] [--pages curves,runs]
+                                     [--floors-only | --no-floors]
 
 Starts ``streamlit run dashboard/app.py`` on 127.0.0.1 (a free port) over ``--db``, then for each page opens
 its URL in a fresh browser context (a new session, as a colleague opening a link) and times three moments:
@@ -8,8 +9,9 @@ the heading drawn (Streamlit's own start-up in the browser), the page's answer d
 Curves' chart, Per-query's table, Live search's results for the default example, Runs' tables), and the run
 finished (every chart drawn). The first round warms the server (encoders load once per process, document
 vectors are read once); figures are medians of the ``--repeat`` later rounds; the limit, 2 s, applies to the
-answer. For scale, the same three moments are first measured on Streamlit's floor: a page holding only a
-title and a two-bar plotly chart. Servers are stopped by their PID at the end.
+answer. For scale, the same three moments are first measured on Streamlit's floors: a page holding only a
+title and one plotly chart, one Vega-Lite chart, one table, or one line of text (each front-end library is a
+bundle a fresh session loads and compiles before it draws). Servers are stopped by their PID at the end.
 """
 
 from __future__ import annotations
