@@ -5,6 +5,8 @@ and groups; every statistic (bands, AUC, half-level, randomization test, Holm) c
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -23,6 +25,27 @@ from core.metrics.significance import N_PERM
 from core.store.schema import STATS_METRICS
 
 N_BOOT = 1000
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread(fn):
+    """Run ``fn`` with one BLAS thread. Its matrix products are small (milliseconds); on a busy 2-core
+    machine a second OpenBLAS thread waiting on a preempted sibling made them up to 5x slower at p95
+    (measured: 208 vs 63 ms for a full study's chart), and one thread gives the same numbers."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 __all__ = ["N_BOOT", "N_PERM", "curves", "curves_from_stats", "pairwise", "pairwise_from_stats",
            "per_query_values", "robustness_table"]  # fmt: skip
@@ -95,13 +118,23 @@ def _stats_column(metric: str) -> str:
     return STATS_METRICS[metric]
 
 
-def _queries_per_level(stats: pd.DataFrame, by: list[str]) -> pd.Series:
-    """Queries with a value per ``by`` + level: ``n_queries`` summed over the corpora and languages."""
-    cells = list(dict.fromkeys([*by, "corpus", "lang", "level"]))
-    per_cell = stats.groupby(cells, sort=False)["n_queries"].first()
-    return per_cell.groupby([*by, "level"]).sum()
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted uniques) of a column: codes follow the values' sort order, so sorting by codes sorts
+    by value (the order pandas' ``groupby(sort=True)`` gives)."""
+    # A pandas column is factorized in its own storage (Arrow strings: no Python string per row).
+    codes, uniques = pd.factorize(values if isinstance(values, pd.Series) else np.asarray(values), sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
 
 
+def _combine(*codes_and_sizes: tuple[np.ndarray, int]) -> np.ndarray:
+    """One int64 key per row whose order is the lexicographic order of the given codes."""
+    key = np.zeros(len(codes_and_sizes[0][0]), dtype=np.int64)
+    for codes, size in codes_and_sizes:
+        key = key * max(1, size) + codes
+    return key
+
+
+@_one_blas_thread
 def curves_from_stats(
     stats: pd.DataFrame,
     metric: str,
@@ -117,7 +150,9 @@ def curves_from_stats(
     whenever every seed ranks the same queries, as the runner does). The bands are the paired percentile
     bootstrap over query buckets (:func:`core.metrics.cluster_bands`): buckets are fixed by a hash of the
     query id, so they are the same at every level; at ~30 queries a bucket they are close to, not equal to,
-    :func:`curves`' per-query bootstrap. ``n`` is the number of queries with a value.
+    :func:`curves`' per-query bootstrap. The clusters of a curve (encoder, facet) are its (corpus, language,
+    bucket) triples, in that sorted order. ``n`` is the number of queries with a value. ``n_boot=0`` gives
+    the values only (low, high, rel_low and rel_high NaN), e.g. for a chart of point values.
 
     Raises:
         UnknownNameError: ``metric`` is not one of the stored sums (``STATS_METRICS``).
@@ -126,39 +161,74 @@ def curves_from_stats(
     col = _stats_column(metric)
     if stats.empty:
         return pd.DataFrame(columns=cols)
-    v = stats[["encoder", "corpus", "lang", "bucket", "level", "n", "n_queries", col]].copy()
-    v["facet"] = v["lang"].map(facets) if facets else v["lang"]
-    n_q = _queries_per_level(v, ["encoder", "facet"]).to_dict()
-    # One groupby for every (encoder, facet) (seeds are summed already), levels as columns (0 where absent).
-    wide = v.groupby(["encoder", "facet", "corpus", "lang", "bucket", "level"], sort=True)[[col, "n"]].sum()
-    wide = wide.unstack("level", fill_value=0)
-    levels_all = np.array(sorted(wide[col].columns), dtype=np.float64)
-    s_all, c_all = wide[col][levels_all].to_numpy(np.float64), wide["n"][levels_all].to_numpy(np.float64)
-    groups = wide.index.droplevel(["corpus", "lang", "bucket"])
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    ends = np.r_[starts[1:], len(groups)]
+    # Integer codes instead of string group-bys: a full study's selection is ~86k rows, and pandas spent
+    # most of this function's time hashing and comparing their string keys (measured).
+    enc_c, enc_u = _codes(stats["encoder"])
+    cor_c, cor_u = _codes(stats["corpus"])
+    lang_c, lang_u = _codes(stats["lang"])
+    # Facets are mapped per language, not per row.
+    fac_of_lang, fac_u = _codes([facets.get(x) for x in lang_u] if facets else list(lang_u))
+    fac_c = fac_of_lang[lang_c]
+    buc_c, buc_u = _codes(stats["bucket"])
+    lev_c, levels_all = _codes(stats["level"].to_numpy(dtype=np.float64))
+    levels_all = levels_all.astype(np.float64)
+    n_lv = len(levels_all)
+    sizes = [(enc_c, len(enc_u)), (fac_c, len(fac_u)), (cor_c, len(cor_u)), (lang_c, len(lang_u))]
+    # One row per cluster (encoder, facet, corpus, lang, bucket) in sorted order, levels as columns (0 where
+    # absent), exactly the table a group-by on those keys and an unstack of level would give.
+    rows, inv = np.unique(_combine(*sizes, (buc_c, len(buc_u))), return_inverse=True)
+    flat = inv * n_lv + lev_c
+    s_all = np.bincount(flat, weights=stats[col].to_numpy(np.float64), minlength=len(rows) * n_lv)
+    c_all = np.bincount(flat, weights=stats["n"].to_numpy(np.float64), minlength=len(rows) * n_lv)
+    s_all, c_all = s_all.reshape(len(rows), n_lv), c_all.reshape(len(rows), n_lv)
+    curve_of_row = rows // (len(cor_u) * len(lang_u) * len(buc_u))  # the (encoder, facet) code of a cluster
+    curve_ids, starts = np.unique(curve_of_row, return_index=True)
+    ends = np.r_[starts[1:], len(rows)]
+    # Queries with a value per (encoder, facet, level): each cell's n_queries once, summed over its corpora
+    # and languages.
+    cell, first = np.unique(_combine(*sizes, (lev_c, n_lv)), return_index=True)
+    cell_curve = cell // (len(cor_u) * len(lang_u) * n_lv)
+    cell_lev = cell % n_lv
+    nq = stats["n_queries"].to_numpy(np.float64)[first]
+    n_q = np.bincount(np.searchsorted(curve_ids, cell_curve) * n_lv + cell_lev, weights=nq,
+                      minlength=len(curve_ids) * n_lv).reshape(len(curve_ids), n_lv)  # fmt: skip
     # Curves with the same cluster count and levels are bootstrapped together (identical to one at a time).
     batches: dict[tuple, list[int]] = {}
     for i, (lo, hi) in enumerate(zip(starts, ends)):
         has = c_all[lo:hi].sum(0) > 0  # the levels this curve has at all
         batches.setdefault((hi - lo, tuple(has)), []).append(i)
-    rows = []
+    parts = []
     for (_k, has), members in batches.items():
         mask = np.array(has)
         levels = levels_all[mask]
         s = np.stack([s_all[starts[i] : ends[i]][:, mask] for i in members])
         c = np.stack([c_all[starts[i] : ends[i]][:, mask] for i in members])
-        keys = [groups[starts[i]] for i in members]
-        n = [[int(n_q.get((enc, facet, lv), 0)) for lv in levels] for enc, facet in keys]
-        bands = cluster_bands_batch(s, c, levels, n_boot=n_boot, alpha=alpha, seed=seed, n=n)
-        for (enc, facet), b in zip(keys, bands):
-            for j, level in enumerate(levels):
-                rows.append((enc, facet, level, b.value[j], b.low[j], b.high[j], b.rel[j], b.rel_low[j],
-                             b.rel_high[j], int(b.n[j])))  # fmt: skip
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    return pd.DataFrame(rows, columns=cols)
+        n = n_q[members][:, mask]
+        if n_boot > 0:
+            bands = cluster_bands_batch(s, c, levels, n_boot=n_boot, alpha=alpha, seed=seed, n=n)
+            fields = {f: np.stack([getattr(b, f) for b in bands]) for f in
+                      ("value", "low", "high", "rel", "rel_low", "rel_high")}  # fmt: skip
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = s.sum(1) / c.sum(1)  # cluster_bands_batch's point value, same arithmetic
+                rel = value / value[:, :1] if levels[0] == 0 else np.full_like(value, np.nan)
+            nan = np.full_like(value, np.nan)
+            fields = {"value": value, "low": nan, "high": nan, "rel": rel, "rel_low": nan, "rel_high": nan}
+        code = curve_ids[members]
+        n_fac = len(fac_u)
+        part = pd.DataFrame({
+            "encoder": np.repeat(enc_u[code // n_fac], len(levels)),
+            "facet": np.repeat(fac_u[code % n_fac], len(levels)),
+            "level": np.tile(levels, len(members)),
+            **{f: v.ravel() for f, v in fields.items()},
+            "n": n.astype(np.int64).ravel(),
+        })  # fmt: skip
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return out.sort_values(["encoder", "facet", "level"], kind="stable", ignore_index=True)[cols]
 
 
+@_one_blas_thread
 def pairwise_from_stats(
     stats: pd.DataFrame, metric: str, a: str, b: str, *, n_perm: int = N_PERM, seed: int = 0
 ) -> pd.DataFrame:
@@ -168,32 +238,55 @@ def pairwise_from_stats(
     their queries (seed-averaged; exactly :func:`pairwise`'s delta when both rank the same queries), ``p``
     the paired sign-flip randomization test (:func:`core.metrics.paired_randomization_tests`) of the
     per-bucket differences of means (under the null each bucket's difference is as likely to carry either
-    sign), Holm-corrected across languages at each level. low/high are NaN (no bootstrap of delta).
+    sign; the differences in (corpus, bucket) order), Holm-corrected across languages at each level.
+    low/high are NaN (no bootstrap of delta).
 
     Returns:
-        level, lang, delta, low, high, n (queries), p, p_holm, mark.
+        level, lang, delta, low, high, n (queries), p, p_holm, mark; in (level, lang) order.
     """
     cols = ["level", "lang", "delta", "low", "high", "n", "p", "p_holm", "mark"]
     col = _stats_column(metric)
-    key = ["level", "lang", "corpus", "bucket"]
-    sides = {}
-    for name, enc in (("a", a), ("b", b)):
-        sides[name] = stats[stats["encoder"] == enc].groupby(key, sort=True)[[col, "n"]].sum()
-    joined = sides["a"].merge(sides["b"], left_index=True, right_index=True, suffixes=("_a", "_b"))
-    joined = joined.reset_index()
-    joined = joined[(joined["n_a"] > 0) & (joined["n_b"] > 0)]
-    if joined.empty:
+    enc = stats["encoder"]
+    side = np.where((enc == a).to_numpy(bool), 0, np.where((enc == b).to_numpy(bool), 1, -1))
+    keep = side >= 0
+    if not keep.any():
         return pd.DataFrame(columns=cols)
-    n_q = _queries_per_level(stats[stats["encoder"] == a], ["lang"]).to_dict()
-    joined["d"] = joined[f"{col}_a"] / joined["n_a"] - joined[f"{col}_b"] / joined["n_b"]
-    per = joined.groupby(["level", "lang"], sort=True)
-    sums = per[[f"{col}_a", "n_a", f"{col}_b", "n_b"]].sum()
+    st_ = stats[keep]
+    side = side[keep]
+    lev_c, lev_u = _codes(st_["level"].to_numpy(dtype=np.float64))
+    lang_c, lang_u = _codes(st_["lang"])
+    cor_c, cor_u = _codes(st_["corpus"])
+    buc_c, buc_u = _codes(st_["bucket"])
+    sizes = [(lev_c, len(lev_u)), (lang_c, len(lang_u)), (cor_c, len(cor_u)), (buc_c, len(buc_u))]
+    # Per (level, lang, corpus, bucket) and side: the sums over seeds' rows (a group-by's sum).
+    keys, inv = np.unique(_combine(*sizes), return_inverse=True)
+    flat = inv * 2 + side
+    sums = np.bincount(flat, weights=st_[col].to_numpy(np.float64), minlength=2 * len(keys)).reshape(-1, 2)
+    cnts = np.bincount(flat, weights=st_["n"].to_numpy(np.float64), minlength=2 * len(keys)).reshape(-1, 2)
+    both = (cnts[:, 0] > 0) & (cnts[:, 1] > 0)
+    if not both.any():
+        return pd.DataFrame(columns=cols)
+    keys, sums, cnts = keys[both], sums[both], cnts[both]
+    group = keys // (len(cor_u) * len(buc_u))  # (level, lang) code, ascending
+    groups, starts = np.unique(group, return_index=True)
+    ends = np.r_[starts[1:], len(group)]
+    d = sums[:, 0] / cnts[:, 0] - sums[:, 1] / cnts[:, 1]
+    gs = np.add.reduceat(sums, starts, axis=0)
+    gc = np.add.reduceat(cnts, starts, axis=0)
+    level = lev_u[groups // len(lang_u)].astype(np.float64)
+    lang = lang_u[groups % len(lang_u)]
+    # Queries of encoder a per (lang, level): each cell's n_queries once, summed over corpora.
+    a_rows = side == 0
+    cell, first = np.unique(
+        _combine((lev_c[a_rows], len(lev_u)), (lang_c[a_rows], len(lang_u)), (cor_c[a_rows], len(cor_u))),
+        return_index=True,
+    )
+    nq = np.bincount(cell // len(cor_u), weights=st_["n_queries"].to_numpy(np.float64)[a_rows][first],
+                     minlength=len(lev_u) * len(lang_u))  # fmt: skip
     out = pd.DataFrame({
-        "level": sums.index.get_level_values("level"), "lang": sums.index.get_level_values("lang"),
-        "delta": (sums[f"{col}_a"] / sums["n_a"] - sums[f"{col}_b"] / sums["n_b"]).to_numpy(),
-        "low": np.nan, "high": np.nan,
-        "n": [int(n_q.get((lang, level), 0)) for level, lang in sums.index],
-        "p": paired_randomization_tests([g.to_numpy() for _, g in per["d"]], n_perm=n_perm, seed=seed),
+        "level": level, "lang": lang, "delta": gs[:, 0] / gc[:, 0] - gs[:, 1] / gc[:, 1],
+        "low": np.nan, "high": np.nan, "n": nq[groups].astype(np.int64),
+        "p": paired_randomization_tests([d[lo:hi] for lo, hi in zip(starts, ends)], n_perm=n_perm, seed=seed),
     })  # fmt: skip
     out["p_holm"] = out.groupby("level")["p"].transform(lambda s: holm(s.to_numpy()))
     out["mark"] = out["p_holm"].map(stars)

@@ -6,10 +6,11 @@ Text from the data or from a user is only ever put into HTML after :func:`html.e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -102,10 +103,22 @@ def language_table(langs: Iterable[str]) -> pd.DataFrame:
     return out
 
 
+@contextlib.contextmanager
+def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Iterator[bool]:
+    """An expander that tracks whether it is open (toggling it reruns the page); yields that state, so the
+    caller builds heavy content only while it is open. Why: Streamlit sends a collapsed expander's content
+    anyway, and the browser builds it on every page load (a full study's 112-language table alone cost
+    about a second of a page's first paint, measured)."""
+    box = st.expander(label, expanded=expanded, key=key, on_change="rerun")
+    with box:
+        yield bool(box.open)
+
+
 def language_expander(langs: Iterable[str], *, expanded: bool = False) -> None:
-    """The metadata table of ``langs`` and the data caveats, in an expander."""
-    with st.expander("Languages and data caveats", expanded=expanded):
-        st.dataframe(language_table(langs), hide_index=True, width="stretch")
+    """The metadata table of ``langs`` and the data caveats, in an expander (the table built when open)."""
+    with lazy_expander("Languages and data caveats", "languages_expander", expanded=expanded) as open_:
+        if open_:
+            st.dataframe(language_table(langs), hide_index=True, width="stretch")
         st.markdown(CAVEATS)
 
 
@@ -229,15 +242,19 @@ def text_box(label: str, text: str) -> None:
 
 
 def chart_downloads(fig, stem: str, key: str, *, width: int = 1200, height: int = 700) -> None:
-    """PNG and SVG buttons for ``fig``; the image is rendered only when a button is clicked, through the system
-    Chromium (:func:`dashboard.export.figure_image`). Disabled, with the reason, when Chromium is missing."""
+    """PNG and SVG buttons for ``fig`` (a plotly figure, or a function returning one: built only on a click);
+    the image is rendered only when a button is clicked, through the system Chromium
+    (:func:`dashboard.export.figure_image`). Disabled, with the reason, when Chromium is missing."""
     from dashboard.export.image import CHROMIUM, NEEDS_CHROMIUM, figure_image
+
+    def image(fmt: str, scale: float) -> bytes:
+        return figure_image(fig() if callable(fig) else fig, fmt, width, height, scale)
 
     ready = Path(CHROMIUM).is_file()
     row = st.container(horizontal=True)  # buttons side by side at their own width, even in a narrow column
     for fmt, mime, scale in (("png", "image/png", 2.0), ("svg", "image/svg+xml", 1.0)):
         row.download_button(
-            f"{fmt.upper()}", data=lambda fmt=fmt, scale=scale: figure_image(fig, fmt, width, height, scale),
+            f"{fmt.upper()}", data=lambda fmt=fmt, scale=scale: image(fmt, scale),
             file_name=f"{stem}.{fmt}", mime=mime, key=f"{key}_{fmt}", on_click="ignore", disabled=not ready,
             icon=":material/download:", help=f"Download this chart as {fmt.upper()}" if ready else NEEDS_CHROMIUM,
         )  # fmt: skip

@@ -144,6 +144,8 @@ def curve(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-cell, per-query-bucket aggregates, curve table with bootstrap bands) for one selection; cached.
 
+    ``n_boot=0`` gives the values without bands (NaN), for a chart of point values (the heatmap).
+
     Read from the aggregates (``queries.curve_stats``), never from per-query rows, so its cost does not grow
     with the ranks table; the bands are the bucket bootstrap of :func:`analysis.curves_from_stats`.
     ``corpus`` (None: every corpus of the mode) restricts to one corpus; queries are keyed by corpus either
@@ -156,9 +158,9 @@ def curve(
 
 @st.cache_data(show_spinner="Running paired randomization tests...", max_entries=64)
 def _pairwise(key, dataset, mode, noise, encoders, langs, seeds, metric, a, b, corpus=None):
-    stats, _ = curve(
-        dataset, mode, noise, list(encoders), list(langs), list(seeds), metric, None, corpus=corpus
-    )
+    # The aggregates only (cached read), not ``curve``: that would also bootstrap every language's bands.
+    stats = read("curve_stats", dataset=dataset, mode=mode, noise=noise, encoders=encoders, langs=langs,
+                 seeds=seeds, corpus=corpus)  # fmt: skip
     return analysis.pairwise_from_stats(stats, metric, a, b)
 
 
@@ -383,6 +385,34 @@ def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[n
     with _blas().limit(limits=1, user_api="blas"):
         scores = qv @ index.matrix.T
     return top, scores, seconds
+
+
+def search_cached(
+    name: str, index: DocIndex, texts: list[str], k: int = 10
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`search`, remembered per (encoder, its fingerprint, corpus index, texts, k) for every session:
+    the same query on the same index gives the same results, so a repeated query (a page's default example,
+    a shared link) is answered without encoding it again. The seconds are those of the search that
+    computed the results."""
+    enc, _ = encoder(name)
+    si = index.search_index
+    key = (
+        name,
+        getattr(enc, "fingerprint", None),
+        si.fingerprint,
+        si.corpus,
+        si.kind,
+        len(index.texts),
+        stamp(),
+    )
+    return _search(key, tuple(texts), int(k), index)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _search(
+    key: tuple, texts: tuple[str, ...], k: int, _index: DocIndex
+) -> tuple[np.ndarray, np.ndarray, float]:
+    return search(key[0], _index, list(texts), k)
 
 
 @st.cache_resource(show_spinner=False)

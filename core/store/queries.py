@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from core.conditions import CLEAN_NOISE
@@ -243,10 +244,17 @@ def curve_stats(
     Columns: corpus, encoder, lang, level, bucket, n, sum_rr, sum_rr10, hits1, hits5, hits10 (sums over the
     seeds: their ratio is the seed-averaged mean when every seed ranks the same queries) and n_queries (the
     largest ``cells.n_queries`` of one seed of that corpus, encoder, language and level: the queries with a
-    value).
-    A few hundred thousand rows' worth of ``cell_stats`` at most for a full study (100k rows out); on a
-    database from before schema v5, the same aggregates computed from ``ranks``.
+    value), in (corpus, encoder, lang, level, bucket) order.
+
+    Where ``seeds`` covers every stored seed of the selection (the Curves page's default), the rows come
+    from ``level_stats`` (schema v6: seed sums stored with each cell, ~2.7k rows for a full study's noise
+    type); otherwise, or on a database from before v6, ``cell_stats`` is summed over the chosen seeds here
+    (a few hundred thousand rows at most), and before v5 the same aggregates are computed from ``ranks``.
+    The numbers are the same on every path (sums of the same per-query values).
     """
+    fast = _curve_stats_stored(conn, dataset, mode, noise, encoders, langs, seeds, corpus)
+    if fast is not None:
+        return fast
     # List parameters (``= ANY(?)``) rather than one placeholder per language: a full study selects ~100
     # languages, and 100 OR-ed comparisons per row cost more than the rest of the filter.
     where = (
@@ -268,6 +276,47 @@ def curve_stats(
         """,
         [*params, *params],
     ).df()
+
+
+def _curve_stats_stored(
+    conn: duckdb.DuckDBPyConnection,
+    dataset: str,
+    mode: str,
+    noise: str,
+    encoders: Sequence[str],
+    langs: Sequence[str],
+    seeds: Sequence[int],
+    corpus: str | None,
+) -> pd.DataFrame | None:
+    """:func:`curve_stats` from ``level_stats``, or None when the table is missing or a stored noisy group
+    holds a seed outside ``seeds`` (its stored sum would include that seed)."""
+    if not _has_table(conn, "level_stats"):
+        return None
+    cols = ("bucket", *STATS_COLUMNS)
+    rows = conn.execute(
+        f"""
+        SELECT corpus, encoder, lang, level, n_queries, {", ".join(cols)},
+               noise = ? OR list_has_all(CAST(? AS INTEGER[]), seeds) AS covered
+        FROM level_stats
+        WHERE encoder = ANY(?) AND lang = ANY(?) AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
+              AND dataset = ? AND mode = ? AND ((noise = ? AND level = 0) OR noise = ?)
+        ORDER BY corpus, encoder, lang, level
+        """,
+        [CLEAN_NOISE, [int(s) for s in seeds], list(encoders), list(langs), corpus, corpus, dataset, mode,
+         CLEAN_NOISE, noise],
+    ).df()  # fmt: skip
+    if not rows["covered"].all():
+        return None
+    # One row per (group, bucket), as the summing path returns them: the key repeated per list element.
+    lengths = rows["bucket"].map(len).to_numpy() if len(rows) else np.zeros(0, dtype=np.int64)
+    at = np.repeat(np.arange(len(rows)), lengths)
+    # ``take`` keeps the string columns in their own (Arrow) storage: no per-row Python strings.
+    out = {k: rows[k].array.take(at) for k in ("corpus", "encoder", "lang", "level")}
+    for c, dtype in zip(cols, (np.int16, *[np.float64] * len(STATS_COLUMNS))):
+        parts = rows[c].tolist()
+        out[c] = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    out["n_queries"] = rows["n_queries"].to_numpy(dtype=np.int32)[at]
+    return pd.DataFrame(out)
 
 
 def selection_size(

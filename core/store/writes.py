@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 
 from core.store._exec import _exec, transaction
-from core.store.schema import CELL_KEY, stats_select
+from core.store.schema import CELL_KEY, LEVEL_KEY, level_stats_select, stats_select
 
 
 def _insert_missing(
@@ -103,7 +103,8 @@ def delete_changed(
 ) -> int:
     """Delete, in one transaction, everything derived from inputs that changed; return the cells deleted.
 
-    For each of ``langs``: its cells, rank rows and their aggregates (every corpus), noisy queries, clean
+    For each of ``langs``: its cells, rank rows and their aggregates (``cell_stats`` and ``level_stats``, every
+    corpus), noisy queries, clean
     queries and gold links; for each of ``corpora``: its documents, and every cell, rank row and aggregate
     ranked against it. The caller then stores the new inputs and recomputes, so stored texts and cells agree
     again.
@@ -114,7 +115,7 @@ def delete_changed(
     params = [dataset, *langs, *corpora]
     with transaction(conn):
         n = conn.execute(f"SELECT count(*) FROM cells WHERE {cond}", params).fetchall()[0][0]
-        for table in ("ranks", "cell_stats", "cells"):
+        for table in ("ranks", "cell_stats", "level_stats", "cells"):
             _exec(conn, f"DELETE FROM {table} WHERE {cond}", params)
         for table in ("noisy_queries", "queries"):
             _exec(conn, f"DELETE FROM {table} WHERE dataset = ? AND lang IN ({lang_ph})", [dataset, *langs])
@@ -128,9 +129,10 @@ def write_cells(
 ) -> None:
     """Store finished cells with their rank rows and noisy queries atomically.
 
-    A cell row, its rank rows and its aggregates (``cell_stats``, computed here from those rank rows) land in
-    the same transaction, so after a crash a cell is either complete or absent, and its aggregates always
-    equal a recomputation from its rank rows. A cell already stored under the same key is replaced (rows and
+    A cell row, its rank rows and its aggregates (``cell_stats``, computed here from those rank rows, and the
+    ``level_stats`` of its (cell key but seed) group, recomputed from ``cell_stats``) land in the same
+    transaction, so after a crash a cell is either complete or absent, and its aggregates always equal a
+    recomputation from the rank rows. A cell already stored under the same key is replaced (rows and
     aggregates): the runner decides beforehand which replacements are allowed (it refuses another model's
     cells unless told to replace them). Noisy queries are written as computed now (replacing a stored row of
     the same key), so they agree with these cells.
@@ -160,6 +162,23 @@ def write_cells(
                 # The cells' aggregates, from the very rows just stored, in the same transaction.
                 _exec(conn, f"INSERT INTO cell_stats {stats_select('_rows')}")
             conn.unregister("_rows")
+        _refresh_level_stats(conn, cells)
+
+
+def _refresh_level_stats(conn: duckdb.DuckDBPyConnection, cells: pd.DataFrame) -> None:
+    # Recompute (not increment) the seed sums of every group a cell was written to: a replaced cell's old
+    # sums are gone with it, and the rows equal the backfill's definition exactly.
+    groups = cells[list(LEVEL_KEY)].drop_duplicates()
+    if groups.empty:
+        return
+    conn.register("_groups", groups)
+    try:
+        match = " AND ".join(f"g.{k} = x.{k}" for k in LEVEL_KEY)
+        _exec(conn, f"DELETE FROM level_stats x WHERE EXISTS (SELECT 1 FROM _groups g WHERE {match})")
+        where = f"WHERE EXISTS (SELECT 1 FROM _groups g WHERE {match})"
+        _exec(conn, f"INSERT INTO level_stats {level_stats_select(where)}")
+    finally:
+        conn.unregister("_groups")
 
 
 def write_findings(conn: duckdb.DuckDBPyConnection, row: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,6 +26,9 @@ MAX_LANGUAGE_PANELS = 12  # above this many languages the chart facets by resour
 SCALES = ("absolute", "relative to clean")
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 PUBLISHED_NAME = "LaBSE accuracy@1 (published, not measured)"
+# A five-pointed star as a Vega symbol path (unit size), for the published marks of the Vega-Lite chart.
+STAR_PATH = ("M0,-1L0.2245,-0.309L0.9511,-0.309L0.3633,0.118L0.5878,0.809L0,0.382L-0.5878,0.809"
+             "L-0.3633,0.118L-0.9511,-0.309L-0.2245,-0.309Z")  # fmt: skip
 
 
 def color(encoder: str, all_encoders: list[str]) -> str:
@@ -119,6 +123,66 @@ def figure(
     return fig
 
 
+def chart(
+    curve: pd.DataFrame,
+    *,
+    relative: bool,
+    metric_label: str,
+    all_encoders: list[str],
+    facet_labels: dict[str, str],
+    published: dict[str, float] | None = None,
+) -> alt.FacetChart:
+    """:func:`figure` as a Vega-Lite chart, what the page draws: the same panels (one per facet, three a row),
+    lines, 95% bands, colours, hover details and published stars.
+
+    Why: plotly.js (4.7 MB) had to load and compile in the browser before the page's answer could be drawn;
+    Vega-Lite's bundle is smaller and its chart is built in milliseconds. PNG/SVG exports and the HTML
+    report keep :func:`figure`.
+    """
+    y, lo, hi = ("rel", "rel_low", "rel_high") if relative else ("value", "low", "high")
+    facets = list(dict.fromkeys(curve.sort_values("facet")["facet"]))
+    panel = {f: facet_labels.get(f, f) for f in facets}
+    rows = pd.DataFrame({
+        "panel": curve["facet"].map(panel), "encoder": curve["encoder"], "level": curve["level"],
+        "y": curve[y], "lo": curve[lo], "hi": curve[hi], "n": curve["n"], "kind": "curve",
+    })  # fmt: skip
+    if published and not relative:
+        stars = [(panel[f], PUBLISHED_NAME, 0.0, published[f]) for f in facets if f in published]
+        rows = pd.concat([rows, pd.DataFrame(stars, columns=["panel", "encoder", "level", "y"]).assign(
+            kind="published")], ignore_index=True)  # fmt: skip
+    encoders = sorted(curve["encoder"].unique())
+    scale = alt.Scale(domain=encoders, range=[color(e, all_encoders) for e in encoders])
+    y_title = f"{metric_label}{' / clean' if relative else ''}"
+    y_scale = alt.Scale(zero=False) if relative else alt.Scale(domain=[-0.02, 1.02])
+    x = alt.X("level:Q", title="noise level")
+    base = alt.Chart(rows).transform_filter(alt.datum.kind == "curve")
+    band = base.mark_area(opacity=0.18).encode(
+        x=x, y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2="hi:Q",
+        color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None, columns=5)),
+    )  # fmt: skip
+    line = base.mark_line(point=alt.OverlayMarkDef(size=45), strokeWidth=2.5).encode(
+        x=x, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=alt.Color("encoder:N", scale=scale),
+        tooltip=[alt.Tooltip("encoder:N"), alt.Tooltip("level:Q"), alt.Tooltip("y:Q", title=metric_label, format=".3f"),
+                 alt.Tooltip("lo:Q", title="95% CI low", format=".3f"),
+                 alt.Tooltip("hi:Q", title="95% CI high", format=".3f"), alt.Tooltip("n:Q")],
+    )  # fmt: skip
+    layers = [band, line]
+    if (rows["kind"] == "published").any():
+        layers.append(
+            alt.Chart(rows).transform_filter(alt.datum.kind == "published").mark_point(
+                shape=STAR_PATH, size=160, color="#444", filled=False, strokeWidth=2
+            ).encode(x=x, y=alt.Y("y:Q", scale=y_scale),
+                     tooltip=[alt.Tooltip("y:Q", title="LaBSE accuracy@1 (published, MTEB; not measured here)",
+                                          format=".3f")])
+        )  # fmt: skip
+    return (
+        alt.layer(*layers, data=rows)
+        .properties(width=260, height=200)
+        .facet(facet=alt.Facet("panel:N", title=None, sort=[panel[f] for f in facets]), columns=min(3, len(facets)))
+        .resolve_scale(x="shared", y="shared")
+    )  # fmt: skip
+
+
 def heatmap(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> go.Figure:
     """Encoder x language relative drop (1 - noisy / clean) at ``level``."""
     at = curve[np.isclose(curve["level"], level)].copy()
@@ -134,6 +198,13 @@ def heatmap(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> 
     )  # fmt: skip
     fig.update_layout(height=120 + 45 * len(wide), margin={"l": 10, "r": 10, "t": 10, "b": 10})
     return fig
+
+
+# Building a full study's figure (subplots, dozens of traces) took ~0.5 s of every page load; the figures
+# depend only on their arguments, so every session shares one (read-only: nothing mutates a shown figure).
+_figure = st.cache_resource(show_spinner=False, max_entries=32)(figure)
+_heatmap = st.cache_resource(show_spinner=False, max_entries=32)(heatmap)
+_chart = st.cache_resource(show_spinner=False, max_entries=32)(chart)
 
 
 def _controls(cond: pd.DataFrame) -> dict | None:
@@ -198,10 +269,12 @@ def main() -> None:
         "95% percentile bootstrap intervals over query buckets (paired across levels)."
         + (" Stars: LaBSE's accuracy@1 on clean queries as **published** by MTEB, not measured here." if published else "")
     )  # fmt: skip
-    fig = figure(curve, relative=c["relative"], metric_label=c["metric_label"], all_encoders=c["all_encoders"],
-                 facet_labels=labels, published=published)  # fmt: skip
-    st.plotly_chart(fig, width="stretch", key="curves_chart")
-    ui.chart_downloads(fig, f"curves-{c['noise']}-{c['metric']}", "curves_chart_dl")
+    args = {"relative": c["relative"], "metric_label": c["metric_label"], "all_encoders": c["all_encoders"],
+            "facet_labels": labels, "published": published}  # fmt: skip
+    st.altair_chart(_chart(curve, **args), key="curves_chart")
+    ui.chart_downloads(
+        lambda: _figure(curve, **args), f"curves-{c['noise']}-{c['metric']}", "curves_chart_dl"
+    )
     ui.language_expander(c["langs"])
 
     st.subheader("Robustness summary")
@@ -223,15 +296,31 @@ def main() -> None:
         k: c[k] for k in ("dataset", "mode", "noise", "encoders", "langs")
     }
 
+    # A full study's per-language heatmap (100+ columns) and pairwise table cost the browser seconds on every
+    # page load, before the chart was drawn: above MAX_LANGUAGE_PANELS languages they are built on demand.
+    if len(c["langs"]) > MAX_LANGUAGE_PANELS:
+        with ui.lazy_expander(
+            "Relative drop by language and pairwise comparison", "curves_extras_open"
+        ) as open_:
+            if open_:
+                _extras(c, curve, facets)
+    else:
+        _extras(c, curve, facets)
+
+
+def _extras(c: dict, curve: pd.DataFrame, facets: dict[str, str] | None) -> None:
+    """The relative-drop heatmap by language and the pairwise comparison of two encoders."""
     levels = sorted(x for x in curve["level"].unique() if x > 0)
     left, right = st.columns(2)
     with left:
         st.subheader("Relative drop by language")
         if levels:
             level = url.select_slider("At level", levels, key="curves_heat_level")
-            per_lang = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
-                                  c["metric"], None, corpus=c["corpus"])[1]  # fmt: skip
-            heat = heatmap(per_lang, level, {})
+            # The heatmap shows values only: per-language bands (hundreds of bootstraps) are not needed.
+            per_lang = curve if facets is None else data.curve(
+                c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"], c["metric"], None,
+                n_boot=0, corpus=c["corpus"])[1]  # fmt: skip
+            heat = _heatmap(per_lang, level, {})
             st.plotly_chart(heat, width="stretch", key="curves_heatmap")
             ui.chart_downloads(heat, f"drop-by-language-{c['noise']}-{level:g}", "curves_heatmap_dl")
             st.caption(f"1 - {c['metric_label']}(level) / {c['metric_label']}(clean); n/a where clean is 0.")
@@ -247,7 +336,7 @@ def main() -> None:
             if pw.empty:
                 st.info("The two encoders share no queries in this selection.")
             else:
-                pw["cell"] = pw.apply(lambda r: f"{r['delta']:+.3f} {r['mark']}", axis=1)
+                pw["cell"] = pw["delta"].map("{:+.3f}".format) + " " + pw["mark"]
                 wide = pw.pivot(index="lang", columns="level", values="cell")
                 wide.index = [ui.lang_name(x) for x in wide.index]
                 wide.columns = ["clean" if lv == 0 else f"@{lv:g}" for lv in wide.columns]

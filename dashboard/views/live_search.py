@@ -186,7 +186,7 @@ def _encoder_results(
                    f"{enc.fingerprint} vs {stored_fp}); documents use the loaded model's vectors.")  # fmt: skip
     try:
         index = data.doc_index(name, doc_side.fingerprint, corpus, stamp, data.index_kind())
-        top, scores, seconds = data.search(name, index, [clean, noisy], k)
+        top, scores, seconds = data.search_cached(name, index, [clean, noisy], k)
     except ClirError as exc:
         st.warning(str(exc))
         return 0

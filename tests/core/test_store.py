@@ -9,7 +9,7 @@ from core.store.schema import MIGRATIONS, m001_initial
 
 EXPECTED = {
     "schema_migrations", "runs", "encoders", "queries", "documents", "gold", "noisy_queries", "cells", "ranks",
-    "encoder_languages", "findings", "cell_stats",
+    "encoder_languages", "findings", "cell_stats", "level_stats",
 }  # fmt: skip
 
 
@@ -96,8 +96,9 @@ def test_v3_database_opens_for_readers_and_migrates_to_findings_keeping_every_ro
             "dataset", "mode", "corpus", "params_json", "ranks_key", "code_version", "computed_at", "seconds",
             "payload_json",
         ]  # fmt: skip
-    # Every row kept, two migrations added; m005 backfilled the aggregates of the 2 rows (2 query buckets).
-    assert after == {**before, "findings": 0, "cell_stats": 2, "schema_migrations": 5}
+    # Every row kept, three migrations added; m005 backfilled the aggregates of the 2 rows (2 query buckets)
+    # and m006 their sum over seeds (one row for the one (cell key but seed) group).
+    assert after == {**before, "findings": 0, "cell_stats": 2, "level_stats": 1, "schema_migrations": 6}
 
 
 def test_foreign_corrupt_newer_and_missing_databases(tmp_path):

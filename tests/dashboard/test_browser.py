@@ -121,8 +121,10 @@ def test_every_page_and_an_amharic_live_search(server, small_db):
             page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
             _settle(page)
             assert page.locator("h1").first.inner_text().strip() == title
-            if chart:
-                page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+            if chart:  # plotly or, for the page's first chart where plotly.js would delay it, Vega-Lite
+                page.wait_for_selector(
+                    ".js-plotly-plot, [data-testid='stVegaLiteChart'] svg.marks", timeout=30_000
+                )
             assert page.get_by_test_id("stException").count() == 0
             _shot(page, title.lower().replace(" ", "-"))
             if title == "Live search":

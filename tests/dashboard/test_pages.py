@@ -3,7 +3,12 @@ widgets changes what is shown, and on each page at least one shown number equals
 
 from __future__ import annotations
 
+import json
+
 import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -33,6 +38,12 @@ def chart_specs(at: AppTest) -> list[str]:
     return [c.proto.spec for c in at.get("plotly_chart")]
 
 
+def vega_charts(at: AppTest) -> list[tuple[dict, pd.DataFrame]]:
+    """Each Vega-Lite chart on the page: its spec and its data (the first dataset)."""
+    return [(json.loads(c.proto.spec), pa.ipc.open_stream(c.proto.datasets[0].data.data).read_all().to_pandas())
+            for c in at.get("vega_lite_chart")]  # fmt: skip
+
+
 def html_bodies(at: AppTest) -> str:
     return "".join(h.proto.body for h in at.get("html"))
 
@@ -46,17 +57,24 @@ def test_app_entry_point_shows_the_findings_page(small_db):
 def test_curves_widgets_change_the_chart(small_db):
     at = page(curves).run()
     ok(at, curves.TITLE)
-    base = chart_specs(at)
-    assert len(base) >= 2  # curves + heatmap
-    assert any("muse3" in s for s in base)
+    assert len(chart_specs(at)) == 1  # the heatmap (plotly); the curves are drawn by Vega-Lite
+    ((spec, base),) = vega_charts(at)
+    assert set(base["encoder"]) >= {"muse3"} and spec["facet"]["field"] == "panel"
     at.selectbox(key="curves_metric").select("accuracy@1 (recall@1)").run()
     ok(at, curves.TITLE)
-    assert chart_specs(at)[0] != base[0]
+    _, acc = vega_charts(at)[0]
+    assert not acc["y"].equals(base["y"])
     at.radio(key="curves_scale").set_value("relative to clean").run()
-    relative = chart_specs(at)[0]
+    _, relative = vega_charts(at)[0]
+    clean = relative.query("kind == 'curve' and level == 0")["y"]  # NaN where the clean value is 0
+    assert clean.notna().any() and clean.dropna().eq(1.0).all()
     at.radio(key="curves_facet").set_value("resource class").run()
     ok(at, curves.TITLE)
-    assert chart_specs(at)[0] != relative
+    _, by_class = vega_charts(at)[0]
+    assert set(by_class["panel"]) != set(relative["panel"])
+    # The chart shows the page's numbers: each point and band is the curve table's.
+    table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
+    assert len(by_class.query("kind == 'curve' and level == 0")) == len(table)
     table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
     assert {"AUC", "half-level", "n"} <= set(table.columns)
     at.radio(key="curves_facet").set_value("language").run()
@@ -179,7 +197,12 @@ def test_check_query_refuses_lone_surrogates_and_controls():
 def test_runs_coverage_exports_and_report(small_db):
     at = page(runs).run()
     ok(at, runs.TITLE)
-    assert chart_specs(at), "coverage heatmap"
+    charts = at.get("vega_lite_chart")  # the coverage heatmap, drawn by Vega-Lite
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]
+    cells = pa.ipc.open_stream(charts[0].proto.datasets[0].data.data).read_all().to_pandas()
+    assert len(cells) == 2 and set(cells["cells"]) == {"4/4"} and cells["mean"].eq(1.0).all()  # 8 cells
     assert any(
         "**8** of 8 cells" in m.value and "cells of its grid are stored" in m.value for m in at.markdown
     )
@@ -276,3 +299,81 @@ def test_damaged_database_is_one_line_on_every_page(use_db, small_db, tmp_path, 
             assert any("damaged or truncated" in m for m in messages), (module.TITLE, messages)
         for m in messages:
             assert "\n" not in m and "Traceback" not in m and ".py" not in m, m
+
+
+def test_runs_builds_the_stored_cells_table_only_when_opened(use_db, db_copy):
+    with duckdb.connect(str(db_copy)) as conn:  # a partial grid: some cells missing
+        conn.execute("DELETE FROM cells WHERE lang = 'amh' AND noise = 'substitute'")
+        n_cells = conn.execute("SELECT count(*) FROM cells").fetchall()[0][0]
+    use_db(db_copy)
+    at = page(runs).run()
+    ok(at, runs.TITLE)
+    labels = [e.label for e in at.get("expander")]
+    assert f"Stored cells by condition ({n_cells:,})" in labels and any(
+        "Missing cells (" in x for x in labels
+    )
+    tables = [d.value for d in at.dataframe]
+    assert not any("completed_at" in t.columns for t in tables)  # neither the stored nor the missing cells
+    at.session_state["runs_stored_open"] = True
+    at.session_state["runs_missing_open"] = True
+    at.run()
+    ok(at, runs.TITLE)
+    stored_table = next(d.value for d in at.dataframe if "completed_at" in d.value.columns)
+    assert stored_table["cells"].sum() == n_cells
+    missing = next(d.value for d in at.dataframe if list(d.value.columns) == list(runs.CELL_COLUMNS))
+    assert set(missing["lang"]) == {"amh"} and set(missing["noise"]) == {"substitute"}
+    # The hash join gives the same flags as comparing every cell's key tuple.
+    cov = runs.coverage_against(json.loads(q_runs(db_copy)), stored_rows(db_copy))
+    have = set(map(tuple, stored_rows(db_copy)[list(runs.CELL_COLUMNS)].itertuples(index=False)))
+    assert cov["stored"].tolist() == [
+        tuple(r) in have for r in cov[list(runs.CELL_COLUMNS)].itertuples(index=False)
+    ]
+    assert (~cov["stored"]).sum() == len(missing)
+
+
+def q_runs(db) -> str:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return conn.execute("SELECT grid_json FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+
+
+def stored_rows(db):
+    from core.store import queries as q
+
+    with duckdb.connect(str(db), read_only=True) as conn:
+        return q.coverage(conn)
+
+
+def test_per_query_flip_chart_is_vega_lite_with_the_stored_ranks(small_db):
+    at = page(per_query).run()
+    ok(at, per_query.TITLE)
+    assert not at.get("plotly_chart")  # no plotly.js on this page: it delayed the table by seconds
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1
+    shown = pa.ipc.open_stream(charts[0].proto.datasets[0].data.data).read_all().to_pandas()
+    qid, lang = at.selectbox(key="pq_qid").value, at.selectbox(key="pq_lang").value
+    mode, noise = at.selectbox(key="pq_mode").value, at.selectbox(key="pq_noise").value
+    for enc, level, rank in shown[["encoder", "level", "rank"]].itertuples(index=False):
+        want = stored(small_db, "SELECT rank FROM ranks WHERE mode = ? AND lang = ? AND encoder = ? AND qid = ? AND "
+                      "level = ? AND noise = (CASE WHEN ? = 0 THEN 'none' ELSE ? END) AND seed = 0",
+                      mode, lang, enc, qid, level, level, noise)  # fmt: skip
+        assert rank == want
+    assert sorted(shown["level"]) == [0.0, 0.1]
+
+
+def test_live_search_remembers_a_repeated_query_and_computes_a_new_one(small_db):
+    from core.encoders import document_side
+    from dashboard import data
+
+    enc, err = data.encoder("muse3")
+    assert enc is not None, err
+    corpus = stored(small_db, "SELECT corpus FROM cells WHERE mode = 'pair' AND lang = 'deu' LIMIT 1")
+    index = data.doc_index("muse3", document_side(enc).fingerprint, corpus, data.stamp(), "flat")
+    first = data.search_cached("muse3", index, ["Ich habe Hunger.", "Ich habe Hungr."], 5)
+    again = data.search_cached("muse3", index, ["Ich habe Hunger.", "Ich habe Hungr."], 5)
+    fresh = data.search("muse3", index, ["Ich habe Hunger.", "Ich habe Hungr."], 5)
+    assert (
+        (again[0] == first[0]).all() and (again[1] == first[1]).all() and again[2] == first[2]
+    )  # remembered
+    assert (fresh[0] == first[0]).all() and np.allclose(fresh[1], first[1], atol=1e-6)  # the same answer
+    other = data.search_cached("muse3", index, ["Wo ist der Bahnhof?", "Wo ist der Banhof?"], 5)
+    assert not np.array_equal(other[1], first[1])

@@ -20,6 +20,7 @@ from dashboard.views import curves, findings, per_query, runs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_cell_stats import assert_stats_equal  # noqa: E402
+from test_level_stats import assert_level_stats_equal  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
@@ -34,6 +35,8 @@ def test_aggregates_equal_ranks_on_a_real_muse3_run(small_db):
     stats, ranks = tables(small_db)
     assert set(ranks["encoder"]) == {"muse3"} and len(ranks) > 0
     assert_stats_equal(stats, ranks)
+    with duckdb.connect(str(small_db), read_only=True) as conn:
+        assert_level_stats_equal(conn)
 
 
 def test_replace_and_delete_keep_aggregates_equal_to_ranks(db_copy):
@@ -58,6 +61,8 @@ def test_replace_and_delete_keep_aggregates_equal_to_ranks(db_copy):
     stats, all_ranks = tables(db_copy)
     assert "amh" not in set(stats["lang"]) and "amh" not in set(all_ranks["lang"])
     assert_stats_equal(stats, all_ranks)
+    with duckdb.connect(str(db_copy), read_only=True) as conn:
+        assert_level_stats_equal(conn)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +95,8 @@ def test_generator_builds_consistent_tables_and_aggregates(synth_db):
     stats, ranks = tables(synth_db)
     assert_stats_equal(stats, ranks)
     with duckdb.connect(str(synth_db), read_only=True) as conn:
+        assert_level_stats_equal(conn)
+    with duckdb.connect(str(synth_db), read_only=True) as conn:
         per_cell = conn.execute("SELECT n_queries FROM cells").df()
         n_cells = conn.execute("SELECT count(*) FROM (SELECT DISTINCT dataset, mode, corpus, lang, encoder, noise, "
                                "level, seed FROM ranks)").fetchall()[0][0]  # fmt: skip
@@ -108,7 +115,7 @@ def test_pages_render_on_the_generated_db_with_numbers_equal_to_sql(synth_db, us
     use_db(synth_db)
     at = page(curves).run()
     ok(at, curves.TITLE)
-    assert at.get("plotly_chart")
+    assert at.get("plotly_chart") and at.get("vega_lite_chart")  # heatmap, curves
     table = next(d.value for d in at.dataframe if "AUC" in d.value.columns).set_index(["facet", "encoder"])
     noise = at.selectbox(key="curves_noise").value
     lang = sorted(table.index.get_level_values(0))[0]
@@ -193,3 +200,29 @@ def test_curves_of_many_languages_default_to_resource_class_panels(use_db, tmp_p
     ok(at, curves.TITLE)
     table = next(d.value for d in at.dataframe if "AUC" in d.value.columns)
     assert len(table) == dims["langs"] * len(dims["encoders"])
+
+
+def test_curves_of_many_languages_build_heatmap_and_pairwise_on_demand(use_db, tmp_path):
+    from benchmarks.full_scale import build, shape
+
+    db = tmp_path / "many.duckdb"
+    dims = shape(60_000, langs=curves.MAX_LANGUAGE_PANELS + 2)
+    build(db, dims, seed=2, progress=False)
+    use_db(db)
+    at = page(curves).run()
+    ok(at, curves.TITLE)
+    labels = [e.label for e in at.get("expander")]
+    assert "Relative drop by language and pairwise comparison" in labels
+    assert not at.get("plotly_chart") and len(at.get("vega_lite_chart")) == 1  # no heatmap while closed
+    assert not any("clean" in d.value.columns and "AUC" not in d.value.columns for d in at.dataframe)
+    assert len(at.dataframe) == 1  # the robustness table; the language table is built when opened too
+    at.session_state["curves_extras_open"] = True  # the user opens the section
+    at.session_state["languages_expander"] = True
+    at.run()
+    ok(at, curves.TITLE)
+    assert len(at.get("plotly_chart")) == 1  # the heatmap (the curves are drawn by Vega-Lite)
+    pairwise = next(
+        d.value for d in at.dataframe if "clean" in d.value.columns and "AUC" not in d.value.columns
+    )
+    assert len(pairwise) == dims["langs"]
+    assert any("seen by" in " ".join(map(str, d.value.columns)) for d in at.dataframe)  # the language table
