@@ -11,7 +11,7 @@ The default grid is issue 13's (benchmarks/overhead.toml: 6 languages, pair, sub
 200 queries of two languages (under 3 minutes for the three encoders).
 
     CLIR_DATA_DIR=... python benchmarks/overhead.py [--grid benchmarks/overhead.toml] [--encoders minilm]
-        [--quick] [--profile out.prof]
+        [--quick] [--profile out.prof] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -54,6 +55,13 @@ def main() -> None:
     ap.add_argument("--languages", help="comma-separated languages instead of the grid's")
     ap.add_argument("--quick", action="store_true", help="200 queries of amh and deu only (a fast check)")
     ap.add_argument("--profile", help="write a cProfile of each pipeline run to PROFILE.<encoder>")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of (baseline, pipeline) per encoder; the "
+        "median ratio is reported (this VM's speed drifts by 10-15%% from minute to minute)",
+    )
     args = ap.parse_args()
 
     from core.encoders import load_encoder
@@ -71,7 +79,8 @@ def main() -> None:
           f"{len(grid.languages)} languages, {len(texts)} unique texts; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 
     total_base = total_pipe = 0.0
-    for name in grid.encoders:
+    medians = {}
+    for name, _round in ((n, r) for n in grid.encoders for r in range(args.repeat)):
         # Each side gets a fresh cache: both encode every unique text exactly once.
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["CLIR_CACHE_DIR"] = str(Path(tmp) / "cache-alone")
@@ -104,6 +113,11 @@ def main() -> None:
             f"   | CPU s: baseline {alone_cpu:.1f}, pipeline {pipe_cpu:.1f}, ratio {pipe_cpu / alone_cpu:.3f}",
             flush=True,
         )
+        medians.setdefault(name, []).append(pipe / alone)
+    if args.repeat > 1:
+        for name, ratios in medians.items():
+            print(f"  {name:10s} median ratio of {len(ratios)} rounds {statistics.median(ratios):.3f} "
+                  f"(min {min(ratios):.3f}, max {max(ratios):.3f})")  # fmt: skip
     print(f"overall ratio pipeline / baseline = {total_pipe / total_base:.3f}  (target <= 1.1 per encoder); "
           f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
 

@@ -18,6 +18,7 @@ import json
 import logging
 import platform
 import sys
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -325,23 +326,26 @@ class ResultSink:
         # Noisy queries of recent conditions, reused by the next encoders; bounded so that a run's memory
         # does not grow with its number of cells (an evicted entry is simply recomputed, deterministically).
         self._noisy: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def noisy_for(self, plan: RunPlan, group: Group) -> pd.DataFrame | None:
         """The memoised noisy query frame of ``group``'s condition, or None (clean, or not computed yet)."""
         key = noisy_key(plan.tasks[group.tasks[0]], group.cond)
-        if key in self._noisy:
-            self._noisy.move_to_end(key)
-            return self._noisy[key]
+        with self._memo_lock:
+            if key in self._noisy:
+                self._noisy.move_to_end(key)
+                return self._noisy[key]
         return None
 
     def add(self, plan: RunPlan, group: Group, result: GroupResult) -> None:
         """Take one computed group; flush when the buffer is old or large."""
         if result.noisy is not None:
             key = noisy_key(plan.tasks[group.tasks[0]], group.cond)
-            self._noisy[key] = result.noisy
             self._buffer["noisy"].append(result.noisy)
-            while len(self._noisy) > NOISY_MEMO_SIZE:
-                self._noisy.popitem(last=False)
+            with self._memo_lock:  # the local backend reads the memo on another thread than it adds
+                self._noisy[key] = result.noisy
+                while len(self._noisy) > NOISY_MEMO_SIZE:
+                    self._noisy.popitem(last=False)
         self._buffer["cells"].append(result.cells)
         self._buffer["ranks"].append(result.ranks)
         self.report.texts_encoded += result.texts_encoded
@@ -544,15 +548,51 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
         for cid, i in plan.corpora(groups).items():
             doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
             report.texts_encoded += n_new
-        for lang_groups in by_language(groups).values():
-            noisy = [sink.noisy_for(plan, g) for g in lang_groups]
-            for g, result in compute_batch(name, encoder, plan.tasks, plan.data_fp, lang_groups, doc_vectors,
-                                           noisy, top_k=plan.grid.top_k, run_id=report.run_id,
-                                           progress=progress):  # fmt: skip
-                noise, level, seed = g.cond
-                sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
-                sink.add(plan, g, result)
+        batches = list(by_language(groups).values())
+        # The next language's noisy queries are computed on a second thread while this one encodes (the
+        # encoders' matrix products release the GIL); noise is deterministic, so the rows are the same.
+        # Ranking stays on this thread: its one-BLAS-thread limit is process-wide and would slow the encoder.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-noise") as noiser:
+            ahead = _noise_ahead(noiser, plan, sink, batches[0])
+            for b, lang_groups in enumerate(batches):
+                known, fresh = ahead.result()
+                if b + 1 < len(batches):
+                    ahead = _noise_ahead(noiser, plan, sink, batches[b + 1])
+                frames = [k if k is not None else f for k, f in zip(known, fresh)]
+                batch = encode_batch(encoder, plan.tasks, lang_groups, frames, progress=progress)
+                _rank_and_add(name, encoder, plan, batch, fresh, doc_vectors, sink)
         sink.flush(wait=False)  # stored while the next encoder loads
+
+
+def _rank_and_add(name: str, encoder: Encoder, plan: RunPlan, batch: EncodedBatch, fresh: list,
+                  doc_vectors: Mapping[str, np.ndarray], sink: ResultSink) -> None:  # fmt: skip
+    """Rank ``batch`` and hand its groups to ``sink``; ``fresh[i]`` is group i's noisy frame if computed
+    ahead (never stored yet: stored with its cells)."""
+    rows = rank_batch(name, encoder, plan.tasks, plan.data_fp, batch, doc_vectors, top_k=plan.grid.top_k,
+                      run_id=sink.report.run_id)  # fmt: skip
+    for (g, result), new in zip(rows, fresh):
+        if new is not None:
+            result.noisy = new
+        noise, level, seed = g.cond
+        sink.bar.set_postfix_str(f"{name} {g.lang} {noise}@{level:g} s{seed}", refresh=False)
+        sink.add(plan, g, result)
+
+
+def _noise_ahead(noiser: ThreadPoolExecutor, plan: RunPlan, sink: ResultSink, groups: list[Group]) -> Future:
+    """Start computing the noisy query frames ``groups`` lack: a future of (frames the sink's memo holds,
+    frames computed now), one entry per group, None where not applicable."""
+    known = [sink.noisy_for(plan, g) for g in groups]  # read now, on this thread: the memo is not shared
+
+    def compute() -> tuple[list, list]:
+        fresh = [
+            None
+            if k is not None or g.cond[0] == CLEAN_NOISE
+            else _noisy_frame(plan.tasks[g.tasks[0]], *g.cond)
+            for g, k in zip(groups, known)
+        ]
+        return known, fresh
+
+    return noiser.submit(compute)
 
 
 def by_language(groups: list[Group]) -> dict[str, list[Group]]:
@@ -561,6 +601,90 @@ def by_language(groups: list[Group]) -> dict[str, list[Group]]:
     for g in groups:
         out.setdefault(g.lang, []).append(g)
     return out
+
+
+@dataclass
+class EncodedBatch:
+    """One language's groups after their encoding pass (:func:`encode_batch`), ready to rank."""
+
+    groups: Sequence[Group]
+    frames: list[pd.DataFrame | None]  # each group's noisy query frame (None: clean)
+    computed: list[bool]  # whether the frame was computed by the encoding pass (then stored with the group)
+    encode: EncodeFn  # the query vectors of a group's texts (memory or cache)
+    texts_encoded: int
+    started: float
+
+
+def encode_batch(
+    encoder: Encoder,
+    tasks: Sequence[RetrievalTask],
+    groups: Sequence[Group],
+    noisy: Sequence[pd.DataFrame | None],
+    *,
+    progress: bool = False,
+) -> EncodedBatch:
+    """The encoding pass of ``groups`` (one encoder's, of one language): every query text of the groups
+    through the embedding cache in one length-sorted pass.
+
+    Group by group, ~1,000 texts per call padded worse and paid the per-call costs ~40 times per language
+    (overhead 1.48 against encoding once). ``tasks`` are the plan's (what ``Group.tasks`` index);
+    ``noisy[i]`` is ``groups[i]``'s noisy query frame if already known (None: computed here). A batch of at
+    most :data:`KEEP_TEXTS` texts keeps its vectors in memory for its groups (the same float32 vectors the
+    cache returns); a larger one (a full grid's language) only fills the cache, which its groups then read,
+    so that memory stays bounded.
+    """
+    started = time.monotonic()
+    frames: list[pd.DataFrame | None] = []
+    computed: list[bool] = []
+    texts: list[str] = []
+    for g, known in zip(groups, noisy, strict=True):
+        task = tasks[g.tasks[0]]
+        if g.cond[0] == CLEAN_NOISE:
+            frames.append(None)
+            computed.append(False)
+            texts += task.queries
+            continue
+        frame = known if known is not None else _noisy_frame(task, *g.cond)
+        frames.append(frame)
+        computed.append(known is None)
+        texts += frame["noisy"].tolist()
+    keep = len(texts) <= KEEP_TEXTS
+    label = f"{groups[0].lang} all conditions" if groups else ""
+    vectors, n_new = encode_through_cache(query_side(encoder), texts, label, progress, keep=keep)
+    memo = dict(zip(texts, vectors)) if keep else {}
+
+    def encode(enc: Encoder, batch: list[str], label: str) -> tuple[np.ndarray, int]:
+        if memo:
+            return np.stack([memo[t] for t in batch]), 0
+        return encode_through_cache(enc, batch, label, progress)
+
+    return EncodedBatch(groups, frames, computed, encode, n_new, started)
+
+
+def rank_batch(
+    name: str,
+    encoder: Encoder,
+    tasks: Sequence[RetrievalTask],
+    data_fp: Sequence[str],
+    batch: EncodedBatch,
+    doc_vectors: Mapping[str, np.ndarray],
+    *,
+    top_k: int,
+    run_id: str,
+) -> Iterator[tuple[Group, GroupResult]]:
+    """Rank an encoded batch: yield ``(group, result)`` in the groups' order, each result equal to
+    :func:`compute_group`'s for the group, with ``result.noisy`` the frame the encoding pass computed (to be
+    stored) or None. The first result carries the pass's time and texts, so the cells' ``seconds`` add up."""
+    for i, (g, frame) in enumerate(zip(batch.groups, batch.frames)):
+        result = compute_group(
+            name, encoder, [tasks[j] for j in g.tasks], [data_fp[j] for j in g.tasks], g.cond, doc_vectors,
+            top_k=top_k, run_id=run_id, noisy=frame, encode=batch.encode,
+            started=batch.started if i == 0 else None,
+        )  # fmt: skip
+        result.noisy = frame if batch.computed[i] else None
+        if i == 0:
+            result.texts_encoded += batch.texts_encoded
+        yield g, result
 
 
 def compute_batch(
@@ -576,53 +700,12 @@ def compute_batch(
     run_id: str,
     progress: bool = False,
 ) -> Iterator[tuple[Group, GroupResult]]:
-    """Compute ``groups`` (one encoder's, of one language) and yield ``(group, result)`` in their order.
-
-    Every query text of the groups first goes through the embedding cache in one length-sorted pass, so
-    each group then only looks its vectors up (in memory, or in the cache for a batch over
-    :data:`KEEP_TEXTS` texts): group by group, ~1,000 texts per call padded worse and paid the
-    per-call costs ~40 times per language (overhead 1.48 against encoding once). Both backends compute
-    through here. ``tasks`` and ``data_fp`` are the plan's (what ``Group.tasks`` index); ``noisy[i]`` is
-    ``groups[i]``'s noisy query frame if already known (None: computed here, and then returned in that
-    group's ``result.noisy`` to be stored). Each result equals :func:`compute_group`'s for the group; the
-    first carries the shared pass's time and texts, so the cells' ``seconds`` add up to the batch's.
-    """
-    started = time.monotonic()
-    frames: list[pd.DataFrame | None] = []
-    texts: list[str] = []
-    for g, known in zip(groups, noisy, strict=True):
-        task = tasks[g.tasks[0]]
-        if g.cond[0] == CLEAN_NOISE:
-            frames.append(None)
-            texts += task.queries
-            continue
-        frame = known if known is not None else _noisy_frame(task, *g.cond)
-        frames.append(frame)
-        texts += frame["noisy"].tolist()
+    """Compute ``groups`` (one encoder's, of one language): :func:`encode_batch` then :func:`rank_batch`.
+    Both backends compute through these two."""
     if not groups:
         return
-    label = f"{groups[0].lang} all conditions"
-    # A batch of at most KEEP_TEXTS texts keeps its vectors in memory for its groups (the same float32
-    # vectors the cache returns); a larger one (a full grid's language) only fills the cache, which its
-    # groups then read, so that memory stays bounded.
-    keep = len(texts) <= KEEP_TEXTS
-    vectors, n_new = encode_through_cache(query_side(encoder), texts, label, progress, keep=keep)
-    memo = dict(zip(texts, vectors)) if keep else {}
-
-    def encode(enc: Encoder, batch: list[str], label: str) -> tuple[np.ndarray, int]:
-        if memo:
-            return np.stack([memo[t] for t in batch]), 0
-        return encode_through_cache(enc, batch, label, progress)
-
-    for i, (g, frame, known) in enumerate(zip(groups, frames, noisy)):
-        result = compute_group(
-            name, encoder, [tasks[j] for j in g.tasks], [data_fp[j] for j in g.tasks], g.cond, doc_vectors,
-            top_k=top_k, run_id=run_id, noisy=frame, encode=encode, started=started if i == 0 else None,
-        )  # fmt: skip
-        result.noisy = frame if known is None else None  # noised here: stored with this group's cells
-        if i == 0:
-            result.texts_encoded += n_new
-        yield g, result
+    batch = encode_batch(encoder, tasks, groups, noisy, progress=progress)
+    yield from rank_batch(name, encoder, tasks, data_fp, batch, doc_vectors, top_k=top_k, run_id=run_id)
 
 
 def _keep_completed(flush: Callable[[], None], say: Callable[[str], None]) -> None:
