@@ -536,24 +536,25 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
     def encode(encoder: Encoder, texts: list[str], label: str) -> tuple[np.ndarray, int]:
         return encode_through_cache(encoder, texts, label, progress)
 
-    for name, groups in plan.groups.items():
-        if not groups:
-            continue
-        encoder = _load(name, report, say)
-        if encoder is None:
-            sink.skip(groups)
-            continue
-        record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs)
-        doc_vectors: dict[str, np.ndarray] = {}
-        for cid, i in plan.corpora(groups).items():
-            doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
-            report.texts_encoded += n_new
-        batches = list(by_language(groups).values())
-        # The next language's noisy queries are computed on a second thread while this one encodes (the
-        # encoders' matrix products release the GIL); noise is deterministic, so the rows are the same.
-        # Ranking stays on this thread: its one-BLAS-thread limit is process-wide and would slow the encoder.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-noise") as noiser:
+    # The next language's noisy queries are computed on a second thread while this one encodes (the
+    # encoders' matrix products release the GIL), the first language's while the encoder loads and encodes
+    # the documents; noise is deterministic, so the rows are the same. Ranking stays on this thread: its
+    # one-BLAS-thread limit is process-wide and would slow the encoder.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-noise") as noiser:
+        for name, groups in plan.groups.items():
+            if not groups:
+                continue
+            batches = list(by_language(groups).values())
             ahead = _noise_ahead(noiser, plan, sink, batches[0])
+            encoder = _load(name, report, say)
+            if encoder is None:
+                sink.skip(groups)
+                continue
+            record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs)
+            doc_vectors: dict[str, np.ndarray] = {}
+            for cid, i in plan.corpora(groups).items():
+                doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
+                report.texts_encoded += n_new
             for b, lang_groups in enumerate(batches):
                 known, fresh = ahead.result()
                 if b + 1 < len(batches):
@@ -561,7 +562,7 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
                 frames = [k if k is not None else f for k, f in zip(known, fresh)]
                 batch = encode_batch(encoder, plan.tasks, lang_groups, frames, progress=progress)
                 _rank_and_add(name, encoder, plan, batch, fresh, doc_vectors, sink)
-        sink.flush(wait=False)  # stored while the next encoder loads
+            sink.flush(wait=False)  # stored while the next encoder loads
 
 
 def _rank_and_add(name: str, encoder: Encoder, plan: RunPlan, batch: EncodedBatch, fresh: list,

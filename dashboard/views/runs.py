@@ -138,20 +138,32 @@ def _export(cond: pd.DataFrame) -> None:
                    "builds here: choose fewer encoders, languages or noise types, or use "
                    "`python -m precompute export` for the full table.")  # fmt: skip
         return
-    rows = data.read("selection_rows", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
-                     noise=[CLEAN_NOISE, *pick_noise])  # fmt: skip
-    st.markdown(f"Current selection: **{len(rows):,}** per-query rows "
+    st.markdown(f"Current selection: **{size:,}** per-query rows "
                 f"({len(pick_enc)} encoders × {len(pick_lang)} languages × {len(pick_noise)} noise types + clean).")  # fmt: skip
-    if rows.empty:
+    if not size:
         st.info("The selection is empty.")
         return
     b1, b2, b3 = st.columns(3)
-    b1.download_button("Download CSV", rows.to_csv(index=False).encode("utf-8"), file_name="clir_selection.csv",
-                       mime="text/csv", key="runs_csv")  # fmt: skip
-    buf = io.BytesIO()
-    rows.to_parquet(buf, index=False)
-    b2.download_button("Download Parquet", buf.getvalue(), file_name="clir_selection.parquet",
-                       mime="application/octet-stream", key="runs_parquet")  # fmt: skip
+    # Built on request, not on every page load: reading and serialising a selection of 100k+ rows takes
+    # seconds, which every rerun of the page would otherwise pay.
+    selection = (data.stamp(), dataset, mode, tuple(pick_enc), tuple(pick_lang), tuple(pick_noise))
+    if b1.button("Prepare CSV and Parquet", key="runs_prepare"):
+        with st.spinner(f"Reading {size:,} rows…"):
+            rows = data.read("selection_rows", dataset=dataset, mode=mode, encoders=pick_enc, langs=pick_lang,
+                             noise=[CLEAN_NOISE, *pick_noise])  # fmt: skip
+            buf = io.BytesIO()
+            rows.to_parquet(buf, index=False)
+            st.session_state["runs_export"] = (
+                selection,
+                rows.to_csv(index=False).encode("utf-8"),
+                buf.getvalue(),
+            )
+    export = st.session_state.get("runs_export")
+    if export and export[0] == selection:
+        b1.download_button("Download CSV", export[1], file_name="clir_selection.csv", mime="text/csv",
+                           key="runs_csv")  # fmt: skip
+        b2.download_button("Download Parquet", export[2], file_name="clir_selection.parquet",
+                           mime="application/octet-stream", key="runs_parquet")  # fmt: skip
     if b3.button("Build HTML report", key="runs_build_report", disabled=not pick_noise):
         st.session_state["runs_report"] = _report(dataset, mode, pick_enc, pick_lang, pick_noise, cond)
     if st.session_state.get("runs_report"):

@@ -206,15 +206,22 @@ def test_runs_coverage_exports_and_report(small_db):
     assert any(
         "**8** of 8 cells" in m.value and "cells of its grid are stored" in m.value for m in at.markdown
     )
-    labels = [b.proto.label for b in at.get("download_button")]
-    assert {"Download CSV", "Download Parquet"} <= set(labels)
+    # The export is built on request only (reading a large selection on every page load cost seconds).
+    assert not {"Download CSV", "Download Parquet"} & {b.proto.label for b in at.get("download_button")}
     before = [m.value for m in at.markdown if "per-query rows" in m.value]
     n_rows = stored(small_db, "SELECT count(*) FROM ranks WHERE mode = ? AND noise IN ('none', 'substitute')",
                     at.selectbox(key="runs_mode").value)  # fmt: skip
     assert f"**{n_rows:,}** per-query rows" in before[0]
+    at.button(key="runs_prepare").click().run()
+    ok(at, runs.TITLE)
+    assert {"Download CSV", "Download Parquet"} <= {b.proto.label for b in at.get("download_button")}
+    csv_rows = at.session_state["runs_export"][1].decode("utf-8").strip().splitlines()
+    assert len(csv_rows) == n_rows + 1 and csv_rows[0].startswith("dataset,mode,corpus,lang,encoder")
     at.multiselect(key="runs_langs").set_value(["amh"]).run()
     after = [m.value for m in at.markdown if "per-query rows" in m.value]
     assert before != after
+    # The prepared export belongs to the previous selection: not offered for this one.
+    assert "Download CSV" not in [b.proto.label for b in at.get("download_button")]
     at.button(key="runs_build_report").click().run()
     ok(at, runs.TITLE)
     assert "Download HTML report" in [b.proto.label for b in at.get("download_button")]
