@@ -61,8 +61,9 @@ def synthetic_rows(seed: int = 0) -> pd.DataFrame:
                                        "query_noisy", "run_id"])  # fmt: skip
 
 
-def make_v4(path, rows: pd.DataFrame) -> None:
-    """A database at schema v4 (migrations 1-4 only, as an older release wrote it) holding ``rows``."""
+def make_version(path, rows: pd.DataFrame, version: int) -> None:
+    """A database at schema ``version`` (migrations 1..version, as an older release wrote it) holding
+    ``rows`` and their cells (``cell_stats``, when version >= 5, backfilled by m005 itself)."""
     import duckdb
 
     conn = duckdb.connect(str(path))
@@ -80,14 +81,18 @@ def make_v4(path, rows: pd.DataFrame) -> None:
     conn.register("c", cells)
     _exec(conn, f"INSERT INTO cells ({', '.join(CELL_KEY)}, n_queries, n_docs, completed_at) "
                 f"SELECT {', '.join(CELL_KEY)}, size, 70, now() FROM c")  # fmt: skip
+    for number, fn in enumerate(MIGRATIONS[4:version], start=5):
+        with transaction(conn):
+            fn(conn)
+            _exec(conn, "INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
     conn.close()
 
 
 def test_v4_database_reads_the_same_read_only_and_migrates_with_backfill(tmp_path):
     rows = synthetic_rows()
     old, new = tmp_path / "v4.duckdb", tmp_path / "v5.duckdb"
-    make_v4(old, rows)
-    make_v4(new, rows)
+    make_version(old, rows, 4)
+    make_version(new, rows, 4)
     args = ("t", "pair", "delete", ["a", "b"], ["amh", "deu"], [0, 1])
     with connect(old, read_only=True) as conn:  # readers of an unmigrated file: computed from ranks
         assert schema_version(conn) == 4
@@ -114,7 +119,7 @@ def test_v4_database_reads_the_same_read_only_and_migrates_with_backfill(tmp_pat
 def test_curves_and_pairwise_from_stats_equal_the_per_query_values(tmp_path):
     rows = synthetic_rows(seed=3)
     db = tmp_path / "v5.duckdb"
-    make_v4(db, rows)
+    make_version(db, rows, 4)
     args = ("t", "pair", "delete", ["a", "b"], ["amh", "deu"], [0, 1])
     with connect(db) as conn:
         stats, ranks = q.curve_stats(conn, *args), q.curve_ranks(conn, *args)

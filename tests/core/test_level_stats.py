@@ -8,13 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_cell_stats import recompute, synthetic_rows
+from test_cell_stats import make_version, recompute, synthetic_rows
 
 from core.store import connect
 from core.store import queries as q
 from core.store import writes as w
-from core.store._exec import _exec, transaction
-from core.store.schema import CELL_KEY, LEVEL_KEY, MIGRATIONS, SCHEMA_VERSION, schema_version
+from core.store.schema import CELL_KEY, LEVEL_KEY, SCHEMA_VERSION, schema_version
 
 SUMS = ("n", "sum_rr", "sum_rr10", "hits1", "hits5", "hits10")
 
@@ -44,33 +43,6 @@ def assert_level_stats_equal(conn) -> None:
     for col in ("sum_rr", "sum_rr10"):
         for got, exp in zip(stored[col], want[col]):
             np.testing.assert_allclose(np.asarray(got, float), np.asarray(exp, float), rtol=1e-12)
-
-
-def make_version(path, rows: pd.DataFrame, version: int) -> None:
-    """A database at schema ``version`` (migrations 1..version, as an older release wrote it) holding
-    ``rows`` and their cells (``cell_stats``, when version >= 5, backfilled by m005 itself)."""
-    import duckdb
-
-    conn = duckdb.connect(str(path))
-    _exec(
-        conn,
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)",
-    )
-    for number, fn in enumerate(MIGRATIONS[:4], start=1):
-        with transaction(conn):
-            fn(conn)
-            _exec(conn, "INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
-    conn.register("r", rows)
-    _exec(conn, "INSERT INTO ranks SELECT * FROM r")
-    cells = rows.groupby(list(CELL_KEY), as_index=False).size()
-    conn.register("c", cells)
-    _exec(conn, f"INSERT INTO cells ({', '.join(CELL_KEY)}, n_queries, n_docs, completed_at) "
-                f"SELECT {', '.join(CELL_KEY)}, size, 70, now() FROM c")  # fmt: skip
-    for number, fn in enumerate(MIGRATIONS[4:version], start=5):
-        with transaction(conn):
-            fn(conn)
-            _exec(conn, "INSERT INTO schema_migrations VALUES (?, ?, now())", [number, fn.__name__])
-    conn.close()
 
 
 def sql_curve(rows: pd.DataFrame, noise: str, seeds: list[int]) -> pd.DataFrame:
