@@ -18,7 +18,6 @@ import json
 import logging
 import platform
 import sys
-import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -326,15 +325,13 @@ class ResultSink:
         # Noisy queries of recent conditions, reused by the next encoders; bounded so that a run's memory
         # does not grow with its number of cells (an evicted entry is simply recomputed, deterministically).
         self._noisy: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-        self._memo_lock = threading.Lock()
 
     def noisy_for(self, plan: RunPlan, group: Group) -> pd.DataFrame | None:
         """The memoised noisy query frame of ``group``'s condition, or None (clean, or not computed yet)."""
         key = noisy_key(plan.tasks[group.tasks[0]], group.cond)
-        with self._memo_lock:
-            if key in self._noisy:
-                self._noisy.move_to_end(key)
-                return self._noisy[key]
+        if key in self._noisy:
+            self._noisy.move_to_end(key)
+            return self._noisy[key]
         return None
 
     def add(self, plan: RunPlan, group: Group, result: GroupResult) -> None:
@@ -342,10 +339,9 @@ class ResultSink:
         if result.noisy is not None:
             key = noisy_key(plan.tasks[group.tasks[0]], group.cond)
             self._buffer["noisy"].append(result.noisy)
-            with self._memo_lock:  # the local backend reads the memo on another thread than it adds
-                self._noisy[key] = result.noisy
-                while len(self._noisy) > NOISY_MEMO_SIZE:
-                    self._noisy.popitem(last=False)
+            self._noisy[key] = result.noisy
+            while len(self._noisy) > NOISY_MEMO_SIZE:
+                self._noisy.popitem(last=False)
         self._buffer["cells"].append(result.cells)
         self._buffer["ranks"].append(result.ranks)
         self.report.texts_encoded += result.texts_encoded
