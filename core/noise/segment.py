@@ -11,13 +11,18 @@ indicators, Extended_Pictographic) are cut by ``regex`` itself.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import unicodedata
+import zipfile
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import regex
 
 from core.noise.text import _CLUSTER, INVISIBLE, JOINING
+from core.paths import cache_dir
 
 # Per-code-point flags (bits of one uint8 table).
 _GLUE = 1  # Extend, ZWJ, SpacingMark: no break before it (GB9, GB9a)
@@ -54,8 +59,49 @@ def _nfc_suspects() -> list[int]:
     return out
 
 
+def _tables_key() -> str:
+    """What the tables are computed from: this module's code, ``regex`` and ``unicodedata`` versions, and
+    the code point sets it reads from :mod:`core.noise.text`."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(
+        repr((regex.__version__, unicodedata.unidata_version, sorted(INVISIBLE), sorted(JOINING))).encode()
+    )
+    return h.hexdigest()[:20]
+
+
 @lru_cache(maxsize=1)
 def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (flags, InCB, canonical combining class) tables, one uint8 per code point.
+
+    Computing them scans every code point several times (~0.4 s, paid by each process's first noisy
+    text), so they are kept under ``$CLIR_CACHE_DIR/noise`` keyed by :func:`_tables_key`: another version
+    of this code or of the Unicode data computes (and stores) its own. An unreadable or damaged file is
+    recomputed; a cache folder that cannot be written only costs the computation.
+    """
+    try:
+        path = cache_dir() / "noise" / f"segment-tables-{_tables_key()}.npz"
+    except OSError:  # an unusable $CLIR_CACHE_DIR (a file, no permission): compute, as without a cache
+        return compute_tables()
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            found = tuple(z[k] for k in ("flags", "incb", "ccc"))
+        if all(a.shape == (0x110000,) and a.dtype == np.uint8 for a in found):
+            return found  # type: ignore[return-value]
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        pass
+    tables = compute_tables()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, flags=tables[0], incb=tables[1], ccc=tables[2])
+        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+    except OSError:
+        pass
+    return tables
+
+
+def compute_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_tables` computed now from ``regex`` and ``unicodedata`` (no cache)."""
     flags = np.zeros(0x110000, np.uint8)
     gcb = "\\p{{Grapheme_Cluster_Break={}}}"
     flags[_code_points("[" + "".join(gcb.format(c) for c in ("Extend", "ZWJ", "SpacingMark")) + "]")] |= _GLUE

@@ -6,6 +6,7 @@ import json
 import random
 import unicodedata
 
+import numpy as np
 import pytest
 
 from core.datasets.tatoeba import load_tatoeba, tatoeba_languages
@@ -183,3 +184,42 @@ def test_substitute_fast_path_on_composing_text():
         langs.append(lang)
     _check_identical(texts, langs, 1.0)
     _check_identical(texts, langs, 0.4)
+
+
+def test_segment_tables_cache_equals_a_fresh_computation_and_survives_damage(tmp_path, monkeypatch):
+    from core.noise import segment
+
+    monkeypatch.setenv("CLIR_CACHE_DIR", str(tmp_path))
+    fresh = segment.compute_tables()
+    segment._tables.cache_clear()
+    try:
+        stored = segment._tables()  # computed and stored
+        (path,) = (tmp_path / "noise").glob("segment-tables-*.npz")
+        assert all(np.array_equal(a, b) for a, b in zip(stored, fresh))
+
+        def must_not_compute():
+            raise AssertionError("recomputed although a good cache file exists")
+
+        with monkeypatch.context() as m:
+            m.setattr(segment, "compute_tables", must_not_compute)
+            segment._tables.cache_clear()
+            loaded = segment._tables()
+        assert all(np.array_equal(a, b) for a, b in zip(loaded, fresh))
+
+        good = path.read_bytes()
+        for damage in (b"not a zip file", good[: len(good) // 2]):
+            path.write_bytes(damage)
+            segment._tables.cache_clear()
+            assert all(np.array_equal(a, b) for a, b in zip(segment._tables(), fresh))
+            with np.load(path) as z:  # rewritten whole
+                assert np.array_equal(z["flags"], fresh[0])
+        assert not list((tmp_path / "noise").glob("*.tmp.npz"))
+
+        # A cache folder that is a file: the tables are computed, nothing fails.
+        blocked = tmp_path / "blocked"
+        blocked.write_text("")
+        monkeypatch.setenv("CLIR_CACHE_DIR", str(blocked))
+        segment._tables.cache_clear()
+        assert all(np.array_equal(a, b) for a, b in zip(segment._tables(), fresh))
+    finally:
+        segment._tables.cache_clear()
