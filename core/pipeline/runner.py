@@ -24,11 +24,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from core.conditions import CLEAN_NOISE
@@ -215,6 +216,12 @@ class GroupResult:
     texts_encoded: int
 
 
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    # Found once: a threadpool_limits() per ranked cell re-scanned every loaded library (~2.5 ms each).
+    return ThreadpoolController()
+
+
 EncodeFn = Callable[[Encoder, list[str], str], tuple[np.ndarray, int]]
 
 
@@ -286,7 +293,7 @@ def compute_group(
     for task, data_fp in zip(tasks, data_fps):
         # One BLAS thread for ranking: OpenBLAS workers left spinning after a multi-threaded matmul steal
         # the 2 cores from torch's next forward pass.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             gr = gold_ranks(q_emb, doc_vectors[task.corpus.corpus_id], task.gold, k=top_k)
         key = _cell_key(task, name, noise, level, seed)
         ranks.append(_rank_frame(task, key, gr, texts, run_id))
