@@ -3,7 +3,8 @@
 Baseline, per encoder: load it and encode the grid's unique texts (corpus documents, clean queries, noisy
 queries) once, sorted by length, 512 per call (each encoder batches inside a call: minilm 64, muse3 32,
 e5-small 256), with nothing else. Pipeline: ``run_grid`` of the grid restricted to that encoder, on a fresh
-cache and a fresh DB (noise, cache reads and writes, exact ranking, DuckDB writes included).
+cache and a fresh DB (noise, cache reads and writes, exact ranking, DuckDB writes included). Each side runs
+in its own fresh process; with ``--repeat``, their order alternates from round to round.
 Target (issue 13): ratio <= 1.1 for every encoder.
 
 The default grid is issue 13's (benchmarks/overhead.toml: 6 languages, pair, substitute and delete at 0,
@@ -11,15 +12,18 @@ The default grid is issue 13's (benchmarks/overhead.toml: 6 languages, pair, sub
 200 queries of two languages (under 3 minutes for the three encoders).
 
     CLIR_DATA_DIR=... python benchmarks/overhead.py [--grid benchmarks/overhead.toml] [--encoders minilm]
-        [--quick] [--profile out.prof] [--repeat 3]
+        [--quick] [--profile out.prof] [--repeat 3] [--without noise,writes,puts,ranking]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +52,81 @@ def unique_texts(grid) -> list[str]:
     return list(texts)
 
 
+PARTS = ("noise", "writes", "puts", "ranking")
+
+
+def _without(parts: set[str], grid) -> None:
+    """Take ``parts`` of the pipeline's own work out of this process's run (for ``--without``): noisy queries
+    computed before the timer, DuckDB writes and embedding-cache puts skipped, ranking replaced by constant
+    ranks. The rows it stores are then wrong: only its time means anything."""
+    import numpy as np
+
+    import core.encoders.cache as cache
+    import core.pipeline.runner as runner
+    from core.datasets import build_tasks, load_bitexts
+    from core.ranking import GoldRanks
+
+    if "noise" in parts:
+        frames, compute = {}, runner._noisy_frame
+        for mode in grid.modes:
+            for t in build_tasks(
+                load_bitexts(grid.dataset, grid.languages, grid.path), mode, grid.max_queries
+            ):
+                for cond in grid.noisy_conditions:
+                    frames[(t.lang, *cond)] = compute(t, *cond)
+        runner._noisy_frame = lambda task, noise, level, seed: frames[(task.lang, noise, level, seed)]
+    if "writes" in parts:
+        runner.ResultSink._write = lambda self, *frames: None
+    if "puts" in parts:
+        cache.EmbeddingCache.put = lambda self, texts, vectors: None
+    if "ranking" in parts:
+
+        def constant(queries, docs, gold, *, k=5, block=512):
+            n, k = len(queries), min(k, len(docs))
+            return GoldRanks(np.ones(n, np.int64), np.ones(n, np.float32), np.zeros((n, k), np.int64),
+                             np.zeros((n, k), np.float32))  # fmt: skip
+
+        runner.gold_ranks = constant
+
+
+def _measure(side: str, grid, name: str, profile: str | None, without: set[str] = frozenset()) -> dict:
+    """One side of a round, in this (fresh) process: wall and CPU seconds, cells and texts."""
+    from core.encoders import load_encoder
+    from core.paths import cache_dir
+    from core.pipeline import run_grid
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # A cold embedding cache (every text is encoded), with the noise module's Unicode tables, which a
+        # machine computes once (core.noise.segment), copied from this machine's cache as any later run finds
+        # them.
+        tables = cache_dir() / "noise"
+        if tables.is_dir():
+            shutil.copytree(tables, Path(tmp) / "cache" / "noise")
+        os.environ["CLIR_CACHE_DIR"] = str(Path(tmp) / "cache")
+        if side == "baseline":
+            texts = sorted(unique_texts(grid), key=len)  # the baseline's best case: similar lengths together
+            t0, c0 = time.perf_counter(), time.process_time()
+            enc = load_encoder(name)
+            for i in range(0, len(texts), 512):
+                enc.encode(texts[i : i + 512])
+            return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "texts": len(texts)}
+        _without(set(without), grid)
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        t0, c0 = time.perf_counter(), time.process_time()
+        report = run_grid(grid, Path(tmp) / "b.duckdb", progress=False)
+        out = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+               "cells": report.cells_written, "texts": report.texts_encoded}  # fmt: skip
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{name}")
+        return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", default=str(DEFAULT_GRID))
@@ -59,13 +138,24 @@ def main() -> None:
         "--repeat",
         type=int,
         default=1,
-        help="rounds of (baseline, pipeline) per encoder; the "
-        "median ratio is reported (this VM's speed drifts by 10-15%% from minute to minute)",
+        help="rounds of (baseline, pipeline) per encoder, their order alternating; the median ratio is "
+        "reported (this VM's speed drifts by 10-15%% from minute to minute)",
     )
+    ap.add_argument(
+        "--without",
+        default="",
+        help=f"comma-separated parts of the pipeline's own work to leave out ({', '.join(PARTS)}): what the "
+        "ratio would be without them (the stored rows are then meaningless)",
+    )
+    ap.add_argument("--side", choices=("baseline", "pipeline"), help=argparse.SUPPRESS)  # one measurement
     args = ap.parse_args()
+    without = {p for p in args.without.split(",") if p}
+    if without - set(PARTS):
+        ap.error(
+            f"--without: unknown part(s) {', '.join(sorted(without - set(PARTS)))}; known: {', '.join(PARTS)}"
+        )
 
-    from core.encoders import load_encoder
-    from core.pipeline import load_grid, run_grid
+    from core.pipeline import load_grid
 
     grid = load_grid(args.grid)
     if args.encoders:
@@ -74,52 +164,57 @@ def main() -> None:
         grid = dataclasses.replace(grid, languages=tuple(args.languages.split(",")))
     if args.quick:
         grid = dataclasses.replace(grid, languages=("amh", "deu"), max_queries=200)
-    texts = sorted(unique_texts(grid), key=len)  # the baseline's best case: batches of similar lengths
-    print(f"grid {args.grid}{' (quick)' if args.quick else ''}: {len(grid.encoders)} encoders, "
-          f"{len(grid.languages)} languages, {len(texts)} unique texts; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    if args.side:
+        (name,) = grid.encoders
+        print("RESULT " + json.dumps(_measure(args.side, grid, name, args.profile, without)), flush=True)
+        return
 
+    from core.noise.segment import _tables
+
+    _tables()  # computed and stored once under $CLIR_CACHE_DIR/noise if this machine has not yet
+    print(f"grid {args.grid}{' (quick)' if args.quick else ''}: {len(grid.encoders)} encoders, "
+          f"{len(grid.languages)} languages, {args.repeat} round(s) each{f'; pipeline without {args.without}' if args.without else ''}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     total_base = total_pipe = 0.0
     medians = {}
-    for name, _round in ((n, r) for n in grid.encoders for r in range(args.repeat)):
-        # Each side gets a fresh cache: both encode every unique text exactly once.
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["CLIR_CACHE_DIR"] = str(Path(tmp) / "cache-alone")
-            t0, c0 = time.perf_counter(), time.process_time()
-            enc = load_encoder(name)
-            for i in range(0, len(texts), 512):
-                enc.encode(texts[i : i + 512])
-            alone, alone_cpu = time.perf_counter() - t0, time.process_time() - c0
-            del enc
-            os.environ["CLIR_CACHE_DIR"] = str(Path(tmp) / "cache-pipeline")
-            one = dataclasses.replace(grid, encoders=(name,))
-            profiler = None
-            if args.profile:
-                import cProfile
-
-                profiler = cProfile.Profile()
-                profiler.enable()
-            t0, c0 = time.perf_counter(), time.process_time()
-            report = run_grid(one, Path(tmp) / "b.duckdb", progress=False)
-            pipe, pipe_cpu = time.perf_counter() - t0, time.process_time() - c0
-            if profiler is not None:
-                profiler.disable()
-                profiler.dump_stats(f"{args.profile}.{name}")
-        total_base, total_pipe = total_base + alone, total_pipe + pipe
-        # CPU seconds (every thread of this process) as well: on a busy machine wall time mostly measures
-        # the neighbours, CPU time much less so.
+    for name, rnd in ((n, r) for n in grid.encoders for r in range(args.repeat)):
+        # Each side in a fresh process (imports, model load, first noisy text: each pays its own, nothing
+        # carries over), the order alternating from round to round so that a drift favours neither.
+        sides = ("baseline", "pipeline") if rnd % 2 == 0 else ("pipeline", "baseline")
+        got = {side: _run_side(args, name, side) for side in sides}
+        base, pipe = got["baseline"], got["pipeline"]
+        total_base, total_pipe = total_base + base["wall"], total_pipe + pipe["wall"]
+        # CPU seconds (every thread of the process) as well: on a busy machine wall time mostly measures the
+        # neighbours, CPU time much less so.
         print(
-            f"  {name:10s} baseline (load + encode {len(texts)} texts once) {alone:7.1f} s   pipeline "
-            f"({report.cells_written} cells, {report.texts_encoded} texts) {pipe:7.1f} s   ratio {pipe / alone:.3f}"
-            f"   | CPU s: baseline {alone_cpu:.1f}, pipeline {pipe_cpu:.1f}, ratio {pipe_cpu / alone_cpu:.3f}",
+            f"  {name:10s} baseline (load + encode {base['texts']} texts once) {base['wall']:7.1f} s   pipeline "
+            f"({pipe['cells']} cells, {pipe['texts']} texts) {pipe['wall']:7.1f} s   ratio {pipe['wall'] / base['wall']:.3f}"
+            f"   | CPU s: baseline {base['cpu']:.1f}, pipeline {pipe['cpu']:.1f}, ratio {pipe['cpu'] / base['cpu']:.3f}",
             flush=True,
         )
-        medians.setdefault(name, []).append(pipe / alone)
+        medians.setdefault(name, []).append(pipe["wall"] / base["wall"])
     if args.repeat > 1:
         for name, ratios in medians.items():
             print(f"  {name:10s} median ratio of {len(ratios)} rounds {statistics.median(ratios):.3f} "
                   f"(min {min(ratios):.3f}, max {max(ratios):.3f})")  # fmt: skip
     print(f"overall ratio pipeline / baseline = {total_pipe / total_base:.3f}  (target <= 1.1 per encoder); "
           f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+def _run_side(args, name: str, side: str) -> dict:
+    cmd = [sys.executable, __file__, "--grid", args.grid, "--encoders", name, "--side", side]
+    if args.languages:
+        cmd += ["--languages", args.languages]
+    if args.quick:
+        cmd.append("--quick")
+    if args.profile and side == "pipeline":
+        cmd += ["--profile", args.profile]
+    if args.without and side == "pipeline":
+        cmd += ["--without", args.without]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode or not lines:
+        sys.exit(f"{side} run of {name} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 if __name__ == "__main__":
