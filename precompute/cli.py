@@ -25,9 +25,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("--address and --workers need --backend ray")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if not 0 <= args.flush_seconds <= 3600:
+        raise ConfigError(f"--flush-seconds must lie in [0, 3600], got {args.flush_seconds:g}")
     grid = load_grid(args.grid)
     report = run_grid(grid, args.db, progress=not args.quiet, replace_changed=args.replace_changed,
-                      backend=args.backend, address=args.address, workers=args.workers)  # fmt: skip
+                      backend=args.backend, address=args.address, workers=args.workers,
+                      flush_seconds=args.flush_seconds)  # fmt: skip
     print(
         f"run {report.run_id}: {report.cells_written} cells computed, {report.cells_skipped} already stored, "
         f"{report.texts_encoded} texts encoded, {report.seconds:.1f}s"
@@ -141,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--backend", choices=("local", "ray"), default="local",
         help="local: this process (default); ray: actors of a Ray cluster (see README, 'Running on a cluster')",
+    )  # fmt: skip
+    r.add_argument(
+        "--flush-seconds", type=float, default=2.0, metavar="S",
+        help="store the finished cells at least every S seconds (default 2; 0: after every group): what a "
+        "killed run can lose, and how often the dashboard sees progress",
     )  # fmt: skip
     r.add_argument("--address", help="Ray cluster to join, host:port of its head (default: start Ray here)")
     r.add_argument(

@@ -60,6 +60,19 @@ def test_bad_grids_fail_with_one_line(tmp_path, capsys, data_dir, grid_text, mes
     assert _digest(existing) == before, "a refused grid leaves an existing database untouched"
 
 
+@pytest.mark.parametrize("value", ["-1", "nan", "1e9"])
+def test_bad_flush_seconds_fail_with_one_line_before_anything_is_written(tmp_path, capsys, data_dir, value):
+    grid = tmp_path / "g.toml"
+    grid.write_text(GOOD, encoding="utf-8")
+    db = tmp_path / "r.duckdb"
+    code = main(["run", "--grid", str(grid), "--db", str(db), "--quiet", "--flush-seconds", value])
+    err = capsys.readouterr().err
+    assert (
+        code == 2 and err.startswith("error: --flush-seconds must lie in [0, 3600]") and err.count("\n") == 1
+    )
+    assert not db.exists()
+
+
 def test_missing_or_empty_data_dir(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CLIR_DATA_DIR", str(tmp_path / "missing"))
     assert _run(tmp_path, GOOD, capsys=capsys) == (
@@ -104,7 +117,9 @@ def test_kill_9_midway_then_rerun_equals_uninterrupted(tmp_path, data_dir):
         encoding="utf-8",
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "CLIR_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "precompute", "run", "--grid", str(grid), "--quiet"]
+    # Cells stored after every group: a kill lands between stored cells however fast this machine is (with
+    # the default 2 s a run this small could store everything in one write).
+    cmd = [sys.executable, "-m", "precompute", "run", "--grid", str(grid), "--quiet", "--flush-seconds", "0"]
     killed_db, clean_db = tmp_path / "killed.duckdb", tmp_path / "clean.duckdb"
     proc = subprocess.Popen([*cmd, "--db", str(killed_db)], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
     deadline, stored = time.monotonic() + 240, 0
