@@ -24,17 +24,49 @@ METRICS = {"MRR": "mrr", "MRR@10": "mrr@10", "accuracy@1 (recall@1)": "recall@1"
 FACETS = ("language", "resource class", "all languages pooled")
 MAX_LANGUAGE_PANELS = 12  # above this many languages the chart facets by resource class by default
 SCALES = ("absolute", "relative to clean")
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Twelve colours told apart side by side (the demo database holds 12 encoders; 8 made two pairs share one),
+# then the palette repeats dashed, then dotted.
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+           "#bcbd22", "#393b79", "#e6ab02", "#111111")  # fmt: skip
+LEGEND_SYMBOL = {"symbolType": "stroke", "symbolStrokeWidth": 2.5, "symbolOpacity": 1}  # a line, as drawn
+DASHES = ((1, 0), (6, 3), (2, 2))  # stroke dash (on, off) of each pass through the palette
 PUBLISHED_NAME = "LaBSE accuracy@1 (published, not measured)"
 # A five-pointed star as a Vega symbol path (unit size), for the published marks of the Vega-Lite chart.
 STAR_PATH = ("M0,-1L0.2245,-0.309L0.9511,-0.309L0.3633,0.118L0.5878,0.809L0,0.382L-0.5878,0.809"
              "L-0.3633,0.118L-0.9511,-0.309L-0.2245,-0.309Z")  # fmt: skip
 
 
-def color(encoder: str, all_encoders: list[str]) -> str:
-    """A stable colour per encoder (its index among every encoder in the DB)."""
+def style(encoder: str, all_encoders: list[str]) -> tuple[str, tuple[int, int]]:
+    """A stable (colour, stroke dash) per encoder, from its index among every encoder in the DB: the first
+    ``len(PALETTE)`` encoders get distinct colours, solid; the next ones the same colours dashed, then
+    dotted, so that no two of ``len(PALETTE) * len(DASHES)`` encoders look alike."""
     i = all_encoders.index(encoder) if encoder in all_encoders else len(all_encoders)
-    return PALETTE[i % len(PALETTE)]
+    return PALETTE[i % len(PALETTE)], DASHES[(i // len(PALETTE)) % len(DASHES)]
+
+
+def color(encoder: str, all_encoders: list[str]) -> str:
+    """The colour of :func:`style`."""
+    return style(encoder, all_encoders)[0]
+
+
+def plotly_dash(encoder: str, all_encoders: list[str]) -> str:
+    """The stroke dash of :func:`style` as plotly's ``line.dash``."""
+    on, off = style(encoder, all_encoders)[1]
+    return "solid" if not off else f"{on * 2}px,{off * 2}px"
+
+
+def dash_encoding(encoders: list[str], all_encoders: list[str], columns: int = 5) -> dict:
+    """Vega-Lite ``strokeDash`` for ``encoders`` (the :func:`style` dashes), or nothing when all are solid;
+    its legend merges with the colour legend (same field, same title)."""
+    dashes = [list(style(e, all_encoders)[1]) for e in encoders]
+    if all(d == list(DASHES[0]) for d in dashes):
+        return {}
+    legend = alt.Legend(orient="top", title=None, columns=columns, **LEGEND_SYMBOL)
+    return {
+        "strokeDash": alt.StrokeDash(
+            "encoder:N", scale=alt.Scale(domain=encoders, range=dashes), legend=legend
+        )
+    }
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -92,7 +124,8 @@ def figure(
             fig.add_trace(
                 go.Scatter(
                     x=line["level"], y=line[y], mode="lines+markers", name=enc, legendgroup=enc,
-                    showlegend=i == 0, line={"color": c, "width": 2.5}, marker={"size": 7},
+                    showlegend=i == 0, marker={"size": 7},
+                    line={"color": c, "width": 2.5, "dash": plotly_dash(enc, all_encoders)},
                     customdata=np.stack([line[lo], line[hi], line["n"]], axis=1),
                     hovertemplate=f"<b>{enc}</b><br>level %{{x}}<br>{metric_label} %{{y:.3f}}"
                     "<br>95% CI [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>n=%{customdata[2]}<extra></extra>",
@@ -156,12 +189,15 @@ def chart(
     y_scale = alt.Scale(zero=False) if relative else alt.Scale(domain=[-0.02, 1.02])
     x = alt.X("level:Q", title="noise level")
     base = alt.Chart(rows).transform_filter(alt.datum.kind == "curve")
+    # One legend for bands and lines, drawn as the lines are (full colour, not the bands' 18% opacity).
+    legend = alt.Legend(orient="top", title=None, columns=5, **LEGEND_SYMBOL)
     band = base.mark_area(opacity=0.18).encode(
         x=x, y=alt.Y("lo:Q", title=y_title, scale=y_scale), y2="hi:Q",
-        color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None, columns=5)),
+        color=alt.Color("encoder:N", scale=scale, legend=legend),
     )  # fmt: skip
     line = base.mark_line(point=alt.OverlayMarkDef(size=45), strokeWidth=2.5).encode(
-        x=x, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=alt.Color("encoder:N", scale=scale),
+        x=x, y=alt.Y("y:Q", title=y_title, scale=y_scale), color=alt.Color("encoder:N", scale=scale, legend=legend),
+        **dash_encoding(encoders, all_encoders),
         tooltip=[alt.Tooltip("encoder:N"), alt.Tooltip("level:Q"), alt.Tooltip("y:Q", title=metric_label, format=".3f"),
                  alt.Tooltip("lo:Q", title="95% CI low", format=".3f"),
                  alt.Tooltip("hi:Q", title="95% CI high", format=".3f"), alt.Tooltip("n:Q")],
@@ -200,10 +236,38 @@ def heatmap(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> 
     return fig
 
 
+def heatmap_chart(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> alt.LayerChart:
+    """:func:`heatmap` as a Vega-Lite chart (what the page draws): the same cells, values, colours and labels.
+
+    Why: it was the Curves page's only plotly chart, so every fresh session loaded and compiled plotly.js
+    (4.7 MB) while the curves were being drawn. PNG/SVG downloads keep :func:`heatmap`.
+    """
+    at = curve[np.isclose(curve["level"], level)]
+    wide = at.assign(drop=1 - at["rel"]).pivot_table(index="encoder", columns="facet", values="drop")
+    cells = wide.stack(future_stack=True).rename("drop").reset_index()
+    cells["language"] = cells["facet"].map(lambda f: facet_labels.get(f, f))
+    cells["label"] = cells["drop"].map(lambda v: "n/a" if np.isnan(v) else f"{v:.0%}")
+    base = alt.Chart(cells[["encoder", "language", "drop", "label"]]).encode(
+        x=alt.X("language:N", sort=[facet_labels.get(f, f) for f in wide.columns], title=None,
+                axis=alt.Axis(labelLimit=400, labelAngle=-45)),
+        y=alt.Y("encoder:N", sort=list(wide.index), title=None),
+        tooltip=[alt.Tooltip("encoder:N"), alt.Tooltip("language:N"),
+                 alt.Tooltip("drop:Q", title="relative drop", format=".1%")],
+    )  # fmt: skip
+    rect = base.mark_rect().encode(
+        color=alt.Color("drop:Q", title="drop", scale=alt.Scale(scheme="reds", domain=[0, 1]))
+    )
+    text = base.mark_text(fontSize=11).encode(
+        text="label:N", color=alt.condition(alt.datum.drop > 0.6, alt.value("white"), alt.value("black"))
+    )
+    return alt.layer(rect, text).properties(height={"step": 36})
+
+
 # Building a full study's figure (subplots, dozens of traces) took ~0.5 s of every page load; the figures
 # depend only on their arguments, so every session shares one (read-only: nothing mutates a shown figure).
 _figure = st.cache_resource(show_spinner=False, max_entries=32)(figure)
 _heatmap = st.cache_resource(show_spinner=False, max_entries=32)(heatmap)
+_heatmap_chart = st.cache_resource(show_spinner=False, max_entries=32)(heatmap_chart)
 _chart = st.cache_resource(show_spinner=False, max_entries=32)(chart)
 
 
@@ -320,9 +384,9 @@ def _extras(c: dict, curve: pd.DataFrame, facets: dict[str, str] | None) -> None
             per_lang = curve if facets is None else data.curve(
                 c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"], c["metric"], None,
                 n_boot=0, corpus=c["corpus"])[1]  # fmt: skip
-            heat = _heatmap(per_lang, level, {})
-            st.plotly_chart(heat, width="stretch", key="curves_heatmap")
-            ui.chart_downloads(heat, f"drop-by-language-{c['noise']}-{level:g}", "curves_heatmap_dl")
+            st.altair_chart(_heatmap_chart(per_lang, level, {}), width="stretch", key="curves_heatmap")
+            ui.chart_downloads(lambda: _heatmap(per_lang, level, {}), f"drop-by-language-{c['noise']}-{level:g}",
+                               "curves_heatmap_dl")  # fmt: skip
             st.caption(f"1 - {c['metric_label']}(level) / {c['metric_label']}(clean); n/a where clean is 0.")
     with right:
         st.subheader("Pairwise comparison")

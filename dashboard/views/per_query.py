@@ -13,7 +13,7 @@ from core.conditions import CLEAN_NOISE
 from dashboard import components as ui
 from dashboard import data
 from dashboard import url_state as url
-from dashboard.views.curves import color
+from dashboard.views.curves import LEGEND_SYMBOL, color, dash_encoding, plotly_dash
 
 TITLE = "Per-query diffs"
 PER_ROW = 4
@@ -76,7 +76,8 @@ def _flip_chart(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: lis
     for enc in encoders:
         r = ranks[(ranks["encoder"] == enc) & (ranks["qid"] == qid)].sort_values("level")
         fig.add_trace(go.Scatter(x=r["level"], y=r["rank"], mode="lines+markers", name=enc,
-                                 line={"color": color(enc, all_enc), "width": 2.5}))  # fmt: skip
+                                 line={"color": color(enc, all_enc), "width": 2.5,
+                                       "dash": plotly_dash(enc, all_enc)}))  # fmt: skip
     fig.update_yaxes(type="log", autorange="reversed", dtick=1, title_text="rank of the gold (log)")
     fig.update_xaxes(title_text="noise level")
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white",
@@ -97,7 +98,12 @@ def flip_chart_vl(ranks: pd.DataFrame, qid: int, encoders: list[str], all_enc: l
         .encode(
             x=alt.X("level:Q", title="noise level"),
             y=alt.Y("rank:Q", title="rank of the gold (log)", scale=alt.Scale(type="log", reverse=True)),
-            color=alt.Color("encoder:N", scale=scale, legend=alt.Legend(orient="top", title=None, columns=6)),
+            color=alt.Color(
+                "encoder:N",
+                scale=scale,
+                legend=alt.Legend(orient="top", title=None, columns=6, **LEGEND_SYMBOL),
+            ),
+            **dash_encoding(list(encoders), all_enc, columns=6),
             tooltip=["encoder", "level", "rank"],
         )
         .properties(height=240)

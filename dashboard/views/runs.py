@@ -71,7 +71,8 @@ def coverage_chart(cov: pd.DataFrame) -> alt.LayerChart:
     counts["cells"] = counts["sum"].astype(int).astype(str) + "/" + counts["count"].astype(str)
     order = [ui.lang_name(c) for c in sorted(counts["lang"].unique())]
     base = alt.Chart(counts[["encoder", "language", "mean", "cells"]]).encode(
-        x=alt.X("language:N", sort=order, title=None),
+        # Full names ("Swahili (individual language)") were cut at Vega's default 180 px.
+        x=alt.X("language:N", sort=order, title=None, axis=alt.Axis(labelLimit=400, labelAngle=-45)),
         y=alt.Y("encoder:N", sort="ascending", title=None),
         tooltip=[alt.Tooltip("encoder:N"), alt.Tooltip("language:N"), alt.Tooltip("cells:N", title="stored")],
     )

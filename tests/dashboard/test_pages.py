@@ -57,8 +57,15 @@ def test_app_entry_point_shows_the_findings_page(small_db):
 def test_curves_widgets_change_the_chart(small_db):
     at = page(curves).run()
     ok(at, curves.TITLE)
-    assert len(chart_specs(at)) == 1  # the heatmap (plotly); the curves are drawn by Vega-Lite
-    ((spec, base),) = vega_charts(at)
+    assert not chart_specs(at)  # no plotly.js on this page: curves and heatmap are drawn by Vega-Lite
+    (spec, base), (_, heat) = vega_charts(at)
+    # The heatmap's cells are 1 - MRR(level) / MRR(clean) of the stored ranks.
+    level, noise = at.select_slider(key="curves_heat_level").value, at.selectbox(key="curves_noise").value
+    mode = at.selectbox(key="curves_mode").value
+    mrr = "SELECT avg(1.0 / rank) FROM ranks WHERE mode = ? AND lang = 'amh' AND encoder = 'muse3' AND noise = ? AND level = ?"
+    drop = heat.set_index(["encoder", "language"]).loc[("muse3", "amh"), "drop"]
+    want = 1 - stored(small_db, mrr, mode, noise, level) / stored(small_db, mrr, mode, "none", 0.0)
+    assert drop == pytest.approx(want, abs=1e-9)
     assert set(base["encoder"]) >= {"muse3"} and spec["facet"]["field"] == "panel"
     at.selectbox(key="curves_metric").select("accuracy@1 (recall@1)").run()
     ok(at, curves.TITLE)
@@ -384,3 +391,41 @@ def test_live_search_remembers_a_repeated_query_and_computes_a_new_one(small_db)
     assert (fresh[0] == first[0]).all() and np.allclose(fresh[1], first[1], atol=1e-6)  # the same answer
     other = data.search_cached("muse3", index, ["Wo ist der Bahnhof?", "Wo ist der Banhof?"], 5)
     assert not np.array_equal(other[1], first[1])
+
+
+def _toy_curve(encoders: list[str]) -> pd.DataFrame:
+    rows = [{"facet": "deu", "encoder": e, "level": lvl, "value": v, "low": v - 0.05, "high": v + 0.05,
+             "rel": v / 0.9, "rel_low": (v - 0.05) / 0.9, "rel_high": (v + 0.05) / 0.9, "n": 100}
+            for e in encoders for lvl, v in ((0.0, 0.9), (0.1, 0.7))]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_every_encoder_of_a_large_database_is_drawn_distinctly():
+    names = [f"enc{i:02d}" for i in range(len(curves.PALETTE) * len(curves.DASHES))]
+    looks = [curves.style(n, names) for n in names]
+    assert len(set(looks)) == len(names)  # no two encoders share colour and dash
+    first = looks[: len(curves.PALETTE)]
+    assert len({c for c, _ in first}) == len(first) >= 12 and {d for _, d in first} == {curves.DASHES[0]}
+
+    kw = {"relative": False, "metric_label": "MRR", "all_encoders": names, "facet_labels": {}}
+    solid = curves.chart(_toy_curve(names[:12]), **kw).to_dict()
+    assert not _find_key(solid, "strokeDash")  # up to 12 encoders: colours alone, solid lines
+    shown = names[10:14]
+    (dash,) = _find_key(curves.chart(_toy_curve(shown), **kw).to_dict(), "strokeDash")
+    assert dash["scale"]["domain"] == shown
+    assert dash["scale"]["range"] == [[1, 0], [1, 0], [6, 3], [6, 3]]
+    fig = curves.figure(_toy_curve(shown), **kw)
+    lines = {t.name: t.line for t in fig.data if t.mode == "lines+markers"}
+    assert lines["enc11"].dash == "solid" and lines["enc12"].dash == "12px,6px"
+    assert lines["enc12"].color == curves.color("enc00", names) != lines["enc11"].color
+
+
+def _find_key(spec, key: str) -> list:
+    """Every value stored under ``key`` anywhere in a nested JSON-like ``spec``."""
+    if isinstance(spec, dict):
+        return [v for k, v in spec.items() if k == key] + [
+            x for v in spec.values() for x in _find_key(v, key)
+        ]
+    if isinstance(spec, list):
+        return [x for v in spec for x in _find_key(v, key)]
+    return []
