@@ -236,6 +236,13 @@ def heatmap(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> 
     return fig
 
 
+def language_axis(few: bool) -> alt.Axis:
+    """The language axis of a heatmap: whole names, slanted; with ``few`` columns every one of them (Vega
+    hid every other slanted label as overlapping: their boxes do, the texts do not), otherwise the ones that
+    fit (a full study's ~100 columns)."""
+    return alt.Axis(labelLimit=400, labelAngle=-45, labelOverlap=not few)
+
+
 def heatmap_chart(curve: pd.DataFrame, level: float, facet_labels: dict[str, str]) -> alt.LayerChart:
     """:func:`heatmap` as a Vega-Lite chart (what the page draws): the same cells, values, colours and labels.
 
@@ -249,8 +256,8 @@ def heatmap_chart(curve: pd.DataFrame, level: float, facet_labels: dict[str, str
     cells["label"] = cells["drop"].map(lambda v: "n/a" if np.isnan(v) else f"{v:.0%}")
     base = alt.Chart(cells[["encoder", "language", "drop", "label"]]).encode(
         x=alt.X("language:N", sort=[facet_labels.get(f, f) for f in wide.columns], title=None,
-                axis=alt.Axis(labelLimit=400, labelAngle=-45)),
-        y=alt.Y("encoder:N", sort=list(wide.index), title=None),
+                axis=language_axis(wide.shape[1] <= 30)),
+        y=alt.Y("encoder:N", sort=list(wide.index), title=None, axis=alt.Axis(labelLimit=400)),
         tooltip=[alt.Tooltip("encoder:N"), alt.Tooltip("language:N"),
                  alt.Tooltip("drop:Q", title="relative drop", format=".1%")],
     )  # fmt: skip

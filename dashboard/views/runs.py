@@ -20,6 +20,7 @@ from dashboard import data
 from dashboard import url_state as url
 from dashboard.analysis import robustness_table
 from dashboard.report import build_report
+from dashboard.views.curves import language_axis
 
 TITLE = "Runs"
 EXPORT_MAX_ROWS = 500_000  # per-query rows an export builds in the page (CSV and Parquet in memory)
@@ -70,10 +71,10 @@ def coverage_chart(cov: pd.DataFrame) -> alt.LayerChart:
     counts["language"] = counts["lang"].map(ui.lang_name)
     counts["cells"] = counts["sum"].astype(int).astype(str) + "/" + counts["count"].astype(str)
     order = [ui.lang_name(c) for c in sorted(counts["lang"].unique())]
+    few = counts["lang"].nunique() <= 30  # a full study's ~100 columns: labels only where they fit
     base = alt.Chart(counts[["encoder", "language", "mean", "cells"]]).encode(
-        # Full names ("Swahili (individual language)") were cut at Vega's default 180 px.
-        x=alt.X("language:N", sort=order, title=None, axis=alt.Axis(labelLimit=400, labelAngle=-45)),
-        y=alt.Y("encoder:N", sort="ascending", title=None),
+        x=alt.X("language:N", sort=order, title=None, axis=language_axis(few)),
+        y=alt.Y("encoder:N", sort="ascending", title=None, axis=alt.Axis(labelLimit=400)),
         tooltip=[alt.Tooltip("encoder:N"), alt.Tooltip("language:N"), alt.Tooltip("cells:N", title="stored")],
     )
     rect = base.mark_rect().encode(
@@ -81,11 +82,7 @@ def coverage_chart(cov: pd.DataFrame) -> alt.LayerChart:
                                                                   range=["#f4c7c3", "#fce8b2", "#b7e1cd"]))
     )  # fmt: skip
     # Labels only where they fit: with a full study's ~100 language columns they overlap (the tooltip keeps them).
-    layers = (
-        [rect, base.mark_text(fontSize=11).encode(text="cells:N")]
-        if counts["lang"].nunique() <= 30
-        else [rect]
-    )
+    layers = [rect, base.mark_text(fontSize=11).encode(text="cells:N")] if few else [rect]
     return alt.layer(*layers).properties(height={"step": 32})
 
 

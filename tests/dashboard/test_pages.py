@@ -429,3 +429,15 @@ def _find_key(spec, key: str) -> list:
     if isinstance(spec, list):
         return [x for v in spec for x in _find_key(v, key)]
     return []
+
+
+@pytest.mark.parametrize(("n_langs", "every_label"), [(9, True), (40, False)])
+def test_heatmaps_show_whole_language_names_and_every_one_that_fits(n_langs, every_label):
+    langs = [f"l{i:02d}" for i in range(n_langs)]
+    cov = pd.DataFrame({"encoder": "muse3", "lang": langs, "stored": True})
+    curve = pd.DataFrame({"facet": langs * 2, "encoder": "muse3", "level": [0.0] * n_langs + [0.1] * n_langs,
+                          "rel": [1.0] * n_langs + [0.5] * n_langs})  # fmt: skip
+    for spec in (runs.coverage_chart(cov).to_dict(), curves.heatmap_chart(curve, 0.1, {}).to_dict()):
+        (x,) = {json.dumps(v, sort_keys=True) for v in _find_key(spec, "x") if v.get("field") == "language"}
+        axis = json.loads(x)["axis"]
+        assert axis["labelLimit"] >= 400 and axis["labelOverlap"] is (not every_label)
