@@ -184,12 +184,20 @@ def test_findings_at_scale_needs_the_stored_answer_and_shows_it(synth_db, use_db
     assert at.get("plotly_chart")
 
 
-def test_curves_of_many_languages_default_to_resource_class_panels(use_db, tmp_path):
+@pytest.fixture(scope="module")
+def many_langs(tmp_path_factory):
+    """(path, dims) of a synthetic database with more languages than Curves draws panels for; built once for
+    the tests that read it (the dashboard only reads)."""
     from benchmarks.full_scale import build, shape
 
-    db = tmp_path / "many.duckdb"
+    db = tmp_path_factory.mktemp("many") / "many.duckdb"
     dims = shape(60_000, langs=curves.MAX_LANGUAGE_PANELS + 2)
     build(db, dims, seed=1, progress=False)
+    return db, dims
+
+
+def test_curves_of_many_languages_default_to_resource_class_panels(use_db, many_langs):
+    db, dims = many_langs
     use_db(db)
     at = page(curves).run()
     ok(at, curves.TITLE)
@@ -202,12 +210,8 @@ def test_curves_of_many_languages_default_to_resource_class_panels(use_db, tmp_p
     assert len(table) == dims["langs"] * len(dims["encoders"])
 
 
-def test_curves_of_many_languages_build_heatmap_and_pairwise_on_demand(use_db, tmp_path):
-    from benchmarks.full_scale import build, shape
-
-    db = tmp_path / "many.duckdb"
-    dims = shape(60_000, langs=curves.MAX_LANGUAGE_PANELS + 2)
-    build(db, dims, seed=2, progress=False)
+def test_curves_of_many_languages_build_heatmap_and_pairwise_on_demand(use_db, many_langs):
+    db, dims = many_langs
     use_db(db)
     at = page(curves).run()
     ok(at, curves.TITLE)
