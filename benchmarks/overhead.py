@@ -4,7 +4,10 @@ Baseline, per encoder: load it and encode the grid's unique texts (corpus docume
 queries) once, sorted by length, 512 per call (each encoder batches inside a call: minilm 64, muse3 32,
 e5-small 256), with nothing else. Pipeline: ``run_grid`` of the grid restricted to that encoder, on a fresh
 cache and a fresh DB (noise, cache reads and writes, exact ranking, DuckDB writes included). Each side runs
-in its own fresh process; with ``--repeat``, their order alternates from round to round.
+in its own fresh process; with ``--repeat``, their order alternates from round to round. For an encoder
+that a run encodes in its own single-threaded processes (muse3: ``core.encoders.process``), a third side
+encodes the same texts in those processes alone, so the report also shows what the pipeline adds over its
+own way of encoding.
 Target (issue 13): ratio <= 1.1 for every encoder.
 
 The default grid is issue 13's (benchmarks/overhead.toml: 6 languages, pair, substitute and delete at 0,
@@ -89,6 +92,14 @@ def _without(parts: set[str], grid) -> None:
         runner.gold_ranks = constant
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children reaped so far (an encoder's own processes)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
 def _measure(side: str, grid, name: str, profile: str | None, without: set[str] = frozenset()) -> dict:
     """One side of a round, in this (fresh) process: wall and CPU seconds, cells and texts."""
     from core.encoders import load_encoder
@@ -103,13 +114,20 @@ def _measure(side: str, grid, name: str, profile: str | None, without: set[str] 
         if tables.is_dir():
             shutil.copytree(tables, Path(tmp) / "cache" / "noise")
         os.environ["CLIR_CACHE_DIR"] = str(Path(tmp) / "cache")
-        if side == "baseline":
+        if side in ("baseline", "processes"):
             texts = sorted(unique_texts(grid), key=len)  # the baseline's best case: similar lengths together
-            t0, c0 = time.perf_counter(), time.process_time()
-            enc = load_encoder(name)
+            t0, c0 = time.perf_counter(), _cpu()
+            if side == "baseline":
+                enc = load_encoder(name)
+            else:
+                from core.encoders.process import load_in_processes
+
+                enc = load_in_processes(name)
             for i in range(0, len(texts), 512):
                 enc.encode(texts[i : i + 512])
-            return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, "texts": len(texts)}
+            if side == "processes":
+                enc.close()  # its children's CPU is counted once they are reaped
+            return {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0, "texts": len(texts)}
         _without(set(without), grid)
         profiler = None
         if profile:
@@ -117,9 +135,9 @@ def _measure(side: str, grid, name: str, profile: str | None, without: set[str] 
 
             profiler = cProfile.Profile()
             profiler.enable()
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), _cpu()
         report = run_grid(grid, Path(tmp) / "b.duckdb", progress=False)
-        out = {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+        out = {"wall": time.perf_counter() - t0, "cpu": _cpu() - c0,
                "cells": report.cells_written, "texts": report.texts_encoded}  # fmt: skip
         if profiler is not None:
             profiler.disable()
@@ -147,7 +165,9 @@ def main() -> None:
         help=f"comma-separated parts of the pipeline's own work to leave out ({', '.join(PARTS)}): what the "
         "ratio would be without them (the stored rows are then meaningless)",
     )
-    ap.add_argument("--side", choices=("baseline", "pipeline"), help=argparse.SUPPRESS)  # one measurement
+    ap.add_argument(
+        "--side", choices=("baseline", "pipeline", "processes"), help=argparse.SUPPRESS
+    )  # one measurement
     args = ap.parse_args()
     without = {p for p in args.without.split(",") if p}
     if without - set(PARTS):
@@ -174,28 +194,42 @@ def main() -> None:
     _tables()  # computed and stored once under $CLIR_CACHE_DIR/noise if this machine has not yet
     print(f"grid {args.grid}{' (quick)' if args.quick else ''}: {len(grid.encoders)} encoders, "
           f"{len(grid.languages)} languages, {args.repeat} round(s) each{f'; pipeline without {args.without}' if args.without else ''}; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    from core.encoders.registry import runs_in_own_processes
+
     total_base = total_pipe = 0.0
-    medians = {}
+    medians: dict[str, dict[str, list[float]]] = {}
     for name, rnd in ((n, r) for n in grid.encoders for r in range(args.repeat)):
         # Each side in a fresh process (imports, model load, first noisy text: each pays its own, nothing
         # carries over), the order alternating from round to round so that a drift favours neither.
-        sides = ("baseline", "pipeline") if rnd % 2 == 0 else ("pipeline", "baseline")
+        sides = ["baseline", "pipeline"]
+        if runs_in_own_processes(name):
+            # The run encodes in the encoder's own single-threaded processes (core.encoders.process): the
+            # same texts encoded that way alone show what the pipeline adds over its own encoding.
+            sides.append("processes")
+        sides = sides[rnd % len(sides) :] + sides[: rnd % len(sides)]
         got = {side: _run_side(args, name, side) for side in sides}
         base, pipe = got["baseline"], got["pipeline"]
         total_base, total_pipe = total_base + base["wall"], total_pipe + pipe["wall"]
-        # CPU seconds (every thread of the process) as well: on a busy machine wall time mostly measures the
-        # neighbours, CPU time much less so.
-        print(
+        # CPU seconds (every thread of the process, and its encoder processes) as well: on a busy machine
+        # wall time mostly measures the neighbours, CPU time much less so.
+        line = (
             f"  {name:10s} baseline (load + encode {base['texts']} texts once) {base['wall']:7.1f} s   pipeline "
             f"({pipe['cells']} cells, {pipe['texts']} texts) {pipe['wall']:7.1f} s   ratio {pipe['wall'] / base['wall']:.3f}"
-            f"   | CPU s: baseline {base['cpu']:.1f}, pipeline {pipe['cpu']:.1f}, ratio {pipe['cpu'] / base['cpu']:.3f}",
-            flush=True,
+            f"   | CPU s: baseline {base['cpu']:.1f}, pipeline {pipe['cpu']:.1f}, ratio {pipe['cpu'] / base['cpu']:.3f}"
         )
-        medians.setdefault(name, []).append(pipe["wall"] / base["wall"])
+        ratios = medians.setdefault(name, {})
+        ratios.setdefault("baseline", []).append(pipe["wall"] / base["wall"])
+        if "processes" in got:
+            own = got["processes"]
+            line += f"\n  {'':10s} encoder alone in its own processes {own['wall']:7.1f} s: pipeline / that {pipe['wall'] / own['wall']:.3f}"
+            ratios.setdefault("processes", []).append(pipe["wall"] / own["wall"])
+        print(line, flush=True)
     if args.repeat > 1:
-        for name, ratios in medians.items():
-            print(f"  {name:10s} median ratio of {len(ratios)} rounds {statistics.median(ratios):.3f} "
-                  f"(min {min(ratios):.3f}, max {max(ratios):.3f})")  # fmt: skip
+        for name, by in medians.items():
+            for against, r in by.items():
+                what = "" if against == "baseline" else " against its own processes alone"
+                print(f"  {name:10s} median ratio{what} of {len(r)} rounds {statistics.median(r):.3f} "
+                      f"(min {min(r):.3f}, max {max(r):.3f})")  # fmt: skip
     print(f"overall ratio pipeline / baseline = {total_pipe / total_base:.3f}  (target <= 1.1 per encoder); "
           f"load average now {os.getloadavg()[0]:.1f}")  # fmt: skip
 

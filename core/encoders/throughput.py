@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.encoders.base import document_side, query_side
-from core.encoders.registry import load_encoder
+from core.encoders.process import RemoteEncoder, load_in_processes
+from core.encoders.registry import load_encoder, runs_in_own_processes
 from core.errors import ConfigError
 from core.paths import cache_dir
 
@@ -84,7 +85,9 @@ def save_measurement(m: Measurement, root: Path | None = None) -> Path:
 def measure(name: str, texts: Sequence[str]) -> Measurement:
     """Load ``name``, warm it up on a few texts, then time one ``encode`` of ``texts`` (the query side).
 
-    An asymmetric encoder is timed on its query side (the side every noisy query goes through).
+    An asymmetric encoder is timed on its query side (the side every noisy query goes through). The encoder
+    runs as a run's local backend runs it: in its own single-threaded processes where its kind asks for them
+    (:mod:`core.encoders.process`), else in this process.
 
     Raises:
         UnknownNameError / EncoderUnavailable: ``name`` cannot load.  ValueError: no texts.
@@ -92,15 +95,19 @@ def measure(name: str, texts: Sequence[str]) -> Measurement:
     if not texts:
         raise ValueError("no sample texts to measure the encoder on")
     t0 = time.perf_counter()
-    encoder = load_encoder(name)
-    load_s = time.perf_counter() - t0
-    side = query_side(encoder)
-    side.encode(list(texts[:WARMUP_TEXTS]))
-    if document_side(encoder) is not side:
-        document_side(encoder).encode(list(texts[:WARMUP_TEXTS]))
-    t0 = time.perf_counter()
-    side.encode(list(texts))
-    seconds = max(time.perf_counter() - t0, 1e-9)
+    encoder = load_in_processes(name) if runs_in_own_processes(name) else load_encoder(name)
+    try:
+        load_s = time.perf_counter() - t0
+        side = query_side(encoder)
+        side.encode(list(texts[:WARMUP_TEXTS]))
+        if document_side(encoder) is not side:
+            document_side(encoder).encode(list(texts[:WARMUP_TEXTS]))
+        t0 = time.perf_counter()
+        side.encode(list(texts))
+        seconds = max(time.perf_counter() - t0, 1e-9)
+    finally:
+        if isinstance(encoder, RemoteEncoder):
+            encoder.close()
     return Measurement(
         encoder=name,
         fingerprint=encoder.fingerprint,

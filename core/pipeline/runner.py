@@ -45,6 +45,8 @@ from core.encoders import (
     resolve_spec,
     seen_languages,
 )
+from core.encoders.process import RemoteEncoder, load_in_processes
+from core.encoders.registry import runs_in_own_processes
 from core.errors import DataChangedError, EncoderUnavailable, UnknownNameError
 from core.noise import NOISE_VERSION, apply_noise_batch
 from core.pipeline.grid import Grid
@@ -533,7 +535,9 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
 
 
 def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool) -> None:
-    """The local backend: each encoder loaded once in this process, its groups computed in plan order."""
+    """The local backend: each encoder loaded once (in this process, or in its own single-threaded child
+    processes for the kinds that ask for them: :mod:`core.encoders.process`), its groups computed in plan
+    order."""
     report = sink.report
 
     def encode(encoder: Encoder, texts: list[str], label: str) -> tuple[np.ndarray, int]:
@@ -542,30 +546,71 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
     # The next language's noisy queries are computed on a second thread while this one encodes (the
     # encoders' matrix products release the GIL), the first language's while the encoder loads and encodes
     # the documents; noise is deterministic, so the rows are the same. Ranking stays on this thread: its
-    # one-BLAS-thread limit is process-wide and would slow the encoder.
+    # one-BLAS-thread limit is process-wide and would slow an encoder running in this process.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-noise") as noiser:
         for name, groups in plan.groups.items():
             if not groups:
                 continue
             batches = list(by_language(groups).values())
             ahead = _noise_ahead(noiser, plan, sink, batches[0])
-            encoder = _load(name, report, say)
+            encoder = _load(name, report, say, own_processes=True)
             if encoder is None:
                 sink.skip(groups)
                 continue
-            record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs)
-            doc_vectors: dict[str, np.ndarray] = {}
-            for cid, i in plan.corpora(groups).items():
-                doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
-                report.texts_encoded += n_new
-            for b, lang_groups in enumerate(batches):
-                known, fresh = ahead.result()
-                if b + 1 < len(batches):
-                    ahead = _noise_ahead(noiser, plan, sink, batches[b + 1])
-                frames = [k if k is not None else f for k, f in zip(known, fresh)]
-                batch = encode_batch(encoder, plan.tasks, lang_groups, frames, progress=progress)
-                _rank_and_add(name, encoder, plan, batch, fresh, doc_vectors, sink)
+            try:
+                record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs)
+                doc_vectors: dict[str, np.ndarray] = {}
+                for cid, i in plan.corpora(groups).items():
+                    doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
+                    report.texts_encoded += n_new
+                _encode_and_rank(name, encoder, plan, batches, ahead, noiser, doc_vectors, sink, progress)
+            finally:
+                if isinstance(encoder, RemoteEncoder):
+                    encoder.close()
             sink.flush(wait=False)  # stored while the next encoder loads
+
+
+def _encode_and_rank(name: str, encoder: Encoder, plan: RunPlan, batches: list[list[Group]], ahead: Future,
+                     noiser: ThreadPoolExecutor, doc_vectors: Mapping[str, np.ndarray], sink: ResultSink,
+                     progress: bool) -> None:  # fmt: skip
+    """Each language batch of one encoder: its encoding pass, then its ranking into ``sink``. ``ahead`` is
+    the first batch's noise (:func:`_noise_ahead`); each batch starts the next one's.
+
+    An encoder in child processes (:class:`RemoteEncoder`) encodes the next batch (on a second thread,
+    which only waits for the children) while this thread ranks the current one, so the children never
+    wait for the ranking; the rows are the same, in the same order.
+    """
+
+    def start(b: int) -> tuple[list, list[Group], list]:
+        nonlocal ahead
+        known, fresh = ahead.result()
+        if b + 1 < len(batches):
+            ahead = _noise_ahead(noiser, plan, sink, batches[b + 1])
+        return fresh, batches[b], [k if k is not None else f for k, f in zip(known, fresh)]
+
+    if not isinstance(encoder, RemoteEncoder):
+        for b in range(len(batches)):
+            fresh, groups, frames = start(b)
+            batch = encode_batch(encoder, plan.tasks, groups, frames, progress=progress)
+            _rank_and_add(name, encoder, plan, batch, fresh, doc_vectors, sink)
+        return
+    feeder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-encode")
+    try:
+
+        def submit(b: int) -> tuple[list, Future]:
+            fresh, groups, frames = start(b)
+            return fresh, feeder.submit(encode_batch, encoder, plan.tasks, groups, frames, progress=progress)
+
+        pending = submit(0)
+        for b in range(len(batches)):
+            fresh, future = pending
+            batch = future.result()
+            if b + 1 < len(batches):
+                pending = submit(b + 1)
+            _rank_and_add(name, encoder, plan, batch, fresh, doc_vectors, sink)
+    finally:
+        # On a failure the caller then stops the children, which ends an encoding still in flight there.
+        feeder.shutdown(wait=False, cancel_futures=True)
 
 
 def _rank_and_add(name: str, encoder: Encoder, plan: RunPlan, batch: EncodedBatch, fresh: list,
@@ -822,9 +867,12 @@ def _rank_frame(task: RetrievalTask, key: tuple, gr, texts: list[str], run_id: s
     return df
 
 
-def _load(name: str, report: RunReport, say) -> Encoder | None:
-    """Load ``name`` in this process, or report it skipped (the reason said once) and return None."""
+def _load(name: str, report: RunReport, say, own_processes: bool = False) -> Encoder | None:
+    """Load ``name`` in this process (with ``own_processes``, in its own child processes if its kind asks
+    for them), or report it skipped (the reason said once) and return None."""
     try:
+        if own_processes and runs_in_own_processes(name):
+            return load_in_processes(name)
         return load_encoder(name)
     except EncoderUnavailable as exc:
         skip_encoder(name, exc.reason, report, say)

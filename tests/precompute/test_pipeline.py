@@ -193,3 +193,32 @@ def test_writes_run_in_the_background_in_order_and_a_failed_one_is_raised(tmp_pa
     with pytest.raises(StoreError):
         s.flush()
     s.close()
+
+
+def test_encoder_processes_store_the_rows_of_an_in_process_run(tmp_path, data_dir, monkeypatch):
+    """muse3 runs in its own single-threaded processes (core.encoders.process); the same grid run with the
+    encoder in this process, on its own cold cache, stores the same ranks. Scores agree to float32 rounding
+    (one BLAS thread and other batches change the last bits), ranks exactly."""
+    import core.pipeline.runner as runner
+
+    grid = _grid(max_queries=60)
+    cols = "mode, lang, noise, qid, rank, top_ids, query_noisy, score_gold, top_scores"
+    tables, pools = {}, []
+    real = runner.load_in_processes
+    monkeypatch.setattr(runner, "load_in_processes", lambda name: pools.append(real(name)) or pools[-1])
+    for own in (True, False):
+        monkeypatch.setenv("CLIR_CACHE_DIR", str(tmp_path / f"cache-{own}"))
+        monkeypatch.setattr(runner, "runs_in_own_processes", lambda name, own=own: own)
+        db = tmp_path / f"{own}.duckdb"
+        report = run_grid(grid, db, progress=False)
+        assert report.cells_written == 2 * 3 * 2 and report.texts_encoded > 0
+        with connect(db, read_only=True) as conn:
+            tables[own] = conn.execute(f"SELECT {cols} FROM ranks ORDER BY ALL").df()
+    assert len(pools) == 1 and pools[0].processes._children[0][0].poll() is not None  # used, then stopped
+    a, b = tables[True], tables[False]
+    assert len(a) == len(b) > 0
+    exact = ["mode", "lang", "noise", "qid", "rank", "query_noisy"]
+    assert a[exact].equals(b[exact])
+    assert [list(x) for x in a.top_ids] == [list(x) for x in b.top_ids]
+    np.testing.assert_allclose(a.score_gold, b.score_gold, atol=1e-5)
+    np.testing.assert_allclose(np.stack(a.top_scores), np.stack(b.top_scores), atol=1e-5)
