@@ -33,7 +33,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       flush_seconds=args.flush_seconds)  # fmt: skip
     print(
         f"run {report.run_id}: {report.cells_written} cells computed, {report.cells_skipped} already stored, "
-        f"{report.texts_encoded} texts encoded, {report.seconds:.1f}s"
+        + (
+            f"{report.cells_unavailable} not computed (encoder unavailable), "
+            if report.cells_unavailable
+            else ""
+        )
+        + f"{report.texts_encoded} texts encoded, {report.seconds:.1f}s"
     )
     for name, reason in report.skipped_encoders.items():
         print(f"skipped: encoder {name} unavailable: {reason}")

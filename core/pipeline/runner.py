@@ -64,12 +64,14 @@ FLUSH_CELLS = 200  # buffered cells written at the latest after this many (and a
 
 @dataclass
 class RunReport:
-    """What a run did: cells written / skipped, encoders skipped with the reason, texts encoded (by this
-    process and by the run's workers), and the backend that computed it."""
+    """What a run did: cells written, cells already stored (``cells_skipped``), cells of encoders that could
+    not load here (``cells_unavailable``: not computed, not stored), encoders skipped with the reason, texts
+    encoded (by this process and by the run's workers), and the backend that computed it."""
 
     run_id: str
     cells_written: int = 0
     cells_skipped: int = 0
+    cells_unavailable: int = 0
     texts_encoded: int = 0
     skipped_encoders: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -368,8 +370,10 @@ class ResultSink:
                 self.on_progress(self.report.cells_written, self.n_todo)
 
     def skip(self, groups: list[Group]) -> None:
-        """Count the cells of an encoder that could not load as done for the progress bar."""
-        self.bar.update(sum(len(g.tasks) for g in groups))
+        """Count the cells of an encoder that could not load: unavailable in the report, done for the bar."""
+        n = sum(len(g.tasks) for g in groups)
+        self.report.cells_unavailable += n
+        self.bar.update(n)
 
     def flush(self, wait: bool = True) -> None:
         """Store every buffered cell with its rank rows and noisy queries in one transaction, on the writer
@@ -498,7 +502,10 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
                     for r in w.completed_cells(conn).itertuples(index=False)}  # fmt: skip
 
         plan = _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path)
-        report.cells_skipped = len(grid.cells()) - plan.n_todo
+        # Cells of an encoder that cannot even be fingerprinted here are not in the plan: unavailable, not
+        # "already stored".
+        report.cells_unavailable = sum(1 for c in grid.cells() if c[3] in report.skipped_encoders)
+        report.cells_skipped = len(grid.cells()) - plan.n_todo - report.cells_unavailable
         sink = ResultSink(db_path, report, plan.n_todo, progress=progress, flush_seconds=flush_seconds,
                           on_progress=on_progress)  # fmt: skip
         if plan.n_todo:

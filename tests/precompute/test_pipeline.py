@@ -155,6 +155,8 @@ def test_unavailable_encoder_is_skipped_and_the_rest_runs(tmp_path, monkeypatch,
     report = run_grid(grid, tmp_path / "u.duckdb", progress=False, say=said.append)
     assert said and said[0].startswith("encoder labse unavailable: ")
     assert "labse" in report.skipped_encoders and report.cells_written == 2
+    # labse's 2 cells are not "already stored": nothing was stored before this run.
+    assert (report.cells_skipped, report.cells_unavailable) == (0, 2)
 
 
 def test_writes_run_in_the_background_in_order_and_a_failed_one_is_raised(tmp_path, data_dir):

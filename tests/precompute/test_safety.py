@@ -207,6 +207,9 @@ def test_unreadable_encoder_folder_is_skipped_and_the_run_ends_truthfully(tmp_pa
     out = capsys.readouterr().out
     skipped = [line for line in out.splitlines() if line.startswith(f"encoder {folder} unavailable: ")]
     assert code == 0 and len(skipped) == 1 and "Traceback" not in out, out
+    (summary,) = [line for line in out.splitlines() if line.startswith("run ")]
+    n = len(parse_grid(grid_text()).cells())  # the unreadable encoder's cells: as many as muse3's
+    assert f"{n} cells computed, 0 already stored, {n} not computed (encoder unavailable)" in summary, summary
     assert runs_status(db) == ["done"]
     # The rest of the grid ran: muse3's cells are stored, the unreadable encoder has none.
     assert table_digest(db, "SELECT DISTINCT encoder FROM cells") == [("muse3",)]
