@@ -59,11 +59,13 @@ class EncoderProcesses:
         self._children: list[tuple[subprocess.Popen, Connection]] = []
         # Children dropped without close() must not be left behind.
         self._finalizer = weakref.finalize(self, _stop_all, self._children)
-        for _ in range(processes):
+        for i in range(processes):
             parent, child = Pipe()
+            # The comment names the process in ps and top.
             code = (
                 f"import sys; sys.path.insert(0, {_ROOT!r}); "
                 f"from core.encoders.process import serve; serve({child.fileno()})"
+                f"  # CLIR Noise Lab: encoder {name!r}, process {i + 1} of {processes}"
             )
             try:
                 proc = subprocess.Popen(
@@ -177,9 +179,13 @@ def load_in_processes(name: str, processes: int | None = None) -> Encoder:
     encoder, ``query_encoder`` and ``document_encoder`` sides. Stop them with ``.close()``.
 
     Raises:
+        UnknownNameError: unknown name (before any process starts).
         EncoderUnavailable: it cannot load there (the child's reason, as loading here would say it), or a
             child could not start.
     """
+    from core.encoders.registry import resolve_spec
+
+    resolve_spec(name)
     pool = EncoderProcesses(name, processes or default_processes())
     try:
         sides = pool.load(threads=1)

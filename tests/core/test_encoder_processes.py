@@ -112,6 +112,13 @@ def test_many_texts_split_over_the_children(local, remote):
     np.testing.assert_allclose(remote.encode(texts), local.encode(texts), atol=2e-6)
 
 
+def test_an_unknown_name_is_refused_before_any_process_starts():
+    before = children_of(os.getpid())
+    with pytest.raises(UnknownNameError, match="unknown encoder 'we\\\\nird'"):
+        load_in_processes("we\nird", processes=2)
+    assert children_of(os.getpid()) == before
+
+
 def test_an_encoder_that_cannot_load_gives_its_reason_and_leaves_no_child(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EncoderUnavailable) as here:
