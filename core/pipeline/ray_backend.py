@@ -183,7 +183,11 @@ class EncoderWorker:
         self.name, self.encoder = name, None
         gc.collect()  # the previous model's memory, before the next one loads
         try:
-            encoder = load_encoder(name)
+            # The worker's share of the cores (on a cluster: the OMP_NUM_THREADS Ray gives an actor, its CPUs)
+            # for encoders that take a count: muse3 defaults to every core, and two workers on two cores
+            # would run four BLAS threads.
+            share = self.threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or None
+            encoder = load_encoder(name, threads=share)
         except EncoderUnavailable as exc:
             return f"{exc.reason} (on node {platform.node()})", None
         if self.threads and "torch" in sys.modules:

@@ -384,3 +384,18 @@ def test_language_jobs_cover_every_group_once_one_language_each(data_dir):
     many = [Group("muse3", "amh", ("delete", i / 1000, 0), (0,)) for i in range(100)]
     jobs = ray_backend.language_jobs(many, 1)
     assert max(map(len, jobs)) <= ray_backend.MAX_JOB_GROUPS and sum(map(len, jobs)) == 100
+
+
+@pytest.mark.parametrize(("threads", "omp", "want"), [(1, "", 1), (2, "", 2), (None, "1", 1), (None, "", 2)])
+def test_a_worker_loads_muse3_with_its_share_of_the_cores(monkeypatch, threads, omp, want):
+    """Two 1-CPU workers on two cores must not run muse3 with two BLAS threads each (four on two cores).
+    The worker class is used as a plain object here: what it loads does not depend on Ray."""
+    from core.encoders import encoder_fingerprint
+    from core.pipeline.ray_backend import EncoderWorker
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.setenv(var, omp)  # restored after the test (the worker sets them for its process)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    worker = EncoderWorker([], [], 5, "r", threads)
+    assert worker.load("muse3", encoder_fingerprint("muse3")) == (None, worker.encoder.spec)
+    assert worker.encoder._model.threads == want
