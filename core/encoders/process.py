@@ -199,6 +199,24 @@ def load_in_processes(name: str, processes: int | None = None) -> Encoder:
     return top
 
 
+def load_for_run(name: str) -> Encoder:
+    """Load ``name`` as a run's local backend uses it: in its own single-threaded processes where its kind
+    asks for them (``Kind.own_processes``), else in this process. Give it back with :func:`release`.
+
+    Raises:
+        UnknownNameError: unknown name.  EncoderUnavailable: it cannot load here; the message says why.
+    """
+    from core.encoders.registry import load_encoder, runs_in_own_processes
+
+    return load_in_processes(name) if runs_in_own_processes(name) else load_encoder(name)
+
+
+def release(encoder: Encoder) -> None:
+    """Stop the processes of an encoder from :func:`load_for_run` (nothing to do for one in this process)."""
+    if isinstance(encoder, RemoteEncoder):
+        encoder.close()
+
+
 def serve(fd: int) -> None:
     """A child's loop: answer the parent's requests on ``fd`` until it closes the pair (or dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides

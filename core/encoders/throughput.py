@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from core.encoders.base import document_side, query_side
-from core.encoders.process import RemoteEncoder, load_in_processes
-from core.encoders.registry import load_encoder, runs_in_own_processes
+from core.encoders.process import load_for_run, release
 from core.errors import ConfigError
 from core.paths import cache_dir
 
@@ -95,7 +94,7 @@ def measure(name: str, texts: Sequence[str]) -> Measurement:
     if not texts:
         raise ValueError("no sample texts to measure the encoder on")
     t0 = time.perf_counter()
-    encoder = load_in_processes(name) if runs_in_own_processes(name) else load_encoder(name)
+    encoder = load_for_run(name)
     try:
         load_s = time.perf_counter() - t0
         side = query_side(encoder)
@@ -106,8 +105,7 @@ def measure(name: str, texts: Sequence[str]) -> Measurement:
         side.encode(list(texts))
         seconds = max(time.perf_counter() - t0, 1e-9)
     finally:
-        if isinstance(encoder, RemoteEncoder):
-            encoder.close()
+        release(encoder)
     return Measurement(
         encoder=name,
         fingerprint=encoder.fingerprint,

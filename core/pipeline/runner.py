@@ -40,13 +40,11 @@ from core.encoders import (
     document_side,
     encode_cached,
     encoder_fingerprint,
-    load_encoder,
     query_side,
     resolve_spec,
     seen_languages,
 )
-from core.encoders.process import RemoteEncoder, load_in_processes
-from core.encoders.registry import runs_in_own_processes
+from core.encoders.process import RemoteEncoder, load_for_run, release
 from core.errors import DataChangedError, EncoderUnavailable, UnknownNameError
 from core.noise import NOISE_VERSION, apply_noise_batch
 from core.pipeline.grid import Grid
@@ -560,7 +558,7 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
                 continue
             batches = list(by_language(groups).values())
             ahead = _noise_ahead(noiser, plan, sink, batches[0])
-            encoder = _load(name, report, say, own_processes=True)
+            encoder = _load(name, report, say)
             if encoder is None:
                 sink.skip(groups)
                 continue
@@ -572,8 +570,7 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
                     report.texts_encoded += n_new
                 _encode_and_rank(name, encoder, plan, batches, ahead, noiser, doc_vectors, sink, progress)
             finally:
-                if isinstance(encoder, RemoteEncoder):
-                    encoder.close()
+                release(encoder)
             sink.flush(wait=False)  # stored while the next encoder loads
 
 
@@ -874,13 +871,11 @@ def _rank_frame(task: RetrievalTask, key: tuple, gr, texts: list[str], run_id: s
     return df
 
 
-def _load(name: str, report: RunReport, say, own_processes: bool = False) -> Encoder | None:
-    """Load ``name`` in this process (with ``own_processes``, in its own child processes if its kind asks
-    for them), or report it skipped (the reason said once) and return None."""
+def _load(name: str, report: RunReport, say) -> Encoder | None:
+    """Load ``name`` as the local backend uses it (:func:`core.encoders.process.load_for_run`), or report it
+    skipped (the reason said once) and return None."""
     try:
-        if own_processes and runs_in_own_processes(name):
-            return load_in_processes(name)
-        return load_encoder(name)
+        return load_for_run(name)
     except EncoderUnavailable as exc:
         skip_encoder(name, exc.reason, report, say)
         return None

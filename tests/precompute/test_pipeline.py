@@ -7,6 +7,7 @@ and ranx's MRR on the exported TREC run.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import shutil
 
@@ -201,16 +202,18 @@ def test_encoder_processes_store_the_rows_of_an_in_process_run(tmp_path, data_di
     """muse3 runs in its own single-threaded processes (core.encoders.process); the same grid run with the
     encoder in this process, on its own cold cache, stores the same ranks. Scores agree to float32 rounding
     (one BLAS thread and other batches change the last bits), ranks exactly."""
-    import core.pipeline.runner as runner
+    import core.encoders.process as process
+
+    registry = importlib.import_module("core.encoders.registry")  # the package's `registry` is a function
 
     grid = _grid(max_queries=60)
     cols = "mode, lang, noise, qid, rank, top_ids, query_noisy, score_gold, top_scores"
     tables, pools = {}, []
-    real = runner.load_in_processes
-    monkeypatch.setattr(runner, "load_in_processes", lambda name: pools.append(real(name)) or pools[-1])
+    real = process.load_in_processes
+    monkeypatch.setattr(process, "load_in_processes", lambda name: pools.append(real(name)) or pools[-1])
     for own in (True, False):
         monkeypatch.setenv("CLIR_CACHE_DIR", str(tmp_path / f"cache-{own}"))
-        monkeypatch.setattr(runner, "runs_in_own_processes", lambda name, own=own: own)
+        monkeypatch.setattr(registry, "runs_in_own_processes", lambda name, own=own: own)
         db = tmp_path / f"{own}.duckdb"
         report = run_grid(grid, db, progress=False)
         assert report.cells_written == 2 * 3 * 2 and report.texts_encoded > 0
