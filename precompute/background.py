@@ -1,5 +1,6 @@
 """The slow half of ``make demo``: complete the demo grid with the base model, train the missing SimCSE models,
-then compute their cells, storing the research answer (core.findings) after each step.
+then compute their cells, and last add LaBSE's when asked to (:func:`labse_choice`), storing the research
+answer (core.findings) after each step.
 
 Progress goes to the database's job status (:mod:`core.jobs`), which the dashboard's Runs page shows, so a
 newcomer sees the work continue while browsing the first results.
@@ -11,24 +12,82 @@ import dataclasses
 import sys
 import traceback
 from pathlib import Path
+from typing import Literal
 
 from core.jobs import write_status
 from precompute.errors import user_message
 
 DEFAULT_BASES = ("minilm", "e5-small-torch")
+LABSE = "labse"
+LabseMode = Literal["auto", "yes", "no"]
+LABSE_MODES: tuple[LabseMode, ...] = ("auto", "yes", "no")
+LABSE_SIZE = "about 1.8 GB"  # sentence-transformers/LaBSE's safetensors weights, tokenizer and dense layer
+# Training time of each base's default models on 2 cores, for the status line.
+TRAINING_TIME = {"minilm": "about 10 minutes", "e5-small-torch": "about 45 minutes"}
 
 
-def run_background(grid_path: str | Path, db: str | Path, bases: tuple[str, ...] = DEFAULT_BASES) -> int:
+def labse_choice(mode: LabseMode) -> tuple[tuple[str, ...], str]:
+    """Whether the background job adds ``labse``'s cells: (the encoders to add, one line saying why).
+
+    ``auto`` adds it when its snapshot is in the Hugging Face cache (nothing is downloaded) and otherwise says
+    how to get it; ``yes`` adds it, downloaded by the job when not cached; ``no`` never adds it.
+    Reads no database and writes nothing: with ``yes`` and neither the cache nor the hub, it fails before any
+    work.
+
+    Raises:
+        ValueError: ``mode`` is not one of :data:`LABSE_MODES`.
+        EncoderUnavailable: ``mode`` is ``yes`` and labse can be neither loaded from the cache nor downloaded.
+    """
+    if mode not in LABSE_MODES:
+        raise ValueError(f"labse mode {mode!r} not one of {', '.join(LABSE_MODES)}")
+    if mode == "no":
+        return (), f"{LABSE}: not added (--labse no)"
+    from core.encoders.hub import cached_snapshot
+    from core.encoders.registry import encoder_fingerprint, resolve_spec
+
+    try:
+        cached = cached_snapshot(resolve_spec(LABSE)["model"])
+    except (OSError, ValueError):
+        # An unreadable cache must not stop `make demo`: auto goes on without labse, yes says why just below.
+        cached = None
+    if cached is not None:
+        return (LABSE,), (
+            f"{LABSE} (LaBSE) is in the Hugging Face cache (commit {cached.name[:12]}): the background job "
+            "adds its cells last"
+        )
+    if mode == "auto":
+        return (), (
+            f"{LABSE} (LaBSE) is not in the Hugging Face cache: `make demo LABSE=1` downloads it ({LABSE_SIZE})"
+        )
+    encoder_fingerprint(LABSE)  # not cached: the hub must answer and have it, or this is the one error line
+    line = f"{LABSE} (LaBSE): the background job downloads it ({LABSE_SIZE}) and adds its cells last"
+    return (LABSE,), line
+
+
+def run_background(
+    grid_path: str | Path,
+    db: str | Path,
+    bases: tuple[str, ...] = DEFAULT_BASES,
+    extra: tuple[str, ...] = (),
+    seeds: tuple[int, ...] = (0,),
+) -> int:
     """Complete ``grid_path`` with the ``bases`` added, then for each base train its missing default models
-    (core.training.defaults) and add their cells.
+    (core.training.defaults) and add their cells, then add the cells of the ``extra`` encoders (``labse``:
+    :func:`labse_choice`).
 
     The bases' own cells come first: trained models are compared with the model they start from. The MiniLM
-    models come before the e5 ones because they train in a third of the time, so their results show sooner.
+    models come before the e5 ones because they train faster (:data:`TRAINING_TIME`), so their results show
+    sooner.
+    The extra encoders come last, so that a download or a slow encoder never delays the trained models.
+    ``seeds`` are the training seeds of every default model (``make study``: 0 1 2; seed k of ``NAME`` is
+    ``NAME-s{k}``); seeds and bases are checked before any cell is computed.
     Returns the exit status (0 done, 2 a user error, 1 an unexpected failure); the status file says which.
     """
+    from core.encoders.registry import trainable_fingerprint
     from core.findings import refresh_findings
     from core.pipeline import load_grid, run_grid
     from core.training import default_model_names, train_all_missing
+    from core.training.defaults import check_seeds, seed_model_name
 
     def cells(stage: str, message: str, encoders: tuple[str, ...]) -> None:
         full = dataclasses.replace(grid, encoders=encoders)
@@ -42,15 +101,21 @@ def run_background(grid_path: str | Path, db: str | Path, bases: tuple[str, ...]
 
     try:
         grid = load_grid(grid_path)
+        seeds = check_seeds(seeds)
+        for base in bases:  # an untrainable base fails here, not after the whole grid is computed
+            trainable_fingerprint(base)
         everything = tuple(dict.fromkeys([*grid.encoders, *bases]))
         cells("completing", f"completing the demo grid ({', '.join(everything)})", everything)
         for base in bases:
-            names = list(default_model_names(base).values())
-            minutes = "about 30 minutes" if base == "e5-small-torch" else "about 10 minutes"
-            write_status(db, "training", 0, len(names), f"training {', '.join(names)} ({minutes})")
-            train_all_missing(base, progress=True)
+            names = [seed_model_name(n, s) for s in seeds for n in default_model_names(base).values()]
+            took = f" ({TRAINING_TIME[base]})" if base in TRAINING_TIME else ""
+            write_status(db, "training", 0, len(names), f"training {', '.join(names)}{took}")
+            train_all_missing(base, progress=True, seeds=seeds)
             everything = tuple(dict.fromkeys([*everything, *names]))
             cells("precompute", f"computing the cells of {', '.join(names)}", everything)
+        if extra:
+            everything = tuple(dict.fromkeys([*everything, *extra]))
+            cells("precompute", f"computing the cells of {', '.join(extra)}", everything)
         write_status(db, "done", message="demo grid complete")
         return 0
     except KeyboardInterrupt:

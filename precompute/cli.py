@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from core.paths import default_db_path
+from precompute.background import LABSE_MODES
 from precompute.errors import run_cli
 
 
@@ -82,9 +83,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_background(args: argparse.Namespace) -> int:
-    from precompute.background import run_background
+    from precompute.background import labse_choice, run_background
 
-    return run_background(args.grid, args.db, bases=tuple(args.base))
+    # Before any work: `--labse yes` with neither the cache nor the hub is one error line and exit 2.
+    extra, line = labse_choice(args.labse)
+    print(line, flush=True)
+    if args.check:
+        return 0
+    return run_background(args.grid, args.db, bases=tuple(args.base), extra=extra, seeds=tuple(args.seeds))
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -194,6 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--base", nargs="+", default=["minilm", "e5-small-torch"],
         help="base encoders whose default models are trained, in order (default: minilm e5-small-torch)",
     )  # fmt: skip
+    b.add_argument(
+        "--labse", choices=LABSE_MODES, default="auto",
+        help="add labse's cells last: auto (default) when it is in the Hugging Face cache, yes (download it, "
+        "about 1.8 GB, if not cached; no network and no cache: an error before any work), no",
+    )  # fmt: skip
+    b.add_argument(
+        "--seeds", nargs="*", type=int, default=[0], metavar="SEED",
+        help="training seeds of every default model (default: 0; make study: 0 1 2); seed k of NAME is NAME-sk",
+    )  # fmt: skip
+    b.add_argument(
+        "--check",
+        action="store_true",
+        help="only say whether labse would be added (exit 2 when --labse yes cannot get it); writes nothing",
+    )
     b.set_defaults(fn=_cmd_background)
 
     m = sub.add_parser("migrate", help="upgrade a database to the current schema (keeps every row)")

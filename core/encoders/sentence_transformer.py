@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
-import socket
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
+from core.encoders import hub
 from core.encoders.base import fingerprint_of, folder_identity, l2_normalise
 from core.errors import EncoderUnavailable
 
@@ -20,24 +18,14 @@ log = logging.getLogger(__name__)
 POOLINGS = ("mean", "cls", "max")
 
 
-def _hub_reachable(timeout: float = 3.0) -> str | None:
-    """Return None if the hub's host answers a TCP connect, else the reason it does not."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return "HF_HUB_OFFLINE is set and the model is not in the local Hugging Face cache"
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as exc:
-        return f"no network access to {host} ({exc.__class__.__name__}: {exc}) and not in the local cache"
-    return None
-
-
-def _resolve(name: str, model: str) -> tuple[str, str]:
+def _resolve(name: str, model: str, *, fetch: bool) -> tuple[str, str]:
     """Return (path or hub id to load, identity for the fingerprint).
 
-    Hub models already in the local cache load from it (identity: the cached commit) so that a machine
-    without network access can still use them; an uncached hub model is only tried when the hub answers,
-    because transformers otherwise retries for over a minute before failing.
+    A hub id's identity is its commit (:mod:`core.encoders.hub`): the cached snapshot's when it is in the
+    local Hugging Face cache (loaded from there, no network), else the commit the hub serves now, only asked
+    for when the hub answers a TCP connect, because transformers otherwise retries for over a minute before
+    failing. ``fetch``: download that commit's files and return their folder (loading); otherwise return the
+    hub id (fingerprinting, which downloads nothing).
     """
     if model.startswith("package:"):
         module = model.removeprefix("package:")
@@ -56,15 +44,23 @@ def _resolve(name: str, model: str) -> tuple[str, str]:
     if model.count("/") != 1:
         raise EncoderUnavailable(name, f"{model!r} is neither an existing folder nor a hub id 'org/name'")
     try:
-        from huggingface_hub import snapshot_download
-
-        local = snapshot_download(model, local_files_only=True)
-        return local, f"{model}@{Path(local).name}"
-    except Exception:  # noqa: BLE001 - any cache miss means: go to the network
-        reason = _hub_reachable()
+        cached = hub.cached_snapshot(model)
+        if cached is not None:
+            return str(cached), f"{model}@{cached.name}"
+        reason = hub.unreachable_reason()
         if reason:
-            raise EncoderUnavailable(name, reason) from None
-        return model, f"{model}@latest"
+            raise EncoderUnavailable(name, reason)
+        commit = hub.current_commit(model)
+        # The commit looked up above is the one downloaded and loaded: the fingerprint names what is used.
+        return (str(hub.download(model, commit)) if fetch else model), f"{model}@{commit}"
+    except EncoderUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unknown repository, a refusal, a dropped connection: one line
+        raise EncoderUnavailable(name, _one_line(exc)) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
 
 
 def _modules():
@@ -81,19 +77,23 @@ def describe(
 ) -> tuple[dict, str]:
     """Return (spec, fingerprint) without loading the model: the shape every encoder kind's describe has.
 
+    A hub model's fingerprint includes its commit: the cached one, else the one the hub serves now (one API
+    call, no download), which is the commit that loading it then downloads.
+
     Raises:
-        EncoderUnavailable: bad pooling, missing folder or package, or an uncached hub model with no network.
+        EncoderUnavailable: bad pooling, missing folder or package, an uncached hub model with no network, or
+            one the hub does not have.
     """
-    return _described(name, model, pooling, max_seq_length)[1:]
+    return _described(name, model, pooling, max_seq_length, fetch=False)[1:]
 
 
 def _described(
-    name: str, model: str, pooling: str | None, max_seq_length: int | None
+    name: str, model: str, pooling: str | None, max_seq_length: int | None, *, fetch: bool
 ) -> tuple[str, dict, str]:
-    """(what to load, spec, fingerprint): :func:`describe` plus the resolved path or hub id."""
+    """(what to load, spec, fingerprint): :func:`describe` plus the resolved path (downloaded if ``fetch``)."""
     if pooling is not None and pooling not in POOLINGS:
         raise EncoderUnavailable(name, f"pooling {pooling!r} not one of {', '.join(POOLINGS)}")
-    source, identity = _resolve(name, model)
+    source, identity = _resolve(name, model, fetch=fetch)
     spec = {
         "kind": "sentence-transformers",
         "model": model,
@@ -117,7 +117,7 @@ class SentenceTransformerEncoder:
         batch_size: int = 64,
         device: str = "cpu",
     ):
-        source, self.spec, self.fingerprint = _described(name, model, pooling, max_seq_length)
+        source, self.spec, self.fingerprint = _described(name, model, pooling, max_seq_length, fetch=True)
         try:
             from sentence_transformers import SentenceTransformer
 
@@ -129,9 +129,7 @@ class SentenceTransformerEncoder:
                 # trust_remote_code stays False: a hub model must not run code on this machine.
                 self._model = SentenceTransformer(source, device=device, trust_remote_code=False)
         except Exception as exc:  # noqa: BLE001 - every loader failure becomes one clear line
-            raise EncoderUnavailable(
-                name, f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:200]}"
-            ) from exc
+            raise EncoderUnavailable(name, _one_line(exc)) from exc
         if max_seq_length:
             self._model.max_seq_length = max_seq_length
         self.name, self.batch_size = name, batch_size

@@ -1,4 +1,4 @@
-"""Training examples for the three SimCSE objectives, built from Tatoeba without leaking evaluation text.
+"""Training examples for every objective, built from Tatoeba without leaking evaluation text.
 
 Every random choice (which pairs, which noise, which level) is drawn from one explicit
 ``numpy.random.Generator``, so the same seed always yields the same example list in the same order.
@@ -21,7 +21,14 @@ from core.training.splits import Split, drop_leaking_pairs, forbidden_texts
 log = logging.getLogger(__name__)
 
 Objective = Literal["unsup", "bitext", "noisy-bitext", "typo-contrastive", "ot-distill"]
-OBJECTIVES: tuple[str, ...] = ("unsup", "bitext", "noisy-bitext", "typo-contrastive", "ot-distill")
+OBJECTIVES: tuple[str, ...] = (
+    "unsup",
+    "bitext",
+    "noisy-bitext",
+    "typo-contrastive",
+    "ot-distill",
+    "labse-ams",
+)
 NOISY_OBJECTIVES: tuple[str, ...] = ("noisy-bitext", "typo-contrastive")
 
 # The corruptions a noisy-bitext model is trained on: one drawn uniformly per example, at a level drawn
@@ -160,6 +167,7 @@ def build_examples(
     - ``typo-contrastive``: as ``noisy-bitext`` (the same draws for the same seed), with each clean source
       sentence kept in ``clean``.
     - ``ot-distill``: as ``bitext``; the English side goes to the frozen teacher.
+    - ``labse-ams``: as ``bitext`` (the same pairs for the same seed); only the loss differs.
 
     Raises:
         ConfigError: unknown objective, or the noise library lacks a type of :data:`NOISE_TYPES`.
@@ -174,7 +182,7 @@ def build_examples(
         return Examples(texts, list(texts), [seen[t] for t in texts])
     langs = [t[0] for t in triples]
     english = [t[2] for t in triples]
-    if objective in ("bitext", "ot-distill"):
+    if objective in ("bitext", "ot-distill", "labse-ams"):
         return Examples([t[1] for t in triples], english, langs)
     noisy, used = _corrupt(triples, rng, seed)
     clean = [t[1] for t in triples] if objective == "typo-contrastive" else None

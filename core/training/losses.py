@@ -1,8 +1,11 @@
-"""Losses of the objectives beyond plain SimCSE: typo-contrastive and optimal-transport distillation.
+"""Losses of the objectives beyond plain SimCSE: LaBSE's additive margin, typo-contrastive and OT distillation.
 
 Both are ``torch.nn.Module`` s with the sentence-transformers loss contract ``loss(features, labels)``, where
 ``features`` is one tokenised batch per dataset column, so the same trainer runs every objective.
 
+* :class:`AdditiveMarginRankingLoss` is LaBSE's (Feng et al. 2022, arXiv 2007.01852) bidirectional in-batch
+  translation ranking loss with additive margin softmax (Yang et al. 2019, arXiv 1902.08564): the margin ``m``
+  is subtracted from each positive's cosine before the softmax, in both directions.
 * :class:`TypoContrastiveLoss` carries Sidiropoulos & Kanoulas (SIGIR 2022, arXiv 2205.02303) to
   cross-lingual retrieval: bitext InfoNCE between each *noisy* source sentence and its English side, plus
   ``typo_weight`` times an InfoNCE that pulls each clean source sentence toward its own noisy copy (the other
@@ -34,6 +37,33 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, scale: float, symmetric: bool = T
     """
     a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
     logits = scale * a @ b.T
+    target = torch.arange(len(a), device=a.device)
+    loss = F.cross_entropy(logits, target)
+    if symmetric:
+        loss = (loss + F.cross_entropy(logits.T, target)) / 2
+    return loss
+
+
+def additive_margin_ranking(
+    a: torch.Tensor, b: torch.Tensor, scale: float, margin: float, symmetric: bool = True
+) -> torch.Tensor:
+    """LaBSE's in-batch translation ranking loss with additive margin softmax, ``a[i]`` and ``b[i]`` positives.
+
+    With ``phi = cos``, the a->b loss is ``-mean_i log(exp(s (phi(a_i, b_i) - m)) / (exp(s (phi(a_i, b_i) - m))
+    + sum_{j != i} exp(s phi(a_i, b_j))))``; the b->a loss is the same on the transposed score matrix (the
+    margin stays on the positives); ``symmetric`` averages the two.
+
+    Guarantees: with ``margin = 0`` it equals :func:`info_nce` with the same ``scale`` (the symmetric InfoNCE
+    the ``bitext`` objective trains with), so the two objectives differ only by the margin.
+
+    Example:
+        >>> x = torch.eye(2)
+        >>> round(float(additive_margin_ranking(x, x, scale=1.0, margin=0.0)), 4)  # log(1 + e^-1)
+        0.3133
+    """
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    cos = a @ b.T
+    logits = scale * (cos - margin * torch.eye(len(a), dtype=cos.dtype, device=cos.device))
     target = torch.arange(len(a), device=a.device)
     loss = F.cross_entropy(logits, target)
     if symmetric:
@@ -119,6 +149,19 @@ def content_mask(features: dict, prefix_tokens: int) -> torch.Tensor:
     return mask
 
 
+class AdditiveMarginRankingLoss(nn.Module):
+    """Columns: (source, English), both through ``model`` (LaBSE's shared-weight dual encoder); see
+    :func:`additive_margin_ranking`."""
+
+    def __init__(self, model, scale: float = 20.0, margin: float = 0.3):
+        super().__init__()
+        self.model, self.scale, self.margin = model, scale, margin
+
+    def forward(self, features, labels=None) -> torch.Tensor:
+        source, english = (self.model(f)["sentence_embedding"] for f in features)
+        return additive_margin_ranking(source, english, self.scale, self.margin)
+
+
 class TypoContrastiveLoss(nn.Module):
     """Columns: (noisy source, English, clean source). See the module docstring."""
 
@@ -162,8 +205,12 @@ class OTDistillLoss(nn.Module):
     def forward(self, features, labels=None) -> torch.Tensor:
         source, english = features
         out = self.model(source)
+        teacher = self._teacher
+        device = out["sentence_embedding"].device
+        if next(teacher.parameters()).device != device:  # the trainer moves the student only (e.g. to CUDA)
+            teacher.to(device)
         with torch.no_grad():
-            ref = self._teacher(english)
+            ref = teacher(english)
         loss = self.ot_weight * ot_alignment_cost(
             out["token_embeddings"],
             content_mask(source, self.prefix_tokens),

@@ -1,8 +1,10 @@
-"""Training dual encoders from a trainable base (MiniLM, e5-small-torch...): five objectives, one trainer.
+"""Training dual encoders from a trainable base (MiniLM, e5-small-torch...): six objectives, one trainer.
 
 * ``unsup``, ``bitext``, ``noisy-bitext`` (SimCSE): sentence-transformers' multiple-negatives ranking loss,
   SimCSE's InfoNCE with in-batch negatives ``-log softmax(cos(a_i, p_j) / temperature)_{j=i}``; the bitext
   objectives add the reverse direction (English -> non-English) with its own softmax.
+* ``labse-ams``: LaBSE's bidirectional translation ranking loss with additive margin softmax, on the same
+  pairs, scale and pooling as ``bitext``, so the margin is the only difference (see :mod:`core.training.losses`).
 * ``typo-contrastive`` and ``ot-distill``: see :mod:`core.training.losses`. ``ot-distill`` trains an
   asymmetric dual encoder: the student encodes queries, the frozen base (the teacher) encodes documents.
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -53,6 +56,8 @@ DEFAULT_MAX_PAIRS = 20_000
 DEFAULT_MAX_SEQ_LENGTH = 32
 DEFAULT_LEARNING_RATE = 1e-4
 TEMPERATURE = 0.05  # SimCSE's; scale = 1 / temperature = 20
+MARGIN = 0.3  # labse-ams: LaBSE's additive margin (Feng et al. 2022; Yang et al. 2019)
+MAX_SEED = 2**32 - 1  # numpy's and torch's seeds are 32-bit here; refuse larger ones before any work
 PARTIAL_CARD = MODEL_CARD + ".partial"  # a card not yet published: the registry ignores it
 
 
@@ -87,6 +92,9 @@ class TrainConfig:
     ot_epsilon: float = 0.05  # ot-distill: Sinkhorn's entropic regularisation (costs are 1 - cosine)
     ot_iterations: int = 50
     ot_sentence_weight: float = 1.0  # ot-distill: weight of the student-source / teacher-English InfoNCE
+    margin: float = MARGIN  # labse-ams: additive margin on the positive's cosine
+    # "auto": CUDA when torch sees a GPU, else the CPU (the default path on the machines this runs on).
+    device: str = "auto"
     data_dir: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +113,24 @@ class TrainConfig:
             raise ConfigError("typo_weight and ot_sentence_weight must be >= 0 and ot_epsilon > 0")
         if int(self.ot_iterations) < 1:
             raise ConfigError(f"ot_iterations must be >= 1, got {self.ot_iterations}")
+        # NaN fails every comparison above; infinities must be refused too (an infinite learning rate or
+        # weight trains a model whose vectors are NaN).
+        for key in (
+            "learning_rate",
+            "temperature",
+            "typo_weight",
+            "ot_epsilon",
+            "ot_sentence_weight",
+            "margin",
+        ):
+            if not math.isfinite(float(getattr(self, key))):
+                raise ConfigError(f"{key} must be a finite number, got {getattr(self, key)}")
+        if not 0 <= self.margin < 2:
+            raise ConfigError(f"margin must be in [0, 2) (a cosine margin), got {self.margin}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED):
+            raise ConfigError(f"seed must be a whole number in [0, {MAX_SEED}], got {self.seed}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"model name {self.name!r} must be a plain folder name")
 
@@ -182,11 +208,13 @@ def prompt_tokens(model, prompt: str) -> int:
 def _loss(model, config: TrainConfig, prompt: str):
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from core.training.losses import OTDistillLoss, TypoContrastiveLoss
+    from core.training.losses import AdditiveMarginRankingLoss, OTDistillLoss, TypoContrastiveLoss
 
     scale = 1.0 / config.temperature
     if config.objective == "unsup":
         return MultipleNegativesRankingLoss(model, scale=scale)
+    if config.objective == "labse-ams":
+        return AdditiveMarginRankingLoss(model, scale=scale, margin=config.margin)
     if config.objective == "typo-contrastive":
         return TypoContrastiveLoss(model, scale=scale, typo_weight=config.typo_weight)
     if config.objective == "ot-distill":
@@ -219,6 +247,16 @@ def loss_card(config: TrainConfig) -> dict:
         return {
             "formula": f"symmetric InfoNCE({side}, English), temperature {t}",
             "source": "cross-lingual SimCSE",
+        }
+    if config.objective == "labse-ams":
+        return {
+            "formula": f"bidirectional in-batch translation ranking with additive margin softmax: mean of "
+            f"CE(s * (cos(source, English) - m * I)) over both directions, s = {1 / t:g}, m = {config.margin}",
+            "margin": config.margin,
+            "scale": 1 / t,
+            "pooling": "the base's (mean for e5-small-torch), as at inference",
+            "source": "LaBSE, Feng et al. 2022 (arXiv 2007.01852); additive margin softmax, Yang et al. 2019 "
+            "(arXiv 1902.08564)",
         }
     if config.objective == "typo-contrastive":
         return {
@@ -350,8 +388,8 @@ def train_simcse(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=out.parent))
     try:
-        base_fp = _train_into(config, tmp, examples, rows, progress)
-        _write_card(config, tmp, base_fp, kind, data, examples, rows, t0)
+        base_fp, device = _train_into(config, tmp, examples, rows, progress)
+        _write_card(config, tmp, base_fp, kind, data, examples, rows, t0, device)
         _publish(tmp, out, overwrite)
     finally:
         if tmp.exists():
@@ -360,11 +398,29 @@ def train_simcse(
     return out
 
 
-def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) -> str:
-    """Train and save the model's weights into the staging folder ``tmp``; return the base's fingerprint."""
+def training_device(requested: str = "auto") -> str:
+    """``"cuda"`` when ``requested`` is ``"auto"`` and torch sees a GPU (or ``"cuda"`` is asked for), else ``"cpu"``.
+
+    Raises:
+        ConfigError: ``"cuda"`` asked for where torch sees no GPU.
+    """
+    import torch
+
+    if requested == "cpu":
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if requested == "cuda":
+        raise ConfigError("device cuda asked for, but torch sees no GPU here")
+    return "cpu"
+
+
+def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) -> tuple[str, str]:
+    """Train and save the model's weights into the staging folder ``tmp``; return (base fingerprint, device)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
+    device = training_device(config.device)
     with (
         _deterministic(config.seed, config.threads),
         tempfile.TemporaryDirectory(prefix="simcse-trainer-") as scratch,
@@ -396,7 +452,7 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
             save_strategy="no",
             logging_strategy="no",
             report_to="none",
-            use_cpu=True,
+            use_cpu=device == "cpu",
             disable_tqdm=not progress,
         )
         trainer = SentenceTransformerTrainer(
@@ -407,12 +463,13 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
         )
         trainer.train()
         model.max_seq_length = inference_length
+        model.to("cpu")  # saved weights are device-free; inference here runs on the CPU
         model.save(str(tmp))
-    return base_fp
+    return base_fp, device
 
 
 def _write_card(
-    config: TrainConfig, tmp: Path, base_fp: str, kind: str, data, examples, rows, t0: float
+    config: TrainConfig, tmp: Path, base_fp: str, kind: str, data, examples, rows, t0: float, device: str
 ) -> None:
     """Write the not-yet-published card (:data:`PARTIAL_CARD`) into the staging folder."""
     card = {
@@ -429,6 +486,9 @@ def _write_card(
         "seed": config.seed,
         "steps": config.steps,
         "batch_size": config.batch_size,
+        # The budget every objective of a base shares (core.training.defaults): training pairs seen.
+        "pairs_seen": config.steps * config.batch_size,
+        "device": device,
         "temperature": config.temperature,
         "learning_rate": config.learning_rate,
         "warmup_ratio": config.warmup_ratio,
@@ -466,6 +526,7 @@ def _describe(config: TrainConfig) -> str:
         "noisy-bitext": "cross-lingual SimCSE on translation pairs with noisy non-English sides",
         "typo-contrastive": "typo-contrastive training (noisy bitext InfoNCE + clean-to-noisy InfoNCE)",
         "ot-distill": "OPTICAL-style optimal-transport distillation (student queries, teacher documents)",
+        "labse-ams": "LaBSE's objective (bidirectional translation ranking, additive margin softmax)",
     }[config.objective]
     return f"{config.base} + {what}; {len(config.split.train_langs)} training languages; trained here"
 

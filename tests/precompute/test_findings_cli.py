@@ -53,12 +53,12 @@ def test_background_stores_findings_after_each_step(tmp_path, data_dir, monkeypa
 
     # No training here (minutes per model): the base's "trained models" are none, so each step only runs cells.
     monkeypatch.setattr(core.training, "default_model_names", lambda base: {})
-    monkeypatch.setattr(core.training, "train_all_missing", lambda base, progress=True: [])
+    monkeypatch.setattr(core.training, "train_all_missing", lambda base, progress=True, seeds=(0,): [])
     statuses = []
     monkeypatch.setattr(bg, "write_status", lambda db, stage, *a, **k: statuses.append(stage))
     grid, db = tmp_path / "g.toml", tmp_path / "r.duckdb"
     grid.write_text(GRID.replace('mode = ["pair", "pooled"]', 'mode = ["pair"]'), encoding="utf-8")
-    assert bg.run_background(grid, db, bases=("muse3",)) == 0
+    assert bg.run_background(grid, db, bases=("minilm",)) == 0
     assert statuses.count("findings") >= 2 and statuses[-1] == "done"  # after each of the two steps
     with connect(db, read_only=True) as conn:
         assert stored_findings(conn, "tatoeba", "pair") is not None

@@ -94,3 +94,84 @@ def test_content_mask_drops_specials_prompt_and_padding():
     features = {"attention_mask": torch.tensor([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0, 0]])}
     mask = content_mask(features, prefix_tokens=2)
     assert mask.tolist() == [[0, 0, 0, 1, 1, 0, 0], [1, 1, 1, 1, 0, 0, 0]]
+
+
+# --- labse-ams: LaBSE's additive margin softmax ---------------------------------------------------------------
+
+
+def _ce(logits: list[float], target: int) -> float:
+    """Cross-entropy of one row, by hand: log(sum exp) - the target's logit."""
+    return math.log(sum(math.exp(x) for x in logits)) - logits[target]
+
+
+def _ams_by_hand(cos: list[list[float]], scale: float, margin: float) -> float:
+    """The bidirectional loss written out: the margin comes off each positive, rows then columns."""
+    n = len(cos)
+    shifted = [[scale * (cos[i][j] - (margin if i == j else 0.0)) for j in range(n)] for i in range(n)]
+    forward = sum(_ce(shifted[i], i) for i in range(n)) / n
+    backward = sum(_ce([shifted[i][j] for i in range(n)], j) for j in range(n)) / n
+    return (forward + backward) / 2
+
+
+# b's rows are unit vectors, so cos(a_i, b_j) = a_i . b_j with a the identity.
+B2 = [[1.0, 0.0], [0.6, 0.8]]  # cosines [[1, .6], [0, .8]]
+B3 = [[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.6, 0.8]]  # [[1, .6, 0], [0, .8, .6], [0, 0, .8]]
+
+
+def test_additive_margin_loss_on_a_2x2_batch_equals_the_hand_computed_value():
+    from core.training.losses import additive_margin_ranking
+
+    a, b = torch.eye(2), torch.tensor(B2)
+    # By hand, scale 1, margin 0.3: rows [0.7, 0.6] and [0, 0.5], columns [0.7, 0] and [0.6, 0.5].
+    hand = (
+        (math.log1p(math.exp(-0.1)) + math.log1p(math.exp(-0.5))) / 2
+        + (math.log1p(math.exp(-0.7)) + math.log1p(math.exp(0.1))) / 2
+    ) / 2
+    assert float(additive_margin_ranking(a, b, scale=1.0, margin=0.3)) == pytest.approx(hand, abs=1e-6)
+    # Margin off: rows [1, .6], [0, .8]; columns [1, 0], [.6, .8].
+    off = (
+        (math.log1p(math.exp(-0.4)) + math.log1p(math.exp(-0.8))) / 2
+        + (math.log1p(math.exp(-1.0)) + math.log1p(math.exp(-0.2))) / 2
+    ) / 2
+    assert float(additive_margin_ranking(a, b, scale=1.0, margin=0.0)) == pytest.approx(off, abs=1e-6)
+    assert hand > off  # the margin makes every positive harder to rank first
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.3])
+@pytest.mark.parametrize("scale", [1.0, 20.0])
+def test_additive_margin_loss_on_a_3x3_batch_equals_the_hand_computed_value(margin, scale):
+    from core.training.losses import additive_margin_ranking
+
+    cos = [[sum(x * y for x, y in zip(ai, bj, strict=True)) for bj in B3] for ai in torch.eye(3).tolist()]
+    got = float(additive_margin_ranking(torch.eye(3), torch.tensor(B3), scale=scale, margin=margin))
+    assert got == pytest.approx(_ams_by_hand(cos, scale, margin), rel=1e-5, abs=1e-6)
+
+
+def test_margin_zero_is_the_symmetric_infonce_the_bitext_objective_trains_with():
+    """With m = 0 and the same scale, labse-ams is exactly bitext's loss: sentence-transformers'
+    MultipleNegativesRankingLoss in both directions, one softmax each (what core.training.simcse builds)."""
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from core.training.losses import additive_margin_ranking
+
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 8, generator=gen), torch.randn(5, 8, generator=gen)
+    mnrl = MultipleNegativesRankingLoss(
+        torch.nn.Identity(),
+        scale=20.0,
+        directions=("query_to_doc", "doc_to_query"),
+        partition_mode="per_direction",
+    )
+    bitext = float(mnrl.compute_loss_from_embeddings([a, b], None))
+    assert float(additive_margin_ranking(a, b, scale=20.0, margin=0.0)) == pytest.approx(bitext, rel=1e-6)
+    assert float(info_nce(a, b, scale=20.0)) == pytest.approx(bitext, rel=1e-6)
+    assert float(additive_margin_ranking(a, b, scale=20.0, margin=0.3)) > bitext
+
+
+def test_additive_margin_loss_trains_both_sides_of_the_shared_encoder():
+    from core.training.losses import additive_margin_ranking
+
+    a = torch.eye(3).requires_grad_(True)
+    b = torch.tensor(B3).requires_grad_(True)
+    additive_margin_ranking(a, b, scale=20.0, margin=0.3).backward()
+    assert a.grad.abs().sum() > 0 and b.grad.abs().sum() > 0

@@ -37,6 +37,8 @@ RUNS = {
     "tiny-optical": ("ot-distill", 0),
     "tiny-optical-again": ("ot-distill", 0),
     "tiny-optical-seed1": ("ot-distill", 1),
+    "tiny-labse": ("labse-ams", 0),
+    "tiny-labse-m0": ("labse-ams", 0, {"margin": 0.0}),
 }
 
 
@@ -50,8 +52,9 @@ def models(tmp_path_factory, data_dir):
     root = private_models_dir(tmp_path_factory.mktemp("e5models"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CLIR_MODELS_DIR", str(root))
-        for name, (objective, seed) in RUNS.items():
-            config = recipe_config("e5-small-torch", objective, name, SPLIT, seed=seed, **TINY)
+        for name, (objective, seed, *extra) in RUNS.items():
+            fields = {**TINY, **(extra[0] if extra else {})}
+            config = recipe_config("e5-small-torch", objective, name, SPLIT, seed=seed, **fields)
             train_simcse(config, root / name, progress=False)
         yield root
 
@@ -89,6 +92,23 @@ def test_new_objectives_reload_and_encode_unit_vectors_deterministically(in_mode
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
     np.testing.assert_array_equal(first, again)  # same seed, same weights, same vectors
     assert np.abs(first - other_seed).max() > 1e-3  # the seed matters
+
+
+def test_labse_objective_card_names_its_loss_margin_and_budget(in_models):
+    card = _card(in_models, "tiny-labse")
+    assert card["objective"] == "labse-ams" and card["loss"]["margin"] == 0.3 and card["loss"]["scale"] == 20
+    assert "additive margin" in card["loss"]["formula"] and "2007.01852" in card["loss"]["source"]
+    assert card["pairs_seen"] == TINY["steps"] * TINY["batch_size"] and card["device"] == "cpu"
+    assert registry()["tiny-labse"]["kind"] == "e5-torch"  # a symmetric shared-weight dual encoder
+
+
+def test_labse_objective_differs_from_bitext_by_the_margin_alone(in_models):
+    """Same seed, pairs, batches, scale and pooling: with margin 0 the model is bitext's; with 0.3 it is not."""
+    bitext = load_encoder("tiny-bitext-e5").encode(PROBE)
+    margin0 = load_encoder("tiny-labse-m0").encode(PROBE)
+    labse = load_encoder("tiny-labse").encode(PROBE)
+    np.testing.assert_allclose(margin0, bitext, atol=1e-5)
+    assert np.abs(labse - bitext).max() > 1e-3
 
 
 def test_embedding_matrix_stays_frozen_and_the_rest_trains(in_models):
@@ -189,3 +209,16 @@ def test_live_search_uses_the_student_for_the_query_and_the_teacher_for_document
     all_scores = all_scores[0]
     np.testing.assert_allclose(all_scores, teacher.encode(docs) @ student.encode([text])[0], atol=1e-5)
     assert np.abs(all_scores - teacher.encode(docs) @ teacher.encode([text])[0]).max() > 1e-3
+
+
+def test_recipe_table_is_read_from_the_cards(in_models):
+    from core.training.cards import read_cards, recipe_markdown
+
+    table = recipe_markdown(read_cards(in_models))
+    assert (
+        "| `tiny-labse` | e5-small-torch | labse-ams | 0 | 2 x 8 = 16 | 0.001 | 24 | yes | margin 0.3, scale 20 |"
+        in table
+    )
+    assert (
+        "| `tiny-typo-seed1` | e5-small-torch | typo-contrastive | 1 |" in table and "typo weight 1" in table
+    )
