@@ -2,13 +2,16 @@
 
     python benchmarks/readme_results.py --db results/demo.duckdb [--png docs/results.png]
 
-Pair mode, seed 0. The research answer comes from ``core.research.research_answer`` (the dashboard's
+Pair mode, noise seed 0. The research answer comes from ``core.research.research_answer`` (the dashboard's
 Findings page shows the same numbers): relative drop = 1 - MRR(level) / MRR(clean) with a 95% paired
 bootstrap over queries (1000 resamples, seed 0); paired randomization tests (10,000 permutations) of each
-model against ``e5-small`` and against ``simcse-bitext-e5``, Holm-corrected over every test against the same
-reference. A resource group pools the queries of its languages. Low-resource = Joshi class <= 2,
-high-resource = class >= 4 (data/languages.csv). LaBSE's figures are published clean accuracy@1 (MTEB
-re-run, data/published/), not measured here.
+model against ``e5-small``, ``simcse-bitext-e5``, ``labse-e5`` (LaBSE's objective on the same base) and
+``labse`` (LaBSE itself, where the database has it), Holm-corrected over every test against the same
+reference. Training seeds ``NAME-s1``, ``NAME-s2``, ... are averaged into ``NAME``'s row (every table here
+has one row per family), with hierarchical bootstrap intervals and tests (``core.metrics.hierarchical``). A
+resource group pools the queries of its languages. Low-resource = Joshi class <= 2, high-resource = class
+>= 4 (data/languages.csv). LaBSE's published clean accuracy@1 (MTEB re-run, data/published/) is kept as a
+labelled row; it is not measured here.
 """
 
 from __future__ import annotations
@@ -27,24 +30,32 @@ from core.languages import published_reference  # noqa: E402
 from core.metrics import mrr as mean_rr  # noqa: E402
 from core.metrics import relative_drop_ci  # noqa: E402
 from core.research import (  # noqa: E402
+    COMPARATORS,
+    PUBLISHED_LABSE,
+    TRAINED_PREFIXES,
+    comparison_headlines,
     headlines,
     research_answer,
     resource_groups,
     robustness_markdown,
+    seeds_text,
     significance_marks,
+    training_seed,
 )
 from core.store import connect  # noqa: E402
 from core.store import queries as q  # noqa: E402
 
 ORDER = [
-    "e5-small", "e5-small-torch", "simcse-unsup-e5", "simcse-bitext-e5", "simcse-noisy-e5", "typo-e5",
-    "optical-e5", "muse3", "minilm",
-]  # then other trained models, alphabetically  # fmt: skip
+    "e5-small", "e5-small-torch", "simcse-unsup-e5", "simcse-bitext-e5", "simcse-noisy-e5", "labse-e5",
+    "labse", "typo-e5", "optical-e5", "muse3", "minilm",
+]  # then other trained models, alphabetically (model families: training seeds are averaged)  # fmt: skip
 LEVELS = (0.1, 0.2)
 
 
 def _order(encoders) -> list[str]:
-    return [e for e in ORDER if e in set(encoders)] + sorted(set(encoders) - set(ORDER))
+    """The model families of ``encoders`` (``NAME-s<k>`` is a training seed of ``NAME``), in README order."""
+    families = {training_seed(e)[0] for e in encoders}
+    return [e for e in ORDER if e in families] + sorted(families - set(ORDER))
 
 
 def _fmt(e) -> str:
@@ -90,6 +101,12 @@ def main() -> None:
         .rename("mrr")
         .reset_index()
     )
+    # One row per family, as in the research answer: the mean over training seeds of each seed's MRR.
+    mrr = (
+        mrr.assign(encoder=mrr.encoder.map(lambda e: training_seed(e)[0]))
+        .groupby(["encoder", "corpus", "lang", "noise", "level"], as_index=False)["mrr"]
+        .mean()
+    )
     published = published_reference()
     low = sorted(c for c, g in group.items() if g == "low")
     high = sorted(c for c, g in group.items() if g == "high")
@@ -103,14 +120,14 @@ def main() -> None:
     )
     c = c[cols]
     c["mean low"], c["mean high"] = c[low].mean(axis=1), c[high].mean(axis=1)
-    pub = pd.DataFrame([{**{k: published.get(k, np.nan) for k in cols}}], index=["LaBSE (published acc@1)"])
+    pub = pd.DataFrame([{**{k: published.get(k, np.nan) for k in cols}}], index=[PUBLISHED_LABSE])
     pub["mean low"], pub["mean high"] = pub[low].mean(axis=1), pub[high].mean(axis=1)
     print(pd.concat([c, pub]).round(3).to_markdown() + "\n")
     print(f"Low-resource: {', '.join(low)}; high-resource: {', '.join(high)}.\n")
 
     answer = research_answer(rows, {"low": low, "high": high}, encoders=encoders)
     print("### The research answer: relative MRR drop under noise, by resource group\n")
-    for sentence in headlines(answer).values():
+    for sentence in [*comparison_headlines(answer).values(), *headlines(answer).values()]:
         print(f"- {sentence}")
     print(
         "\nClean MRR and relative drop (95% paired bootstrap CI). Marks: Holm-corrected paired randomization "
@@ -118,6 +135,7 @@ def main() -> None:
         "▽ lower); a lower drop is more robust. Encoders at the floor (clean MRR < 0.3) are not tested.\n"
     )
     print(_research_table(answer, {"low": low, "high": high}))
+    print("\n" + _models_note(answer))
     tests = answer.tests
     counts = tests.groupby(["reference", "group"])["significant"].agg(["sum", "count"])
     print("\nPaired tests significant after Holm (the marks above): " + "; ".join(
@@ -152,9 +170,29 @@ def _research_table(answer, groups: dict[str, list[str]]) -> str:
     for group, langs in groups.items():
         ref = [published[x] for x in langs if x in published]
         if ref:
-            lines.append(f"| LaBSE (published acc@1, not measured) | {group} | {np.mean(ref):.3f} (mean of "
-                         f"{len(ref)}) | {blanks} |")  # fmt: skip
+            lines.append(f"| {PUBLISHED_LABSE} | {group} | {np.mean(ref):.3f} (mean of {len(ref)}) | "
+                         f"{blanks} |")  # fmt: skip
     return "\n".join(lines)
+
+
+def _models_note(answer) -> str:
+    """What the comparators are and how many training seeds each row averages (1 training seed: the
+    intervals and tests cover the sampling of queries only)."""
+    rob = answer.robustness
+    about = [f"`{enc}`: {text}" for enc, text in COMPARATORS.items() if enc in set(rob.encoder)]
+    trained = rob[rob.encoder.str.startswith(TRAINED_PREFIXES) & (rob.seeds > 0)]
+    seeds = trained.groupby("encoder", sort=False)["seeds"].max()
+    by_count = {k: [e for e, v in seeds.items() if v == k] for k in sorted(set(seeds))}
+    counts = "; ".join(
+        f"{seeds_text(int(k))}: {', '.join(f'`{e}`' for e in encs)}" for k, encs in by_count.items()
+    )
+    note = " · ".join(about) + ". " if about else ""
+    if counts:
+        note += (f"Training seeds per trained model ({counts}). A row of several seeds is the mean over them, "
+                 "with hierarchical bootstrap intervals and tests (seeds, then queries); with 1 training seed the "
+                 "intervals and tests cover the sampling of queries only, not the spread between training "
+                 "runs.")  # fmt: skip
+    return note
 
 
 def _chart(mrr: pd.DataFrame, group: dict, encoders: list[str], published: dict, png: str) -> None:
@@ -180,7 +218,7 @@ def _chart(mrr: pd.DataFrame, group: dict, encoders: list[str], published: dict,
             ref = [published[lg] for lg in langs if lg in published]
             if ref:
                 ax.scatter([0], [np.mean(ref)], marker="*", s=160, color="black", zorder=5,
-                           label="LaBSE, published clean acc@1 (not measured)")  # fmt: skip
+                           label=PUBLISHED_LABSE)  # fmt: skip
             ax.set_title(f"{grp}-resource ({', '.join(sorted(langs))}): {noise}", fontsize=9)
             ax.set_xlabel("noise level")
             ax.grid(alpha=0.3)

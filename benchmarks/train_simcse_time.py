@@ -61,6 +61,13 @@ def main() -> int:
     p.add_argument("--langs", nargs="+", help="default: evaluation + dev languages of the default split")
     p.add_argument("--no-train", action="store_true", help="only evaluate what is in --models-dir")
     p.add_argument("--max-queries", type=int, default=300, help="first N queries per language (0: all)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="time N steps of each model instead of the recipe's and project the recipe's time as "
+        "time(N) x recipe steps / N (an upper bound: fixed costs such as loading are scaled up too); "
+        "no evaluation (the models are not the recipe's)",
+    )
     args = p.parse_args()
     from core.paths import private_models_dir
 
@@ -80,7 +87,8 @@ def main() -> int:
 
         load_trainable(args.base, 40)  # builds the e5 port on first use: not training time
         t0 = time.perf_counter()
-        trained = train_all_missing(args.base, progress=True)
+        short = {"steps": args.steps} if args.steps else {}
+        trained = train_all_missing(args.base, progress=True, **short)
         total = time.perf_counter() - t0
         for path in trained:
             card = json.loads((path / MODEL_CARD).read_text(encoding="utf-8"))
@@ -93,6 +101,19 @@ def main() -> int:
         budget = BUDGET_S.get(args.base)
         print(f"total wall time {total:.1f}s for {len(trained)} models"
               + (f" (budget {budget}s for all {len(names)})" if budget else ""))  # fmt: skip
+        if args.steps:
+            from core.training.defaults import recipe
+
+            projected = 0.0
+            for path in trained:
+                card = json.loads((path / MODEL_CARD).read_text(encoding="utf-8"))
+                full = recipe(args.base, card["objective"]).get("steps", card["steps"])
+                projected += card["train_seconds"] * full / args.steps
+                print(f"{card['name']:<26} projected {card['train_seconds'] * full / args.steps:7.1f}s "
+                      f"for the recipe's {full} steps")  # fmt: skip
+            print(f"projected total {projected:.1f}s = {projected / 60:.1f} min (an upper bound)"
+                  + (f"; budget {budget}s" if budget else ""))  # fmt: skip
+            return 0
     langs = args.langs or list(split.eval_langs + split.dev_langs)
     encoders = [args.base] + [n for n in names.values() if (root / n / MODEL_CARD).is_file()]
     table = clean_mrr(encoders, langs, args.max_queries or None)

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEED = 0  # the answer reads seed-0 cells (see core.research)
-PAYLOAD_FORMAT = 1
+PAYLOAD_FORMAT = 2  # 2: training-seed families (robustness seeds, members; tests seeds, reference_seeds)
 RANK_COLUMNS = ("corpus", "encoder", "lang", "noise", "level", "qid", "rank")
 Groups = dict[str, list[str]]
 Target = tuple[str, str, str | None]  # (dataset, mode, corpus or None for every corpus of the mode)

@@ -10,6 +10,12 @@ from core.metrics.curves import (
     curve_bands,
     level_at_half,
 )
+from core.metrics.hierarchical import (
+    hierarchical_drop_ci,
+    hierarchical_drop_difference,
+    hierarchical_mean_ci,
+    hierarchical_mean_difference,
+)
 from core.metrics.mrr import mrr
 from core.metrics.recall import recall_at
 from core.metrics.significance import (
@@ -32,6 +38,10 @@ __all__ = [
     "cluster_bands",
     "cluster_bands_batch",
     "curve_bands",
+    "hierarchical_drop_ci",
+    "hierarchical_drop_difference",
+    "hierarchical_mean_ci",
+    "hierarchical_mean_difference",
     "holm",
     "level_at_half",
     "mean_ci",

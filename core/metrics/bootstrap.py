@@ -90,6 +90,11 @@ def relative_drop_ci(
     c, x = per_query(clean_ranks, metric), per_query(noisy_ranks, metric)
     if len(c) != len(x):
         raise ValueError(f"clean and noisy ranks differ in length ({len(c)} vs {len(x)})")
+    return _drop_ci(c, x, n_boot, alpha, seed)
+
+
+def _drop_ci(c: np.ndarray, x: np.ndarray, n_boot: int, alpha: float, seed: int) -> Estimate:
+    """Kernel of :func:`relative_drop_ci` on per-query values of equal length (no checks)."""
     n = len(c)
     if n == 0 or c.mean() == 0:
         return Estimate(float("nan"), float("nan"), float("nan"), n)

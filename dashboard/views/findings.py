@@ -1,7 +1,9 @@
 """Findings: the research answer for the current database, generated from its per-query ranks.
 
-Which encoder breaks least under typos, on low- and high-resource languages: one generated sentence per
-resource group, the robustness table (clean MRR and relative drops with 95% paired bootstrap intervals) with
+How much more or less the SimCSE models lose under typos than LaBSE's objective on the same base
+(``labse-e5``) and than LaBSE itself (``labse``, where measured), and which encoder breaks least, on low- and
+high-resource languages: generated sentences per resource group, the robustness table (clean MRR and relative
+drops with 95% paired bootstrap intervals; one row per model family, training seeds averaged) with
 Holm-corrected paired tests against a reference model, the chart that tells the story, LaBSE's published
 figures as labelled markers, and the caveats that apply. The same numbers as the README's results
 (``core.research``).
@@ -18,7 +20,20 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.languages import published_reference
-from core.research import BEST, DASHBOARD_REFERENCES, FLOOR_MRR, MEAN, fmt_ci, headlines, significance_marks
+from core.research import (
+    BEST,
+    COMPARATORS,
+    DASHBOARD_REFERENCES,
+    FLOOR_MRR,
+    LABSE,
+    MEAN,
+    TRAINED_PREFIXES,
+    comparison_headlines,
+    fmt_ci,
+    headlines,
+    seeds_text,
+    significance_marks,
+)
 from dashboard import components as ui
 from dashboard import data
 from dashboard import url_state as url
@@ -40,9 +55,10 @@ def robustness_view(
 ) -> pd.DataFrame:
     """The robustness table as strings (value [CI]), with ▲/▼ where the Holm-adjusted paired test against
     ``reference`` is significant (▲ higher than the reference, ▼ lower), AUC and level at half of clean
-    where the answer has them, and LaBSE's published accuracy@1 (mean over each group's languages) as a
-    clearly labelled extra row. Most robust first within each group, floors last. ``noises`` (default all)
-    limits the drop columns to those noise types (e.g. ``(MEAN,)`` for the headline table)."""
+    where the answer has them, each row's training ``seeds`` (a family's seeds are averaged into one row),
+    and LaBSE's published accuracy@1 (mean over each group's languages) as a clearly labelled extra row. Most
+    robust first within each group, floors last. ``noises`` (default all) limits the drop columns to those
+    noise types (e.g. ``(MEAN,)`` for the headline table)."""
     marks = significance_marks(answer.tests, reference) if reference else {}
     rows = []
     # Most robust first within each group (mean drop at the highest level), floors last: the order answers
@@ -55,6 +71,7 @@ def robustness_view(
     rob = rob.sort_values(["_group", "_floor", "_drop", "encoder"])
     for r in rob.to_dict("records"):
         out = {"group": r["group"], "encoder": r["encoder"], "queries": str(int(r["n"]))}
+        out["seeds"] = str(int(r["seeds"]))  # training seeds averaged into this row
         out["clean MRR"] = fmt_ci(
             r.get("clean", np.nan), r.get("clean_low", np.nan), r.get("clean_high", np.nan)
         )
@@ -79,7 +96,7 @@ def robustness_view(
     for group, langs in (groups or {}).items():
         ref = [published[x] for x in langs if x in published]
         if ref:
-            rows.append({"group": group, "encoder": PUBLISHED_NAME, "queries": None,
+            rows.append({"group": group, "encoder": PUBLISHED_NAME, "queries": None, "seeds": None,
                          "clean MRR": f"{np.mean(ref):.3f} (mean accuracy@1 of {len(ref)} languages)"})  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -95,25 +112,31 @@ def drill_link(
     answer, groups: dict[str, list[str]], mode: str, corpus: str | None, ref_of: dict[str, str]
 ) -> Callable[[str, str, str], str | None]:
     """``(encoder, group, quantity) -> link`` to the view a number of the Findings page comes from: the
-    Degradation curves of that encoder (and the group's reference in ``ref_of``) over the group's languages pooled, seed 0, at
-    that noise type (relative to clean for drops, with the heatmap at that level); ``queries`` links to the
-    Runs page's export of those rows. Published rows and unknown groups have no link (None)."""
+    Degradation curves of that encoder (every training seed of its family) and of the group's reference in
+    ``ref_of``, over the group's languages pooled, noise seed 0, at that noise type (relative to clean for
+    drops, with the heatmap at that level); ``queries`` links to the Runs page's export of those rows.
+    Published rows and unknown groups have no link (None)."""
     noises = list(answer.noises) or [n for n, _ in answer.conditions if n != MEAN]
     first = noises[0] if noises else None
+    rob = answer.robustness
+    runs = {(r["encoder"], r["group"]): r["members"].split(", ") for r in rob.to_dict("records")
+            if isinstance(r.get("members"), str) and r["members"]}  # fmt: skip
 
     def link(encoder: str, group: str, quantity: str) -> str | None:
         if group not in groups or encoder == PUBLISHED_NAME:
             return None
         langs = groups[group]
         reference = ref_of.get(group)
-        encoders = [encoder] + ([reference] if reference and reference != encoder else [])
+        mine = runs.get((encoder, group), [encoder])
+        theirs = runs.get((reference, group), [reference]) if reference and reference != encoder else []
         if quantity == "queries":
-            return url.link("runs", mode=mode, encoders=[encoder], langs=langs, noise=noises)
+            return url.link("runs", mode=mode, encoders=mine, langs=langs, noise=noises)
         drop = _drop_tag(quantity)
         noise, level = drop if drop else (first, None)
         return url.link("curves", mode=mode, corpus=corpus, noise=first if noise == MEAN else noise,
-                        metric="MRR", encoders=encoders, langs=langs, seeds=[0], facet="all languages pooled",
-                        scale="relative to clean" if drop else "absolute", heat_level=level)  # fmt: skip
+                        metric="MRR", encoders=[*mine, *theirs], langs=langs, seeds=[0],
+                        facet="all languages pooled", scale="relative to clean" if drop else "absolute",
+                        heat_level=level)  # fmt: skip
 
     return link
 
@@ -208,9 +231,49 @@ def caveats(answer, groups: dict[str, list[str]]) -> list[str]:
     if not pre.empty:
         out.append(f"Not in XLM-R's pre-training languages (unseen by the e5 family): "
                    f"{', '.join(sorted(set(pre['lang'])))}.")  # fmt: skip
-    out.append("Trained models (`simcse-*`, `typo-*`, `optical-*`) never saw any of these languages in training "
-               "(leak-free split; see each model's card). LaBSE's figures are published accuracy@1, not "
-               "measured here, and not the same metric as MRR.")  # fmt: skip
+    out.append("Trained models (`simcse-*`, `typo-*`, `optical-*`, `labse-e5`) never saw any of these "
+               "languages in training (leak-free split; see each model's card).")  # fmt: skip
+    out += seed_caveats(rob)
+    if LABSE in set(rob["encoder"]):
+        out.append(f"`{LABSE}` is LaBSE itself, measured here like every other row. {PUBLISHED_NAME} is "
+                   "MTEB's figure on clean queries, not measured here, and not the same metric as MRR.")  # fmt: skip
+    else:
+        out.append(f"LaBSE itself (`{LABSE}`) is not measured in this database: its only figure here is "
+                   f"{PUBLISHED_NAME}, not the same metric as MRR.")  # fmt: skip
+    return out
+
+
+def seed_caveats(rob: pd.DataFrame) -> list[str]:
+    """What the training seeds of the trained models (:data:`TRAINED_PREFIXES`) allow one to say: with one
+    seed, intervals and tests cover the sampling of queries only (today's single-run caveat); with several,
+    each row is the mean over its seeds and its intervals and tests include the spread between them."""
+    trained = rob[rob["encoder"].str.startswith(TRAINED_PREFIXES) & (rob["seeds"] > 0)]
+    counts = trained.groupby("encoder", sort=False)["seeds"].max()
+    out = []
+    one = counts[counts == 1].index.tolist()
+    if one:
+        out.append(f"{seeds_text(1)}: {', '.join(one)}. Their intervals and tests cover the sampling of "
+                   "queries only, not the spread between training runs.")  # fmt: skip
+    several = counts[counts > 1]
+    if not several.empty:
+        named = ", ".join(f"{enc} ({seeds_text(int(k))})" for enc, k in several.items())
+        out.append(f"Several training seeds: {named}. `NAME-s1`, `NAME-s2`, ... are training seeds of "
+                   "`NAME`: each row is the mean over its seeds, with intervals and tests from a hierarchical "
+                   "bootstrap (seeds, then queries) that include the spread between training runs.")  # fmt: skip
+    return out
+
+
+def page_sentences(answer, link: Callable[[str, str, str], str | None] | None = None) -> dict[str, str]:
+    """The page's generated sentences, per resource group: first how the SimCSE models' drops compare with
+    LaBSE's objective and LaBSE (:func:`core.research.comparison_headlines`), then which encoder breaks least
+    and most (:func:`core.research.headlines`, numbers linked by ``link``)."""
+    compared, least = comparison_headlines(answer), headlines(answer, link=link)
+    out = {}
+    for group in dict.fromkeys([*least, *compared]):
+        if group in compared:
+            out[f"{group} vs LaBSE"] = compared[group]
+        if group in least:
+            out[group] = least[group]
     return out
 
 
@@ -232,8 +295,9 @@ def findings_report(sentences: dict[str, str], chart: go.Figure, table: pd.DataF
 def main() -> None:
     """Draw the page."""
     st.title(TITLE)
-    st.markdown("**Which encoder breaks least when queries contain typos, and where?** Generated from the "
-                "database's per-query ranks; nothing on this page is written by hand.")  # fmt: skip
+    st.markdown("**How much more or less do the SimCSE models lose than LaBSE when queries contain typos, "
+                "and which encoder breaks least, where?** Generated from the database's per-query ranks; "
+                "nothing on this page is written by hand.")  # fmt: skip
     if not ui.guard():
         return
     cond = data.read("conditions")
@@ -243,6 +307,8 @@ def main() -> None:
     sel = cond[(cond["dataset"] == dataset) & (cond["mode"] == mode)]
     with c2:
         corpus = ui.corpus_select("findings", sel)
+    if notice := data.query_set_notice(dataset=dataset, mode=mode, corpus=corpus):
+        st.warning(ui.safe(notice))  # the answer below leaves these cells out (core.store.queries)
     answer, groups = data.research(dataset, mode, corpus)
     if answer.robustness.empty:
         st.info("No clean cells for this selection yet.")
@@ -253,15 +319,16 @@ def main() -> None:
         reference = url.selectbox(
             "Significance against", refs or ["(no reference model above the floor)"], key="findings_reference",
             format_func=lambda r: f"the most robust encoder of each group ({best_of})" if r == BEST else r,
-            help="Paired randomization tests over the same queries, Holm-corrected over every comparison "
-                 "against this reference. ▲: significantly higher than the reference, ▼: lower.",
+            help="Paired tests over the same queries (randomization tests; a hierarchical bootstrap test "
+                 "where a side has several training seeds), Holm-corrected over every comparison against "
+                 "this reference. ▲: significantly higher than the reference, ▼: lower.",
         )  # fmt: skip
     reference = reference if reference in refs else None
-    st.caption(f"{dataset} · {mode} mode · seed 0 · " + " · ".join(
+    st.caption(f"{dataset} · {mode} mode · noise seed 0 · " + " · ".join(
         f"{g}-resource: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()))  # fmt: skip
     ref_of = reference_encoders(answer.tests, reference) if reference else {}
     link = drill_link(answer, groups, mode, corpus, ref_of)
-    sentences = headlines(answer, link=link)
+    sentences = page_sentences(answer, link)
     for sentence in sentences.values():
         st.markdown(sentence)
     chart = story_figure(answer, groups)
@@ -270,6 +337,13 @@ def main() -> None:
     st.subheader("Robustness table")
     view = robustness_view(answer, reference, groups, noises=(MEAN,))
     st.markdown(linked_markdown(view, link))
+    about = [
+        f"`{enc}`: {text}" for enc, text in COMPARATORS.items() if enc in set(answer.robustness["encoder"])
+    ]
+    if (view["encoder"] == PUBLISHED_NAME).any():
+        about.append(f"{PUBLISHED_NAME}: mean over the group's languages, not measured here")
+    if about:
+        st.caption(" · ".join(about))
     full = robustness_view(answer, reference, groups)
     with st.expander("Per noise type"):
         st.markdown(linked_markdown(full, link))
@@ -288,6 +362,12 @@ def main() -> None:
                "types. A resource group pools its languages' queries. ▲/▼: significantly higher/lower than the "
                "reference (Holm-adjusted p < 0.05); on a drop, ▲ means the encoder loses more. Every number links "
                "to the curves it comes from (mean drops to the first noise type's).")  # fmt: skip
+    st.caption("Training seeds: `NAME-sK` is seed K of `NAME`; a row of several seeds is the mean over them "
+               "(each seed's MRR or drop), with a hierarchical bootstrap interval (each resample draws the "
+               "seeds with replacement, then the queries, the same queries for every seed). Its paired tests "
+               "draw the queries once for both sides and each side's seeds separately; p is twice the smaller "
+               "share of resampled differences beyond 0. A row of 1 training seed gets the query bootstrap and "
+               "randomization tests alone: they say nothing of the spread between training runs.")  # fmt: skip
     with st.expander("Every paired test (Holm-adjusted p)"):
         tests = answer.tests.copy()
         st.dataframe(tests.round(4), hide_index=True, width="stretch", key="findings_tests")

@@ -150,3 +150,24 @@ def test_payload_round_trips_floats_exactly_nan_and_inf_included():
     assert back.robustness["mixed"].tolist()[:2] == ["s", None] and np.isnan(back.robustness["mixed"][2])
     with pytest.raises(ValueError, match="not a findings payload"):
         f.answer_from_json("[1, 2]")
+
+
+def test_a_family_of_training_seeds_is_stored_and_read_back_exactly(tmp_path):
+    db = str(tmp_path / "seeds.duckdb")
+    _build(db, encoders=("a", "a-s1", "a-s2", "b"))
+    computed = f.compute_and_store_findings(db, "tatoeba", "pair")
+    stored, fresh = _stored(db), _fresh(db)
+    assert_same(stored[0], fresh[0])
+    assert_same(computed[0], fresh[0])
+    rob = stored[0].robustness.set_index(["encoder", "group"])
+    assert list(rob.index.get_level_values(0).unique()) == ["a", "b"]  # the seeds are one row
+    assert rob.loc[("a", "low"), "seeds"] == 3 and rob.loc[("a", "low"), "members"] == "a, a-s1, a-s2"
+    # Clean MRR of the family = the mean over its seeds of each seed's MRR, straight from SQL.
+    with duckdb.connect(db, read_only=True) as conn:
+        per_seed = conn.execute("SELECT avg(1.0 / rank) FROM ranks WHERE encoder LIKE 'a%' AND lang = 'amh' "
+                                "AND noise = 'none' GROUP BY encoder").fetchall()  # fmt: skip
+    assert rob.loc[("a", "low"), "clean"] == pytest.approx(np.mean([m for (m,) in per_seed]), abs=1e-12)
+    tests = stored[0].tests
+    # The most robust family (a: the builder gives lower ranks to earlier encoders) is the "best" reference.
+    assert set(tests.reference_encoder) == {"a"} and set(tests.encoder) == {"b"}
+    assert set(tests.seeds) == {1} and set(tests.reference_seeds) == {3}

@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.research import BEST, MEAN, headlines, research_answer, robustness_markdown
+from core.research import (
+    BEST,
+    MEAN,
+    comparison_headlines,
+    headlines,
+    research_answer,
+    robustness_markdown,
+    training_families,
+    training_seed,
+)
 
 
 def _rows(encoder: str, lang: str, clean: list[int], noisy: dict[str, list[int]], level: float = 0.2):
@@ -138,3 +147,119 @@ def test_best_reference_is_the_least_dropping_encoder_above_the_floor_per_group(
         (best.group == "high") & (best.encoder == "a") & (best.quantity == "drop substitute 0.2")
     ].iloc[0]
     assert row["delta"] == pytest.approx(0.5 - (1 - (180 + 10) / 200)) and row["significant"]
+
+
+# --- Training seeds: NAME-s<k> rows are seeds of NAME, one row per family --------------------------------
+
+
+def test_training_seed_names_invert_the_trainers_names_and_group_into_families():
+    from core.training.defaults import seed_model_name
+
+    for name in ("labse-e5", "simcse-bitext-e5", "typo-e5", "x-s"):
+        for k in (0, 1, 2, 10):
+            assert training_seed(seed_model_name(name, k)) == (name, k)
+    assert training_seed("x-s0") == ("x-s0", 0) and training_seed("x-s01") == ("x-s01", 0)  # not seed names
+    assert training_families(["b-s2", "a", "b-s1", "a-s1", "c"]) == {
+        "b": ["b-s1", "b-s2"],  # named after the seed-0 model, which is absent
+        "a": ["a", "a-s1"],
+        "c": ["c"],
+    }
+
+
+def test_a_family_is_the_mean_over_its_seeds_with_an_interval_and_tests_that_include_their_spread():
+    # Family a: seed 0 loses 5% under substitute (ROBUST), seed 1 loses 50% (FRAGILE: every query drops to
+    # rank 2). Reference b (one seed) loses 50%.
+    noisy = {"substitute": ROBUST["substitute"]}
+    rows = _frame(_rows("a", "xx", GOOD, noisy), _rows("a-s1", "xx", GOOD, {"substitute": [2] * N}),
+                  _rows("b", "xx", GOOD, {"substitute": [2] * N}),
+                  _rows("c-s1", "xx", GOOD, noisy), _rows("c-s2", "xx", GOOD, noisy))  # fmt: skip
+    ans = research_answer(rows, {"low": ["xx"]}, references=["b"], noises=("substitute",), levels=(0.2,),
+                          n_boot=1000, n_perm=2000)  # fmt: skip
+    rob = ans.robustness.set_index("encoder")
+    assert list(rob.index) == ["a", "b", "c"]  # c: named after its seed-0 model though only seeds 1, 2 exist
+    assert rob["seeds"].to_dict() == {"a": 2, "b": 1, "c": 2}
+    assert rob.loc["a", "members"] == "a, a-s1" and rob.loc["c", "members"] == "c-s1, c-s2"
+    sub_a = 1 - (180 + 20 / 2) / 200  # seed 0's drop, 0.05
+    assert rob.loc["a", "clean"] == 1.0 and rob.loc["a", "n"] == N
+    assert rob.loc["a", "substitute 0.2"] == pytest.approx((sub_a + 0.5) / 2)
+    # A quarter of the replicates draw seed 1 twice: their drop is exactly 0.5 (every query loses half), the
+    # largest any replicate reaches, so the 97.5% quantile is 0.5. The lowest quarter draw seed 0 twice; the
+    # 2.5% quantile is the ~10% quantile of seed 0's own bootstrap, below its 0.05.
+    assert rob.loc["a", "substitute 0.2 high"] == pytest.approx(0.5, abs=1e-12)
+    assert rob.loc["a", "substitute 0.2 low"] < sub_a
+    assert rob.loc["a", "mean 0.2"] == rob.loc["a", "substitute 0.2"]
+    # Identical seeds: c's interval is the one-seed interval of its (identical) seeds.
+    alone = research_answer(rows[rows.encoder == "c-s1"], {"low": ["xx"]}, noises=("substitute",),
+                            levels=(0.2,), n_boot=1000).robustness.iloc[0]  # fmt: skip
+    assert alone["encoder"] == "c" and alone["seeds"] == 1
+    for col in ("substitute 0.2", "substitute 0.2 low", "substitute 0.2 high", "clean_low"):
+        assert rob.loc["c", col] == pytest.approx(alone[col], abs=1e-12)
+    # a vs b: delta = 0.275 - 0.5. The replicates drawing seed 1 twice (a quarter) give a difference of 0:
+    # p is twice that quarter (about 0.5), and the interval's upper end is 0: not significant, although
+    # seed 0 alone would differ from b beyond doubt.
+    t = ans.tests.set_index(["encoder", "quantity"])
+    row = t.loc[("a", "drop substitute 0.2")]
+    assert row["delta"] == pytest.approx((sub_a + 0.5) / 2 - 0.5)
+    assert (row["seeds"], row["reference_seeds"]) == (2, 1)
+    assert row["high"] == pytest.approx(0.0, abs=1e-12) and row["low"] < sub_a - 0.5 + 0.01
+    assert 0.4 < row["p"] < 0.6 and not row["significant"]
+    assert t.loc[("a", "clean MRR"), "delta"] == 0 and t.loc[("a", "clean MRR"), "p"] == 1.0
+
+
+def test_one_seed_families_keep_exactly_the_numbers_they_had_without_other_families():
+    base = _frame(_rows("a", "xx", GOOD, ROBUST), _rows("b", "xx", GOOD, FRAGILE))
+    seeded = pd.concat([base, _frame(_rows("d", "xx", GOOD, FRAGILE), _rows("d-s1", "xx", GOOD, ROBUST))])
+    kw = {
+        "references": ["b"],
+        "noises": ("substitute", "delete"),
+        "levels": (0.2,),
+        "n_boot": 200,
+        "n_perm": 500,
+    }
+    before, after = (
+        research_answer(base, {"low": ["xx"]}, **kw),
+        research_answer(seeded, {"low": ["xx"]}, **kw),
+    )
+    pd.testing.assert_frame_equal(before.robustness, after.robustness.iloc[:2], check_exact=True)
+    cols = ["encoder", "quantity", "delta", "low", "high", "p", "n", "seeds", "reference_seeds"]
+    pd.testing.assert_frame_equal(before.tests[cols], after.tests[after.tests.encoder == "a"][cols],
+                                  check_exact=True)  # fmt: skip
+    assert set(after.tests.encoder) == {"a", "d"}  # d-s1 is not a model of its own
+
+
+def test_comparison_headline_says_how_much_more_each_simcse_family_loses_than_labse():
+    # Substitute only; clean rank 1 everywhere. simcse-bitext-e5: 3 seeds that each lose exactly 50% on every
+    # resample; labse-e5 loses 25% (half the queries drop to rank 2); labse loses nothing; simcse-unsup-e5
+    # sits at the floor.
+    half = [1] * 100 + [2] * 100
+    parts = [_rows(name, "xx", GOOD, {"substitute": [2] * N})
+             for name in ("simcse-bitext-e5", "simcse-bitext-e5-s1", "simcse-bitext-e5-s2")]  # fmt: skip
+    parts += [_rows("labse-e5", "xx", GOOD, {"substitute": half}),
+              _rows("labse", "xx", GOOD, {"substitute": GOOD}),
+              _rows("simcse-unsup-e5", "xx", [50] * N, {"substitute": [50] * N}),
+              _rows("simcse-bitext-e5", "yy", GOOD, {"substitute": GOOD})]  # fmt: skip
+    ans = research_answer(_frame(*parts), {"low": ["xx"], "high": ["yy"]}, noises=("substitute",),
+                          levels=(0.2,), n_boot=200, n_perm=999)  # fmt: skip
+    line = comparison_headlines(ans)["low"]
+    # vs labse-e5: 0.5 - 0.25 = 25 points; vs labse: 50 points, with a degenerate interval (both sides lose
+    # exactly their share on every resample). Against labse, the 6 tests (2 families x clean, substitute,
+    # mean) have raw p 1, 1 (clean MRR equal), 1/1000 twice (labse-e5: randomization, all 100 moved queries
+    # one way) and 2/1000 twice (simcse-bitext-e5: bootstrap, no replicate <= 0); Holm gives the latter
+    # max(6, 5) x 0.001, 4 x 0.002 = 0.008.
+    assert line.startswith(
+        "Low-resource, noise level 0.2 (mean of substitute; differences in percentage points"
+    )
+    assert "Against LaBSE's objective on the same base (**labse-e5**, 1 training seed, loses 25% [" in line
+    assert "**simcse-bitext-e5** (3 training seeds) loses 25.0 points more [" in line
+    against_labse = line.split("Against LaBSE itself, measured here (**labse**, loses 0% [0%, 0%]), ")[1]
+    assert (
+        "**simcse-bitext-e5** (3 training seeds) loses 50.0 points more [+50.0, +50.0] (p 0.008, significant)"
+        in (against_labse)
+    )
+    assert line.count("**simcse-unsup-e5**: not compared (clean MRR < 0.3)") == 2
+    assert "simcse-noisy-e5" not in line  # not in the database: not mentioned
+    high = comparison_headlines(ans)["high"]
+    assert "LaBSE's objective on the same base (labse-e5) is not in this database yet" in high
+    assert "labse**" not in high  # LaBSE itself is named only where measured
+    # The breaks-least sentence stays; the 3-seed family is one model there too.
+    assert headlines(ans)["low"].count("simcse-bitext-e5") == 1
