@@ -1,4 +1,5 @@
-"""CLIR Noise Lab dashboard: ``streamlit run dashboard/app.py`` (``make dashboard`` binds it to 127.0.0.1).
+"""CLIR Noise Lab dashboard: ``streamlit run dashboard/app.py`` (``make dashboard``, and a plain ``streamlit run``
+from the repository root through ``.streamlit/config.toml``, bind it to 127.0.0.1).
 
 Reads the precompute's DuckDB (``$CLIR_DB``, default ``results/demo.duckdb``) read-only; pages are thin
 modules under ``dashboard/views`` with a ``main()`` each (not ``pages/``: a folder of that name beside the
@@ -18,6 +19,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts dashboard
 import streamlit as st  # noqa: E402
 
 from core.errors import ClirError, user_message  # noqa: E402
+from dashboard import components as ui  # noqa: E402
 from dashboard import url_state as url  # noqa: E402
 from dashboard.views import curves, findings, live_search, per_query, runs  # noqa: E402
 
@@ -40,12 +42,12 @@ def main() -> None:
         page.run()
         url.finish()
     except ClirError as exc:  # any expected failure (locked, missing, foreign DB) is a message, not a trace
-        st.warning(f"{exc}")
+        st.warning(ui.safe(exc))  # it may quote a path or a name: shown as text, never as Markdown
     except Exception as exc:  # a damaged file or a full disk is a one-line message too, never a traceback
         message = user_message(exc)
         if message is None:
             raise
-        st.warning(message)
+        st.warning(ui.safe(message))
 
 
 main()

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import html
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -31,6 +32,10 @@ CAVEATS = (
 # Markdown-active characters encoded as entities, so escaped text cannot turn into emphasis, links or math.
 # One pass over the text, so the entities themselves are never re-escaped.
 _ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]()#$\\~|!{}"})
+# What GFM turns into a link without any bracket: "scheme://", "www." and "name@host" (autolink literals).
+# Only the character that triggers each is encoded, so ordinary text keeps its ":" "." and " @ ".
+_AUTOLINK = re.compile(r"(?<=:)/|(?<=www)\.|(?<=[\w.+-])@", re.IGNORECASE)
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 def one_line_errors(page: Callable[[], None]) -> Callable[[], None]:
@@ -46,7 +51,7 @@ def one_line_errors(page: Callable[[], None]) -> Callable[[], None]:
             message = user_message(exc)
             if message is None:
                 raise
-            st.warning(message)
+            st.warning(safe(message))  # it may quote a file name, a language code or a text of the data
 
     return run
 
@@ -165,9 +170,23 @@ def language_select(
     return url.selectbox(label, langs, key=f"{prefix}_lang", default=prefer, format_func=lang_name)
 
 
-def safe(text: str) -> str:
-    """``text`` escaped for HTML and neutralised for Markdown; line breaks kept."""
-    return text.translate(_ENTITIES).replace("\n", "<br>")
+def safe(text: object) -> str:
+    """``text`` escaped for HTML and neutralised for Markdown; line breaks kept (as ``<br>``).
+
+    The one escaping helper of the dashboard: every string that comes from the data, the database, a link
+    or the user (language codes, encoder and noise names, query text, file paths, error messages that quote
+    them) goes through it before it is put into a message, caption, heading, Markdown table, widget label or
+    HTML, so it is shown as the characters it holds and can never become emphasis, a link, an image, math,
+    a heading, a list or markup.
+
+    Example:
+        >>> safe("**bold**[x](http://e.vil)")
+        '&#42;&#42;bold&#42;&#42;&#91;x&#93;&#40;http:&#47;/e.vil&#41;'
+    """
+    text = _AUTOLINK.sub(lambda m: f"&#{ord(m.group())};", str(text).translate(_ENTITIES))
+    if text[:1] in ("-", "+"):  # a list item or a rule when it starts a message
+        text = f"&#{ord(text[0])};{text[1:]}"
+    return _LINE_END.sub("<br>", text)
 
 
 def parse_edits(edits) -> list[dict]:

@@ -1,8 +1,22 @@
-"""Any other bitext: a folder of ``{lang}.tsv`` or ``{lang}.jsonl`` files with query / document columns."""
+"""Any other bitext: a folder of ``{lang}.tsv`` or ``{lang}.jsonl`` files with query / document columns.
+
+Formats (UTF-8, a leading byte-order mark is accepted and dropped):
+
+* ``.tsv``: a header row naming the columns (``query`` and ``document`` among them, each once), then one row
+  per pair. There is no quoting: every tab separates two fields and quote characters are literal text, so a
+  cell cannot hold a tab or a line break. Every row has exactly as many fields as the header; an empty line
+  is skipped. Lines end in ``\\n``, ``\\r\\n`` or ``\\r`` (as for Tatoeba's files).
+* ``.jsonl``: one JSON object per line with string ``query`` and ``document`` members; a blank line is
+  skipped.
+
+Anything else (a row with a missing or an extra field, a line that is not a JSON object, a non-string cell,
+bytes that are not UTF-8) is a :class:`~core.errors.DataError` naming the file and its 1-based line: a
+field is never dropped or shifted silently.
+"""
 
 from __future__ import annotations
 
-import csv
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +24,7 @@ from core.datasets.bitext import Bitext
 from core.errors import DataError, UnknownNameError
 
 QUERY_COL, DOC_COL = "query", "document"
+_BOM = "\ufeff"
 
 
 def generic_languages(path: Path) -> list[str]:
@@ -20,45 +35,90 @@ def generic_languages(path: Path) -> list[str]:
     return langs
 
 
-def _rows_tsv(file: Path) -> list[dict]:
-    with open(file, encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
+def _lines(text: str) -> list[str]:
+    # Universal line ends (\n, \r\n, \r), terminators removed; not str.splitlines, which would also split a
+    # sentence at U+2028, U+0085 or a form feed that belong to its text.
+    return [line.rstrip("\r\n") for line in io.StringIO(text, newline="")]
 
 
-def _rows_jsonl(file: Path) -> list[dict]:
+def _read_text(file: Path) -> str:
+    """The file's text without a leading BOM; bytes that are not UTF-8 are an error naming their line."""
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The bytes before the first bad one decode: count the lines they span (the bad byte's line included).
+        line = len(_lines(raw[: exc.start].decode("utf-8") + "x"))
+        raise DataError(f"{file.name}:{line}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    return text.removeprefix(_BOM)
+
+
+def _rows_tsv(file: Path) -> list[tuple[int, dict]]:
+    lines = _lines(_read_text(file))
+    if not lines:
+        raise DataError(f"{file.name}: empty (needs a header row with {QUERY_COL!r} and {DOC_COL!r})")
+    header = lines[0].split("\t")
+    for col in (QUERY_COL, DOC_COL):
+        if header.count(col) != 1:
+            problem = "no" if col not in header else "more than one"
+            raise DataError(
+                f"{file.name}:1: the header row has {problem} {col!r} column (columns: {header[:8]!r})"
+            )
     rows = []
-    with open(file, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{file.name}:{n}: not JSON ({exc.msg})") from exc
+    for n, line in enumerate(lines[1:], 2):
+        if not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise DataError(
+                f"{file.name}:{n}: {len(fields)} tab-separated fields, the header has {len(header)} "
+                "(a cell cannot contain a tab: the format has no quoting)"
+            )
+        rows.append((n, dict(zip(header, fields))))
+    return rows
+
+
+def _rows_jsonl(file: Path) -> list[tuple[int, dict]]:
+    rows = []
+    # JSON Lines ends records at "\n" only; a "\r" before it is JSON whitespace.
+    for n, line in enumerate(_read_text(file).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file.name}:{n}: not JSON ({exc.msg})") from exc
+        except (RecursionError, ValueError) as exc:
+            # Nesting deeper than the interpreter's stack, or an integer over Python's digit limit.
+            what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split("\n")[0]
+            raise DataError(f"{file.name}:{n}: not a usable JSON line ({what})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{file.name}:{n}: a JSON {type(row).__name__} where an object is needed")
+        rows.append((n, row))
     return rows
 
 
 def load_generic(path: Path, lang: str) -> Bitext:
     """Load ``{lang}.tsv`` (header row with ``query`` and ``document``) or ``{lang}.jsonl`` from ``path``.
 
-    Guarantees row order is kept, so ``qid`` is the 0-based data row.
+    Guarantees row order is kept, so ``qid`` is the 0-based data row (empty lines are not rows), and that
+    every row's fields are exactly the header's (see the module docstring for the formats).
 
     Raises:
         UnknownNameError: no file for ``lang``.
-        DataError: a missing column, a non-string cell, or bad UTF-8 / JSON.
+        DataError: naming the file and line: a missing column, a row with too few or too many fields, a line
+            that is not a JSON object (or is nested too deeply), a non-string cell, or bytes that are not UTF-8.
     """
     path = Path(path)
     tsv, jsonl = path / f"{lang}.tsv", path / f"{lang}.jsonl"
-    try:
-        if tsv.is_file():
-            file, rows = tsv, _rows_tsv(tsv)
-        elif jsonl.is_file():
-            file, rows = jsonl, _rows_jsonl(jsonl)
-        else:
-            raise UnknownNameError("language", lang, generic_languages(path))
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{lang}: not UTF-8 ({exc.reason})") from exc
-    for n, row in enumerate(rows):
+    if tsv.is_file():
+        file, rows = tsv, _rows_tsv(tsv)
+    elif jsonl.is_file():
+        file, rows = jsonl, _rows_jsonl(jsonl)
+    else:
+        raise UnknownNameError("language", lang, generic_languages(path))
+    for n, row in rows:
         for col in (QUERY_COL, DOC_COL):
             if not isinstance(row.get(col), str):
-                raise DataError(f"{file.name}: row {n} has no text column {col!r}")
-    return Bitext("generic", lang, tuple(r[QUERY_COL] for r in rows), tuple(r[DOC_COL] for r in rows))
+                raise DataError(f"{file.name}:{n}: no text member {col!r}")
+    return Bitext("generic", lang, tuple(r[QUERY_COL] for _, r in rows), tuple(r[DOC_COL] for _, r in rows))

@@ -3,14 +3,18 @@
 Prints the noisy text, the text with each edit marked ``[old→new]``, and the CER. With ``--jsonl`` it
 reads lines from stdin and writes one JSON object per line (``text``, ``noisy``, ``edits``, ``cer``,
 ``layout``, ``qid``); the query id is the 0-based line number, as in the precompute, so a file of
-Tatoeba queries gets exactly the noise the grid stored for it.
+Tatoeba queries gets exactly the noise the grid stored for it. Input is UTF-8 whatever the locale: a line
+that is not ends the output with one ``error: stdin line N (qid N-1) is not valid UTF-8`` on stderr and exit
+status 2 (the lines before it are written), so the output is always valid UTF-8.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
+from collections.abc import Iterator
 
 from core.errors import ClirError
 from core.noise.registry import apply_noise, list_noise_types
@@ -29,6 +33,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stdin_lines() -> Iterator[str]:
+    """Lines of stdin decoded as UTF-8 whatever the locale, split at ``\\n`` as ``sys.stdin`` splits them.
+
+    Bytes that are not UTF-8 come through as lone surrogates (``surrogateescape``) instead of raising in
+    the middle of iteration, so the caller can name the line they are on."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (e.g. io.StringIO in a test)
+        return iter(sys.stdin)
+    return iter(io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape", newline="\n"))
+
+
+def _not_utf8(text: str) -> bool:
+    # Lone surrogates are what surrogateescape makes of undecodable bytes (argv and stdin alike); valid
+    # UTF-8 never decodes to one, and writing them back would put the raw bytes into the JSON.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (2 for a usage error)."""
     parser = _parser()
@@ -37,11 +62,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give either TEXT or --jsonl (lines on stdin)")
     try:
         if args.jsonl:
-            for qid, line in enumerate(sys.stdin):
+            for qid, line in enumerate(_stdin_lines()):
                 text = line.rstrip("\r\n")
+                if _not_utf8(text):
+                    sys.stdout.flush()
+                    print(f"error: stdin line {qid + 1} (qid {qid}) is not valid UTF-8", file=sys.stderr)
+                    return 2
                 res = apply_noise(text, args.type, args.level, seed=args.seed, qid=qid, lang=args.lang)
                 sys.stdout.write(json.dumps({**res.to_dict(), "qid": qid}, ensure_ascii=False) + "\n")
             return 0
+        if _not_utf8(args.text):
+            print("error: TEXT is not valid UTF-8", file=sys.stderr)
+            return 2
         qid = int(args.qid) if args.qid.isdigit() else args.qid
         res = apply_noise(args.text, args.type, args.level, seed=args.seed, qid=qid, lang=args.lang)
     except (ClirError, ValueError, TypeError) as exc:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import StoreError
+from core.errors import StoreError, is_disk_full, no_space_message
 
 log = logging.getLogger(__name__)
 # Never fetch or load code behind the user's back: a file of another format (SQLite, Postgres dump...) would
@@ -100,6 +100,8 @@ def connect(
                 continue
             if _is_lock_error(exc):
                 raise StoreError(f"database {str(path)!r} stayed locked for {timeout:.0f}s: {exc}") from exc
+            if is_disk_full(exc):
+                raise StoreError(no_space_message(f"database {str(path)!r}")) from exc
             raise StoreError(f"database {str(path)!r} is unreadable: {_first_line(exc)}") from exc
     try:
         if read_only and not path.with_name(path.name + ".wal").exists():
@@ -114,6 +116,8 @@ def connect(
             migrate(conn, path)
         yield conn
     except duckdb.Error as exc:
+        if is_disk_full(exc):  # the project's own words, not DuckDB's (a commit or checkpoint that failed)
+            raise StoreError(no_space_message(f"database {str(path)!r}")) from exc
         text = str(exc).lower()
         if any(w in text for w in ("could not read", "corrupt", "checksum")):
             raise StoreError(
@@ -125,4 +129,6 @@ def connect(
         try:
             conn.close()
         except duckdb.Error as exc:  # closing checkpoints; a full disk must not mask the first error
-            log.warning("closing %s: %s", path, _first_line(exc))
+            # A checkpoint that finds the disk full loses nothing (the WAL keeps every commit), and the
+            # write that needs the space says so in one line: a second line about it would only repeat it.
+            (log.debug if is_disk_full(exc) else log.warning)("closing %s: %s", path, _first_line(exc))

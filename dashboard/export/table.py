@@ -30,10 +30,14 @@ _LATEX = {
     "\r": " ",
     "\t": " ",
 }
+# Every other control character too: TeX stops on most of them ("invalid character"), and ^^L is \par.
+_LATEX.update({chr(c): " " for c in (*range(32), 127) if chr(c) not in _LATEX})
 _SPECIAL = re.compile("|".join(re.escape(c) for c in _LATEX))
 # A cell "is a number" when it starts like one: 0.52, -3, .5, 0.52 [0.49, 0.55] ▲, 12%.
 _NUMBER_LIKE = re.compile(r"^\s*[-+−]?(\d|\.\d)")
 _EMPTY = {"", "n/a", "nan", "—", "-"}
+# OWASP's list of the characters that make a spreadsheet read a cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PREAMBLE = r"% needs \usepackage{booktabs} and \usepackage{amssymb} (for \blacktriangle, \blacktriangledown)"
 
 
@@ -47,10 +51,65 @@ def latex_escape(text: object) -> str:
     return _SPECIAL.sub(lambda m: _LATEX[m.group(0)], str(text))
 
 
+def csv_cell(value: object) -> object:
+    """``value`` as a CSV cell that no spreadsheet runs as a formula (OWASP, "CSV Injection").
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (which
+    spreadsheets read as "this is text"); any other value, numbers included (a negative number stays a
+    number), is returned unchanged.
+
+    Example:
+        >>> csv_cell("=HYPERLINK(1)"), csv_cell("-0.5 [x]"), csv_cell(-0.5), csv_cell("amh")
+        ("'=HYPERLINK(1)", "'-0.5 [x]", -0.5, 'amh')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_column(col: pd.Series) -> pd.Series:
+    if not (col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype))):
+        return col  # numbers, booleans and dates are written as such
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.astype(object)
+    try:  # vectorised: a Python call per cell costs seconds on the Runs page's 500,000-row exports
+        starts = col.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+    except AttributeError:  # an object column without any text
+        return col
+    if not starts.any():
+        return col
+    col = col.copy()
+    col[starts] = col[starts].map(csv_cell)
+    return col
+
+
 def table_csv(df: pd.DataFrame) -> bytes:
-    """``df`` as UTF-8 CSV bytes (no BOM, no index, full float precision), which ``pandas.read_csv`` reads
-    back to the same values."""
-    return df.to_csv(index=False).encode("utf-8")
+    """``df`` as UTF-8 CSV bytes (no BOM, no index, full float precision, CRLF rows as RFC 4180 has them,
+    line breaks inside a cell quoted): the one CSV writer of the product
+    (the dashboard's table downloads and the Runs page's export both call it).
+
+    Guarantees: every header and text cell goes through :func:`csv_cell`, so opening the file in a
+    spreadsheet runs no formula; ``pandas.read_csv`` reads it back to the same values, except that such
+    text cells keep their leading ``'``.
+    """
+    safe = pd.DataFrame({i: _csv_column(df.iloc[:, i]) for i in range(df.shape[1])}, index=df.index)
+    if isinstance(df.columns, pd.MultiIndex):
+        safe.columns = pd.MultiIndex.from_tuples(
+            [tuple(map(csv_cell, c)) for c in df.columns], names=df.columns.names
+        )
+    else:
+        safe.columns = [csv_cell(c) for c in df.columns]
+    # CRLF rows (RFC 4180): the writer then quotes every cell holding a \r or a \n, so a carriage return
+    # inside a text can never start a new row (whose first cell a spreadsheet would read on its own).
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def _protect(tex: str) -> str:
+    r"""A cell that starts a table row, made safe from the command before it: ``\\``, ``\toprule`` and
+    ``\midrule`` look past spaces for an optional ``[dimen]`` (and ``\\`` for a ``*``), so a cell starting
+    with ``[`` would fail to compile ("Missing number") and one starting with ``*`` would lose it. ``{}``
+    ends that look-ahead and prints nothing."""
+    return "{}" + tex if tex.lstrip().startswith(("[", "*")) else tex
 
 
 def _is_missing(value: object) -> bool:
@@ -64,7 +123,7 @@ def _cell(value: object, digits: int) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return latex_escape(value)
+    return _protect(latex_escape(value))
 
 
 def _right_aligned(col: pd.Series) -> bool:
@@ -77,7 +136,7 @@ def _right_aligned(col: pd.Series) -> bool:
 
 
 def _header(name: object) -> str:
-    return latex_escape(" / ".join(map(str, name)) if isinstance(name, tuple) else name)
+    return _protect(latex_escape(" / ".join(map(str, name)) if isinstance(name, tuple) else name))
 
 
 def table_latex(
@@ -86,7 +145,8 @@ def table_latex(
     r"""``df`` as a booktabs tabular: one column per DataFrame column (the index is dropped; call
     ``reset_index()`` to keep it), numbers right-aligned and text left-aligned, floats to ``digits`` places,
     missing values empty, and every header and cell escaped so any string prints literally (▲/▼ become
-    ``$\blacktriangle$`` / ``$\blacktriangledown$``).
+    ``$\blacktriangle$`` / ``$\blacktriangledown$``; control characters become spaces; a cell starting with
+    ``[`` or ``*`` is preceded by ``{}``, so the row command before it cannot take it as its argument).
 
     Guarantees: the first line is a comment naming the packages it needs (booktabs, amssymb); with a
     ``caption`` or ``label`` the tabular is wrapped in a ``table`` float carrying them (the caption is

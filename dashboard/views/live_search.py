@@ -129,11 +129,12 @@ def _query_box(dataset: str, mode: str, corpus: str, lang: str, noise: str, leve
     ranks = data.read("per_query_ranks", dataset=dataset, mode=mode, lang=lang, noise=noise, seed=0,
                       corpus=corpus)  # fmt: skip
     picks = examples(texts, ranks, level)
-    labels = {f"{t[:40]}{'…' if len(t) > 40 else ''}": t for t in picks["text"]}
+    # Pill labels are Markdown: a sentence of the data is escaped like any other text it shows.
+    labels = {ui.safe(f"{t[:40]}{'…' if len(t) > 40 else ''}"): t for t in picks["text"]}
     left, right = st.columns([5, 1], vertical_alignment="bottom")
     with left:
         first = picks["text"].iloc[0] if len(picks) else ""
-        text = url.text(f"Query in {ui.lang_name(lang)} (press Enter to search)", "live_q", first,
+        text = url.text(f"Query in {ui.safe(ui.lang_name(lang))} (press Enter to search)", "live_q", first,
                         check=check_query, placeholder="e.g. ቶም ብዙ ጊዜ ከውሻው ጋር ይናገራል።")  # fmt: skip
     with right:
         st.button("New noise sample", key="live_resample", on_click=_next_seed, width="stretch",
@@ -172,23 +173,24 @@ def _encoder_results(
     name: str, corpus: str, stamp, clean: str, noisy: str, k: int, gold_id: int | None, fps
 ) -> int:
     """Draw one encoder's clean and noisy results side by side; returns the corpus size (0 when it failed)."""
-    st.markdown(f"#### {name}")
+    shown = ui.safe(name)
+    st.markdown(f"#### {shown}")
     enc, err = data.encoder(name)
     if enc is None:
-        st.warning(f"{name} cannot load here: {err}")
+        st.warning(f"{shown} cannot load here: {ui.safe(err)}")
         return 0
     doc_side = document_side(enc)
     if doc_side is not enc:
-        st.caption(f"Asymmetric: queries by {name}'s student, documents by {doc_side.name}.")
+        st.caption(f"Asymmetric: queries by {shown}'s student, documents by {ui.safe(doc_side.name)}.")
     stored_fp = fps.get(name)
     if stored_fp is not None and stored_fp != enc.fingerprint:
-        st.caption(f"Note: this {name} differs from the one the DB was computed with (fingerprint "
+        st.caption(f"Note: this {shown} differs from the one the DB was computed with (fingerprint "
                    f"{enc.fingerprint} vs {stored_fp}); documents use the loaded model's vectors.")  # fmt: skip
     try:
         index = data.doc_index(name, doc_side.fingerprint, corpus, stamp, data.index_kind())
         top, scores, seconds = data.search_cached(name, index, [clean, noisy], k)
     except ClirError as exc:
-        st.warning(str(exc))
+        st.warning(ui.safe(exc))
         return 0
     if index.encoded_now:
         st.info(f"{index.encoded_now:,} documents were not in the embedding cache; encoded once now.")
@@ -243,7 +245,7 @@ def main() -> None:
     try:
         res = apply_noise(text, noise, level, seed=seed, qid=qid if qid is not None else 0, lang=lang)
     except (ClirError, ValueError, TypeError) as exc:
-        st.error(f"Cannot apply {noise} noise: {exc}")
+        st.error(f"Cannot apply {ui.safe(noise)} noise: {ui.safe(exc)}")
         return
     ui.show_edits(text, res.edits, noisy_label=f"Noisy ({noise} @ {level:g}, seed {seed})", cer=res.cer)
     gold_id, stamp = None, data.stamp()
@@ -266,7 +268,11 @@ def main() -> None:
         with st.container(border=True):
             n_docs = _encoder_results(name, corpus, stamp, text, res.noisy, k, gold_id, fps) or n_docs
     if n_docs:
-        where = f"{pooled.label}, deduplicated" if pooled is not None else f"`{corpus}`, {mode} mode"
+        where = (
+            f"{pooled.label}, deduplicated"
+            if pooled is not None
+            else f"{ui.safe(corpus)}, {ui.safe(mode)} mode"
+        )
         st.caption(f"Corpus {where}: {n_docs:,} English documents. ✓ marks the gold translation when the "
                    "query is one of the data's queries.")  # fmt: skip
     ui.language_expander([lang])
