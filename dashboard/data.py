@@ -34,7 +34,7 @@ RESEARCH_LIVE_MAX_ROWS = 2_000_000
 _READS = {
     "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "curve_stats", "per_query_ranks",
     "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
-    "documents", "gold_documents", "rank_rows", "selection_size", "answer_cells",
+    "documents", "gold_documents", "rank_rows", "selection_size", "answer_cells", "left_out_cells",
 }  # fmt: skip
 
 
@@ -117,6 +117,15 @@ def db_state() -> DbState:
             "arrive (reload the page).",
         )
     return DbState(True)
+
+
+def query_set_notice(**filters) -> str:
+    """The one-line notice of the cells every read leaves out because they use another query set than the
+    newest cells of their language (:func:`core.store.queries.left_out_cells`, restricted by ``filters``,
+    e.g. the page's dataset and mode; None values are ignored); empty when none is. Pages show it so that a
+    number computed without those cells never goes unexplained."""
+    left = read("left_out_cells", **{k: v for k, v in filters.items() if v is not None})
+    return q.left_out_notice(left)
 
 
 # --- Derived, cached numbers ----------------------------------------------------------------------------
@@ -338,7 +347,7 @@ def doc_index(
 
     ``db_stamp`` (:func:`stamp`) is part of the cache key, so a database whose corpus changed is re-read.
     """
-    from core.encoders import EmbeddingCache
+    from core.encoders import EmbeddingCache, finite_vectors
 
     t0 = time.monotonic()
     texts = corpus_texts(corpus)
@@ -352,6 +361,7 @@ def doc_index(
     finally:
         cache.close()
     matrix = np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 1), np.float32)
+    finite_vectors(name, matrix)  # a cache filled before the check existed may hold a NaN model's vectors
     note = ""
     try:
         check_kind(kind, len(texts))
@@ -371,13 +381,14 @@ def search(name: str, index: DocIndex, texts: list[str], k: int = 10) -> tuple[n
     The scores over every document (numpy, as :func:`core.ranking.gold_ranks` computes them) are what the
     page ranks documents by (``rank = 1 + #strictly higher``), so a live rank equals the stored one; they
     are computed after the clock stops."""
-    from core.encoders import query_side
+    from core.encoders import finite_vectors, query_side
 
     enc, err = encoder(name)
     if enc is None:
         raise ClirError(f"encoder {name} is not available: {err}")
     t0 = time.perf_counter()
-    qv = query_side(enc).encode(list(texts)).astype(np.float32)
+    # A NaN model's vectors are refused (NonFiniteError, a ClirError: the page says it in one line).
+    qv = finite_vectors(name, query_side(enc).encode(list(texts))).astype(np.float32)
     top, _ = index.search_index.search(qv, k)
     seconds = time.perf_counter() - t0
     # One BLAS thread: an idle OpenBLAS worker spinning after the product slows the next query's encoding

@@ -36,16 +36,19 @@ def param(key: str) -> str:
 
 
 def dump(value: Any) -> str:
-    """The URL form of one option: numbers in their shortest form (``0.1``, ``3``), text as is.
+    """The URL form of one option: numbers in the shortest text that reads back as exactly the same number
+    (``0.1``, ``3``, ``0.20000001``: never rounded, so two levels that print alike keep two links), text as is.
 
     Example:
-        >>> dump(0.1), dump(2.0), dump(3), dump("amh")
-        ('0.1', '2', '3', 'amh')
+        >>> dump(0.1), dump(2.0), dump(3), dump("amh"), dump(0.20000001)
+        ('0.1', '2', '3', 'amh', '0.20000001')
     """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:g}"
+        value = float(value)  # numpy's float64 has another repr
+        # repr() is the shortest round-tripping text; whole numbers drop their ".0" (links stay as before).
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     return str(value)
 
 
@@ -89,12 +92,25 @@ def _bind(key: str, valid: Callable[[Any], bool], from_url: Callable[[str], tupl
     state[key] = default
 
 
+def _same_number(raw: str, options: Sequence) -> Any:
+    """The float option exactly equal to ``raw`` read as a number (``0.20`` is the level ``0.2``), else None:
+    never the nearest one, so a link never opens on another level than its own."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return next((o for o in options if isinstance(o, float) and float(o) == value), None)
+
+
 def _pick_from(options: Sequence) -> Callable[[str], tuple[Any, str | None]]:
     by_text = {dump(o): o for o in options}
 
     def from_url(raw: str):
         if raw in by_text:
             return by_text[raw], None
+        same = _same_number(raw, options)
+        if same is not None:
+            return same, None
         listed = ", ".join(list(by_text)[:8]) + (" …" if len(by_text) > 8 else "")
         return None, f"not one of the choices here ({listed})"
 

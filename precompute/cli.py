@@ -75,10 +75,16 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from precompute.export import export
+    from precompute.report import query_set_notice
 
-    for path in export(args.db, args.out, fmt=args.format, encoder=args.encoder, lang=args.lang,
-                       noise=args.noise, level=args.level, mode=args.mode):  # fmt: skip
+    filters = {"encoder": args.encoder, "lang": args.lang, "noise": args.noise, "level": args.level,
+               "mode": args.mode}  # fmt: skip
+    for path in export(args.db, args.out, fmt=args.format, **filters):
         print(f"wrote {path}")
+    # The export holds only the cells over each language's newest query set: say what it left out.
+    notice = query_set_notice(args.db, **filters)
+    if notice:
+        print(f"notice: {notice}")
     return 0
 
 

@@ -5,7 +5,8 @@ top-k; so the run is rebuilt from the embedding cache (the same vectors the prec
 to each query's gold, in :func:`core.ranking.run_order`'s order: the gold sits at its stored rank. Readers
 order a run by score alone (ranx sorts tied scores arbitrarily, trec_eval by doc name), so the written
 scores strictly decrease down the list: the cosine to 1e-9, tied ones stepped down by 1e-9 each. Cells whose
-vectors are no longer cached are refused with a clear message.
+vectors are no longer cached, or whose cached vectors give a NaN or infinite score, are refused with a clear
+message: no sentinel or made-up score is ever written.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
     when all of them are complete, so a failed export changes nothing in ``out``; a file of the same name
     already in ``out`` (e.g. a stale ``.qrels`` from another database) is replaced, never kept; no two
     exported conditions share a file name (levels are named by their exact value, pooled corpora by their
-    id), and a collision would be refused rather than overwritten.
+    id), and a collision would be refused rather than overwritten; every format holds only the cells over each
+    language's newest query set (:func:`core.store.queries.left_out_cells`: an export never combines query
+    sets; the CLI names what was left out).
 
     Raises:
         StoreError: unreadable DB.  DataError: nothing matches, or TREC vectors are missing from the cache.
@@ -83,6 +86,10 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
             raise DataError(f"{missing} vectors of encoder {encoder} are not in the embedding cache; re-run "
                             "the precompute (it re-encodes only what is missing) or export parquet")  # fmt: skip
         scores = np.stack([query_vecs[t] for t in query_texts]) @ np.stack([doc_vecs[t] for t in doc_texts]).T
+        if not np.isfinite(scores).all():
+            # NaN vectors cached by a broken model: a run file must never carry a made-up score for them.
+            raise DataError(f"the cached vectors of encoder {encoder} ({lang}, {cell['noise']}) give NaN or "
+                            "infinite scores; refusing to write a TREC run (its cells cannot be trusted)")  # fmt: skip
         token = _corpus_token(cell["mode"], corpus)
         name = _slug(token, lang, encoder, cell["noise"], _level_token(cell["level"]), cell["seed"])
         golds = gold[corpus][gold[corpus].lang == lang].set_index("qid")["doc_id"]
@@ -102,8 +109,16 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
 
 
 def _strictly_decreasing(scores: np.ndarray) -> list[str]:
-    """``scores`` (best first) printed to 1e-9, each at least 1e-9 below the one before it."""
-    units = np.round(np.asarray(scores, np.float64) * 1e9).astype(np.int64)
+    """``scores`` (best first) printed to 1e-9, each at least 1e-9 below the one before it.
+
+    Raises:
+        DataError: a score is NaN, infinite or beyond what 1e-9 steps can print (an int64 cast would write
+        a sentinel such as -9223372036.854775808 instead).
+    """
+    scores = np.asarray(scores, np.float64)
+    if not (np.isfinite(scores).all() and np.abs(scores).max(initial=0.0) < 1e9):
+        raise DataError("a TREC run score is NaN, infinite or out of range; refusing to write it")
+    units = np.round(scores * 1e9).astype(np.int64)
     # v[i] = min(u[i], v[i-1] - 1) is, with w = v + i, a running minimum: w[i] = min(u[i] + i, w[i-1]).
     step = np.arange(len(units))
     units = np.minimum.accumulate(units + step) - step

@@ -45,13 +45,23 @@ def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None =
     return out
 
 
+def query_set_notice(db: str | Path, **filters) -> str:
+    """The one-line notice of the cells every read of ``db`` leaves out because they use another query set
+    than the newest cells of their language (:func:`core.store.queries.left_out_cells`, restricted by
+    ``filters``: lists of values or None); empty when none is."""
+    filters = {k: v for k, v in filters.items() if k in q.FILTERABLE and v}
+    with connect(db, read_only=True) as conn:
+        return q.left_out_notice(q.left_out_cells(conn, **filters))
+
+
 def _corpus_label(mode: str, corpus: str) -> str:
     # A pair corpus is the language's own: its name adds nothing. A pooled one is shown by its id's digest.
     return "" if mode == "pair" else corpus.rsplit("/", 1)[-1]
 
 
 def print_summary(db: str | Path, metric: str = "mrr", noise: list[str] | None = None) -> None:
-    """Print :func:`summary_frame` (an empty DB prints a hint instead)."""
+    """Print :func:`summary_frame` (an empty DB prints a hint instead), then :func:`query_set_notice`'s line
+    when cells are left out."""
     df = summary_frame(db, metric, noise)
     if df.empty:
         print(f"{db}: no results yet; run `python -m precompute run --grid ... --db {db}`")
@@ -61,3 +71,6 @@ def print_summary(db: str | Path, metric: str = "mrr", noise: list[str] | None =
         "display.max_rows", 500, "display.width", 200, "display.float_format", "{:.3f}".format
     ):
         print(df.to_string(index=False))
+    notice = query_set_notice(db)
+    if notice:
+        print(f"notice: {notice}")

@@ -30,7 +30,7 @@ from core.encoders.throughput import Measurement, lookup, measure, save_measurem
 from core.errors import ConfigError, EncoderUnavailable, StoreError
 from core.noise import NOISE_VERSION, apply_noise_batch
 from core.pipeline.grid import Grid
-from core.pipeline.runner import corpus_digest, data_fingerprint
+from core.pipeline.runner import corpus_digest, data_fingerprint, outside_grid, query_set_changes
 from core.store import CELL_KEY, connect
 from core.store import queries as reads
 from core.store import writes as w
@@ -103,6 +103,11 @@ class GridPlan:
 
     encoders: list[EncoderPlan] = field(default_factory=list)
     db: str | None = None
+    # Stored cells of the grid's languages over another query set (:func:`query_set_changes`): a run refuses
+    # them, or with --replace-changed recomputes them; ``other_outside`` of them are outside the grid.
+    other_query_set: int = 0
+    other_outside: int = 0
+    other_langs: tuple[str, ...] = ()
 
     @property
     def cells_total(self) -> int:
@@ -154,16 +159,16 @@ def sample_texts(tasks: Iterable[RetrievalTask], n: int = 256, seed: int = SAMPL
     return [pool[i] for i in sorted(rng.choice(len(pool), size=n, replace=False))]
 
 
-def _stored(db: str | Path) -> tuple[dict[tuple, tuple], pd.DataFrame]:
-    """Stored cells (key -> (fingerprint, n_queries, data fingerprint, noise version)) and cell timings,
-    read without writing anything."""
+def _stored(db: str | Path) -> tuple[dict[tuple, tuple], pd.DataFrame, pd.DataFrame]:
+    """Stored cells (key -> (fingerprint, n_queries, data fingerprint, noise version)), cell timings and the
+    cells themselves (:func:`core.store.writes.completed_cells`), read without writing anything."""
     if not Path(db).is_file():
         raise StoreError(f"database {str(db)!r} does not exist (leave out --db to plan a new one)")
     with connect(db, read_only=True) as conn:
-        done = {tuple(r[: len(CELL_KEY)]): tuple(r[len(CELL_KEY) :])
-                for r in w.completed_cells(conn).itertuples(index=False)}  # fmt: skip
+        cells = w.completed_cells(conn)
+        done = {tuple(r[: len(CELL_KEY)]): tuple(r[len(CELL_KEY) :]) for r in cells.itertuples(index=False)}
         timings = reads.cell_timings(conn)
-    return done, timings
+    return done, timings, cells
 
 
 def speed_from_cells(timings: pd.DataFrame, fingerprint: str, db: str | Path) -> Speed | None:
@@ -234,7 +239,9 @@ def plan_grid(grid: Grid, db: str | Path | None = None) -> GridPlan:
     for name in grid.encoders:
         resolve_spec(name)  # unknown names fail before any data is read
     tasks = grid_tasks(grid)
-    done, timings = _stored(db) if db is not None else ({}, pd.DataFrame(columns=["fingerprint"]))
+    done, timings, stored_cells = (
+        _stored(db) if db is not None else ({}, pd.DataFrame(columns=["fingerprint"]), None)
+    )
     corpus_sha: dict[str, str] = {}
     data_fp: dict[tuple, str] = {}
     for t in tasks:
@@ -243,6 +250,10 @@ def plan_grid(grid: Grid, db: str | Path | None = None) -> GridPlan:
     noisy: dict[tuple, list[str]] = {}  # (lang, condition) -> noisy queries, shared by every encoder
     langs = sorted({t.lang for t in tasks})
     result = GridPlan(db=None if db is None else str(db))
+    if stored_cells is not None:
+        other = query_set_changes(stored_cells, tasks, [data_fp[(t.mode, t.lang)] for t in tasks])
+        result.other_query_set, result.other_langs = len(other), tuple(sorted(set(other["lang"])))
+        result.other_outside = sum(outside_grid(other, grid))
     for name in grid.encoders:
         ep = EncoderPlan(name)
         result.encoders.append(ep)
@@ -352,6 +363,12 @@ def format_plan(plan: GridPlan, workers: int = 1, grid_name: str = "grid") -> st
         f"{_h(plan.hours(workers)):>8s}"
     )
     lines += notes
+    if plan.other_query_set:
+        lines.append(
+            f"{plan.other_query_set} stored cells of {', '.join(plan.other_langs)} are over another query set "
+            "than this grid's: a run refuses them (a curve must never mix query sets) unless --replace-changed, "
+            f"which recomputes them ({plan.other_outside} outside this grid, not counted above)"
+        )
     lines.append(
         f"hours: load + encode at the speed shown, x{PIPELINE_OVERHEAD} for noise, ranking and writes; on N "
         "workers each loads the model and encodes 1/N of the texts"

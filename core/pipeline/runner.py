@@ -198,6 +198,7 @@ class RunPlan:
     groups: dict[str, list[Group]]
     fingerprints: dict[str, str]
     n_todo: int
+    n_extra: int = 0  # of n_todo, cells outside the grid recomputed on its query set (--replace-changed)
 
     def corpora(self, groups: list[Group]) -> dict[str, int]:
         """Corpus id -> index of a task ranked against it, for every corpus ``groups`` rank against."""
@@ -436,7 +437,10 @@ def run_grid(
     fingerprint, data fingerprint (:func:`data_fingerprint`), query count and noise version; when the data
     of a language changed under the database, or a stored cell was computed by another model under the same
     encoder name, the run refuses before computing anything, unless ``replace_changed``, which deletes and
-    recomputes exactly those cells and says so. Cells stored before data fingerprints existed (schema < v3)
+    recomputes exactly those cells and says so. A grid whose query set of a language (e.g. its
+    ``max_queries``) differs from the one of any cell stored for that language is refused the same way;
+    ``replace_changed`` then recomputes every such cell on the new query set, those outside the grid too
+    (:func:`query_set_changes`). Cells stored before data fingerprints existed (schema < v3)
     are recomputed, with a message. The run's ``runs`` row ends ``done``, ``failed`` or ``interrupted`` on
     every path once it is written; a failure keeps every cell completed before it.
 
@@ -495,15 +499,17 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
     try:
         with connect(db_path) as conn:
             _check_inputs(conn, tasks, grid.dataset, replace_changed, say, db_path)
+            # Before any input is stored: a refused grid leaves the database as it was.
+            extra = _check_query_sets(conn, grid, tasks, data_fp, replace_changed, say, db_path)
             w.store_inputs(conn, *_inputs(tasks))
             done = {tuple(r[: len(CELL_KEY)]): tuple(r[len(CELL_KEY) :])
                     for r in w.completed_cells(conn).itertuples(index=False)}  # fmt: skip
 
-        plan = _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path)
+        plan = _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path, extra)
         # Cells of an encoder that cannot even be fingerprinted here are not in the plan: unavailable, not
         # "already stored".
         report.cells_unavailable = sum(1 for c in grid.cells() if c[3] in report.skipped_encoders)
-        report.cells_skipped = len(grid.cells()) - plan.n_todo - report.cells_unavailable
+        report.cells_skipped = len(grid.cells()) - (plan.n_todo - plan.n_extra) - report.cells_unavailable
         sink = ResultSink(db_path, report, plan.n_todo, progress=progress, flush_seconds=flush_seconds,
                           on_progress=on_progress)  # fmt: skip
         if plan.n_todo:
@@ -534,8 +540,13 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
         except Exception as exc:
             if status == "done":
                 raise
-            # The run is already failing with its own error; that one is what the user must see.
-            log.warning("could not mark run %s %s: %s", report.run_id, status, exc)
+            # The run is already failing with its own error; that one is what the user must see (and on a
+            # full disk it already says so: a second line would repeat it in DuckDB's words).
+            from core.errors import is_disk_full
+
+            (log.debug if is_disk_full(exc) else log.warning)(
+                "could not mark run %s %s: %s", report.run_id, status, exc
+            )
     return report
 
 
@@ -766,7 +777,9 @@ def _keep_completed(flush: Callable[[], None], say: Callable[[str], None]) -> No
     try:
         flush()
     except Exception as exc:  # noqa: BLE001 - the original failure is re-raised by the caller
-        log.warning("could not store the last buffered cells: %s", exc)
+        from core.errors import is_disk_full  # a full disk is the first error's own line already
+
+        (log.debug if is_disk_full(exc) else log.warning)("could not store the last buffered cells: %s", exc)
 
 
 def _check_inputs(conn, tasks, dataset: str, replace_changed: bool, say, db_path) -> None:
@@ -798,16 +811,108 @@ def _check_inputs(conn, tasks, dataset: str, replace_changed: bool, say, db_path
         "their inputs, recomputing them now")  # fmt: skip
 
 
-def _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path) -> RunPlan:
+def query_set_changes(
+    cells: pd.DataFrame, tasks: Sequence[RetrievalTask], data_fp: Sequence[str]
+) -> pd.DataFrame:
+    """The stored cells (rows of :func:`core.store.writes.completed_cells`) of the tasks' (dataset, mode,
+    corpus, lang) computed over another query set than the task's now, for any encoder, noise, level or
+    seed, with the task's query count as ``asked`` and its index as ``task``.
+
+    Another query set: another data fingerprint (:func:`data_fingerprint`: e.g. another ``max_queries``), or
+    for a cell stored before fingerprints (schema < v3) another query count.
+    """
+    want = pd.DataFrame({
+        "dataset": [t.dataset for t in tasks], "mode": [t.mode for t in tasks],
+        "corpus": [t.corpus.corpus_id for t in tasks], "lang": [t.lang for t in tasks],
+        "want_fp": list(data_fp), "asked": [len(t.queries) for t in tasks], "task": range(len(tasks)),
+    })  # fmt: skip
+    both = cells.merge(want, on=["dataset", "mode", "corpus", "lang"], how="inner")
+    legacy = both["data_fingerprint"].isna()
+    other = (~legacy & (both["data_fingerprint"] != both["want_fp"])) | (
+        legacy & (both["n_queries"] != both["asked"])
+    )
+    return both[other].drop(columns="want_fp").reset_index(drop=True)
+
+
+def outside_grid(cells: pd.DataFrame, grid: Grid) -> list[bool]:
+    """Per row of ``cells`` (cell-key columns), whether its (encoder, noise, level, seed) is not one of
+    ``grid``'s (its dataset, mode, corpus and language are the caller's concern)."""
+    in_grid = {(e, *c) for e in grid.encoders for c in grid.conditions}
+    keys = zip(cells["encoder"], cells["noise"], cells["level"].astype(float), cells["seed"].astype(int))
+    return [k not in in_grid for k in keys]
+
+
+def _check_query_sets(conn, grid: Grid, tasks, data_fp, replace_changed: bool, say, db_path) -> pd.DataFrame:
+    """Refuse a grid whose query set differs from the one stored for any of its languages (a curve must never
+    combine cells over different queries); with ``replace_changed``, say how many cells are replaced and
+    return those outside the grid (the plan recomputes them too, so nothing stored is silently dropped).
+
+    Replacement is in place (:func:`core.store.writes.write_cells` replaces a cell with its recomputation),
+    so a run killed half-way keeps every old cell not yet recomputed, and the same command finishes.
+    """
+    stale = query_set_changes(w.completed_cells(conn), tasks, data_fp)
+    if stale.empty:
+        return stale
+    langs = sorted(set(stale["lang"]))
+
+    def counts(lang: str) -> tuple[str, int]:
+        part = stale[stale["lang"] == lang]
+        return " / ".join(str(n) for n in sorted(set(part["n_queries"].astype(int)))), int(
+            part["asked"].iloc[0]
+        )
+
+    if len(langs) == 1:
+        stored, asked = counts(langs[0])
+        what = f"{langs[0]} has cells over {stored} queries in {str(db_path)!r}, this grid asks for {asked}"
+    else:
+        what = f"{', '.join(langs)} have cells over another query set in {str(db_path)!r} (" + "; ".join(
+            "{}: {} queries stored, this grid asks for {}".format(lang, *counts(lang)) for lang in langs) + ")"  # fmt: skip
+    if not replace_changed:
+        raise DataChangedError(
+            f"{what}: a curve must never mix query sets; run with --replace-changed to recompute the stored "
+            f"cells of {'this language' if len(langs) == 1 else 'these languages'} on the new query set, or "
+            "use another --db"
+        )
+    extra = stale[outside_grid(stale, grid)].reset_index(drop=True)
+    say(f"replacing {len(stale)} stored cells: {what}; each is recomputed on the new query set"
+        + (f", {len(extra)} of them outside this grid" if len(extra) else ""))  # fmt: skip
+    return extra
+
+
+def _extra_groups(extra: pd.DataFrame, tasks, say) -> tuple[dict[str, list[Group]], dict[str, str], int]:
+    """Groups recomputing ``extra`` (stored cells outside the grid, :func:`_check_query_sets`) on the grid's
+    tasks, per encoder, with the encoders' fingerprints and the number of cells. An encoder that cannot even
+    be fingerprinted here keeps its old cells (reads leave them out) and is said in one line."""
+    groups: dict[str, list[Group]] = {}
+    fingerprints: dict[str, str] = {}
+    n = 0
+    for name, part in extra.groupby("encoder", sort=False):
+        try:
+            fingerprints[name] = encoder_fingerprint(name)
+        except (EncoderUnavailable, UnknownNameError) as exc:
+            say(f"{len(part)} stored cells of encoder {name} keep their old query set ({exc}); reads leave "
+                "them out")  # fmt: skip
+            continue
+        for (lang, noise, level, seed), cell in part.groupby(["lang", "noise", "level", "seed"], sort=True):
+            cond = (noise, float(level), int(seed))
+            groups.setdefault(name, []).append(
+                Group(name, lang, cond, tuple(sorted(cell["task"].astype(int))))
+            )
+            n += len(cell)
+    return groups, fingerprints, n
+
+
+def _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path, extra=None) -> RunPlan:
     """Per encoder, the (lang, condition) groups with a cell to compute; refuse another model's cells.
 
     Encoders that cannot even be fingerprinted here are reported through ``say`` and left out. Says how many
-    legacy cells (schema < v3) and cells of another query set are recomputed.
+    legacy cells (schema < v3) are recomputed. ``extra`` (:func:`_check_query_sets`) are stored cells outside
+    the grid to recompute on its query set: their groups follow the grid's.
     """
     groups: dict[str, list[Group]] = {}
     fingerprints: dict[str, str] = {}
     langs = sorted({t.lang for t in tasks})
-    n_legacy = n_other = 0
+    n_legacy = 0
     for name in grid.encoders:
         try:
             fp = encoder_fingerprint(name)
@@ -837,8 +942,7 @@ def _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path) -> 
                             other_model[stored[0]] = other_model.get(stored[0], 0) + 1
                         elif stored[2] is None or (isinstance(stored[2], float) and np.isnan(stored[2])):
                             n_legacy += 1
-                        else:
-                            n_other += 1
+                        # else: another query set, refused or announced by _check_query_sets already
                     todo.append(i)
                 if todo:
                     mine.append(Group(name, lang, cond, tuple(todo)))
@@ -855,10 +959,14 @@ def _plan(grid, tasks, data_fp, done, report, say, replace_changed, db_path) -> 
         groups[name] = mine
     if n_legacy:
         say(f"recomputing {n_legacy} cells stored before data fingerprints (schema < v3), to never mix them")
-    if n_other:
-        say(f"recomputing {n_other} cells stored for another query set (max_queries) of the same data")
+    n_extra = 0
+    if extra is not None and len(extra):
+        more, fps, n_extra = _extra_groups(extra, tasks, say)
+        for name, gs in more.items():
+            groups.setdefault(name, []).extend(gs)
+            fingerprints.setdefault(name, fps[name])
     n_todo = sum(len(g.tasks) for gs in groups.values() for g in gs)
-    return RunPlan(grid, tasks, list(data_fp), langs, groups, fingerprints, n_todo)
+    return RunPlan(grid, tasks, list(data_fp), langs, groups, fingerprints, n_todo, n_extra)
 
 
 def _rank_frame(task: RetrievalTask, key: tuple, gr, texts: list[str], run_id: str) -> pd.DataFrame:

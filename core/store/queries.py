@@ -48,13 +48,102 @@ def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
-def _stats_source(conn: duckdb.DuckDBPyConnection, where: str, params: list) -> tuple[str, list]:
+# --- One query set per curve ------------------------------------------------------------------------------
+# A cell's query set: its data fingerprint (the exact queries, gold and corpus it ranked), or for a cell from
+# before fingerprints (schema < v3) its query count, the most that can be told of it.
+_QUERY_SET = "coalesce(data_fingerprint, 'n=' || CAST(n_queries AS VARCHAR))"
+_LEFT_OUT = "_left_out"  # the connection-local view of the left-out cells' keys (see _kept)
+
+
+def left_out_cells(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
+    """Cells that every combining read leaves out because they were computed over another query set.
+
+    The rule (one place, used by every read below that combines cells): per (dataset, mode, corpus, lang),
+    only the cells over the query set of the most recently completed cell are read; cells over any other
+    query set (another ``max_queries``, stored by code from before runs refused that, or a run replacing
+    them in place that has not finished) are left out, so that a curve, a drop, a paired test or an export
+    never combines cells over different queries. A database whose languages each have one query set (what
+    ``run`` guarantees) leaves nothing out.
+
+    ``filters`` (dataset, mode, corpus, lang, ...; see :data:`FILTERABLE`) restrict the rows returned, not the
+    rule. Columns: the cell key, ``n_queries`` and ``kept_n_queries`` (the query count of the cells kept for
+    the same language), in key order; zero rows in the common case.
+    """
+    where, params = _where({k: v for k, v in filters.items() if k != "qid"}, "c.")
+    keys = ", ".join(f"c.{k}" for k in CELL_KEY)
+    # A cheap test first (a tenth of the full query's time on a full study's 300k cells): does any language
+    # hold two fingerprints, or a legacy cell? Almost never, and then there is nothing to leave out.
+    mixed = conn.execute(
+        "SELECT 1 FROM cells GROUP BY dataset, mode, corpus, lang HAVING min(data_fingerprint) <> "
+        "max(data_fingerprint) OR count(data_fingerprint) < count(*) LIMIT 1"
+    ).fetchall()
+    if not mixed:
+        return pd.DataFrame(columns=[*CELL_KEY, "n_queries", "kept_n_queries"])
+    return conn.execute(
+        f"""
+        WITH c AS (SELECT {", ".join(CELL_KEY)}, n_queries, {_QUERY_SET} AS qs,
+                          coalesce(completed_at, TIMESTAMP '1970-01-01') AS done_at FROM cells),
+        k AS (SELECT dataset, mode, corpus, lang, arg_max(qs, (done_at, qs)) AS keep_qs,
+                     arg_max(n_queries, (done_at, qs)) AS kept_n_queries
+              FROM c GROUP BY ALL HAVING count(DISTINCT qs) > 1)
+        SELECT {keys}, c.n_queries, k.kept_n_queries
+        FROM c JOIN k ON c.dataset = k.dataset AND c.mode = k.mode AND c.corpus = k.corpus AND c.lang = k.lang
+        {where + " AND" if where else "WHERE"} c.qs <> k.keep_qs
+        ORDER BY {keys}
+        """,
+        params,
+    ).df()
+
+
+def left_out_notice(left: pd.DataFrame) -> str:
+    """One line naming each language with cells in ``left`` (:func:`left_out_cells`), how many cells over
+    how many queries are left out, and what to do; empty when ``left`` is empty."""
+    if left.empty:
+        return ""
+    parts = []
+    for lang, part in left.groupby("lang", sort=True):
+        n, counts = len(part), sorted(set(part["n_queries"].astype(int)))
+        kept = sorted(set(part["kept_n_queries"].astype(int)))
+        over = " / ".join(map(str, counts))
+        parts.append(f"{lang}: {n} cell{'s' if n > 1 else ''} over {over} queries left out (the newest cells "
+                     f"use {' / '.join(map(str, kept))})")  # fmt: skip
+    return (
+        "; ".join(parts)
+        + ". They use another query set than the newest cells of their language, and results "
+        "never combine query sets: re-run the grid with --replace-changed to recompute them."
+    )
+
+
+def _kept(conn: duckdb.DuckDBPyConnection, table: str, left: pd.DataFrame | None = None) -> str:
+    """A SQL condition true for the rows of ``table`` (a table name or alias holding the cell-key columns)
+    that belong to no left-out cell (``left``, default :func:`left_out_cells`): ``TRUE`` when none is left
+    out, so the usual database pays one small read of ``cells`` and no join."""
+    left = left_out_cells(conn) if left is None else left
+    if left.empty:
+        return "TRUE"
+    # Registered on this (short-lived) connection; re-registering replaces it.
+    conn.register(_LEFT_OUT, left[list(CELL_KEY)])
+    match = " AND ".join(f"x.{k} = {table}.{k}" for k in CELL_KEY)
+    return f"NOT EXISTS (SELECT 1 FROM {_LEFT_OUT} x WHERE {match})"
+
+
+def _and(where: str, cond: str) -> str:
+    """``where`` (a ``_where`` clause, possibly empty) with ``cond`` added."""
+    if cond == "TRUE":
+        return where
+    return f"{where} AND {cond}" if where else f" WHERE {cond}"
+
+
+def _stats_source(
+    conn: duckdb.DuckDBPyConnection, where: str, params: list, left: pd.DataFrame | None = None
+) -> tuple[str, list]:
     """FROM-clause source of ``cell_stats`` rows restricted by ``where`` (over cell-key columns), and its
     parameters: the stored table (schema v5+), or the same aggregates computed from ``ranks`` on the fly for
-    an older database opened read-only (slower, identical numbers)."""
+    an older database opened read-only (slower, identical numbers). Cells left out by
+    :func:`left_out_cells` are never in it."""
     if _has_table(conn, "cell_stats"):
-        return f"(SELECT * FROM cell_stats {where})", params
-    return f"({stats_select('ranks', where)})", params
+        return f"(SELECT * FROM cell_stats {_and(where, _kept(conn, 'cell_stats', left))})", params
+    return f"({stats_select('ranks', _and(where, _kept(conn, 'ranks', left)))})", params
 
 
 def summary(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
@@ -65,9 +154,11 @@ def summary(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
     MRR and accuracy@1 are the mean over every rank row of the group (every seed's); ``n`` is the largest
     query count of one of its cells (the query count when every seed ranks the same queries, as the runner
     does). Read from the per-cell aggregates (``cell_stats``), so the cost does not grow with ``ranks``.
+    Cells over another query set than their language's newest are left out (:func:`left_out_cells`).
     """
     if filters.get("qid") is not None:  # aggregates are per cell: a per-query filter needs the rows
         where, params = _where(filters)
+        where = _and(where, _kept(conn, "ranks"))
         return conn.execute(
             f"""
             SELECT dataset, mode, corpus, encoder, lang, noise, level,
@@ -107,7 +198,8 @@ def cell_stats(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
 def rank_rows(
     conn: duckdb.DuckDBPyConnection, columns: Sequence[str] | None = None, **filters
 ) -> pd.DataFrame:
-    """Rows of ``ranks`` matching ``filters`` (see :data:`FILTERABLE`), in a stable order."""
+    """Rows of ``ranks`` matching ``filters`` (see :data:`FILTERABLE`), in a stable order; rows of cells over
+    another query set than their language's newest are left out (:func:`left_out_cells`)."""
     allowed = {"dataset", "mode", "corpus", "lang", "encoder", "noise", "level", "seed", "qid", "rank",
                "n_docs", "score_gold", "top_ids", "top_scores", "query_noisy", "run_id"}  # fmt: skip
     cols = list(columns or sorted(allowed))
@@ -115,6 +207,7 @@ def rank_rows(
     if bad:
         raise ValueError(f"unknown ranks columns {bad}")
     where, params = _where(filters)
+    where = _and(where, _kept(conn, "ranks"))
     order = "dataset, mode, encoder, lang, noise, level, seed, qid"
     return conn.execute(f"SELECT {', '.join(cols)} FROM ranks {where} ORDER BY {order}", params).df()
 
@@ -137,8 +230,9 @@ def runs(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def cells(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:
-    """Completed cells (one row per stored condition)."""
+    """Completed cells (one row per stored condition), but those :func:`left_out_cells` leaves out."""
     where, params = _where({k: v for k, v in filters.items() if k != "qid"})
+    where = _and(where, _kept(conn, "cells"))
     return conn.execute(f"SELECT * FROM cells {where} ORDER BY ALL", params).df()
 
 
@@ -171,11 +265,12 @@ def db_stamp(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def conditions(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every stored (dataset, mode, corpus, lang, encoder, noise, level, seed) with its n_queries and n_docs."""
+    """Every stored (dataset, mode, corpus, lang, encoder, noise, level, seed) with its n_queries and n_docs,
+    but the cells :func:`left_out_cells` leaves out (what the pages offer is what they can show)."""
     return conn.execute(
-        """
+        f"""
         SELECT dataset, mode, corpus, lang, encoder, noise, level, seed, fingerprint, n_queries, n_docs
-        FROM cells ORDER BY dataset, mode, lang, encoder, noise, level, seed
+        FROM cells WHERE {_kept(conn, "cells")} ORDER BY dataset, mode, lang, encoder, noise, level, seed
         """
     ).df()
 
@@ -216,6 +311,7 @@ def curve_ranks(
     encoder, lang, level, seed, qid, rank; a query is identified by (corpus, lang, qid).
     """
     enc_where, enc_params = _where({"encoder": list(encoders), "lang": list(langs), "corpus": corpus})
+    enc_where = _and(enc_where, _kept(conn, "ranks"))
     seed_ph = ", ".join("?" * len(seeds)) or "NULL"
     return conn.execute(
         f"""
@@ -250,9 +346,11 @@ def curve_stats(
     from ``level_stats`` (schema v6: seed sums stored with each cell, ~2.7k rows for a full study's noise
     type); otherwise, or on a database from before v6, ``cell_stats`` is summed over the chosen seeds here
     (a few hundred thousand rows at most), and before v5 the same aggregates are computed from ``ranks``.
-    The numbers are the same on every path (sums of the same per-query values).
+    The numbers are the same on every path (sums of the same per-query values). Cells over another query
+    set than their language's newest are left out (:func:`left_out_cells`), on every path.
     """
-    fast = _curve_stats_stored(conn, dataset, mode, noise, encoders, langs, seeds, corpus)
+    left = left_out_cells(conn)  # once for the three uses below
+    fast = _curve_stats_stored(conn, dataset, mode, noise, encoders, langs, seeds, corpus, left)
     if fast is not None:
         return fast
     # List parameters (``= ANY(?)``) rather than one placeholder per language: a full study selects ~100
@@ -263,14 +361,15 @@ def curve_stats(
     )
     params = [list(encoders), list(langs), corpus, corpus, dataset, mode, CLEAN_NOISE, noise,
               [int(s) for s in seeds]]  # fmt: skip
-    src, params = _stats_source(conn, where, params)
+    src, params = _stats_source(conn, where, params, left)
+    cells_where = _and(where, _kept(conn, "cells", left))
     key = "corpus, encoder, lang, level"
     sums = ", ".join(f"sum({c}) AS {c}" for c in STATS_COLUMNS)
     # Sum over seeds first (the big step), then attach the query count from ``cells`` (small).
     return conn.execute(
         f"""
         WITH s AS (SELECT {key}, bucket, {sums} FROM {src} s0 GROUP BY {key}, bucket),
-        q AS (SELECT {key}, max(n_queries) AS n_queries FROM cells {where} GROUP BY ALL)
+        q AS (SELECT {key}, max(n_queries) AS n_queries FROM cells {cells_where} GROUP BY ALL)
         SELECT s.*, q.n_queries FROM s JOIN q USING (corpus, encoder, lang, level)
         ORDER BY {key}, bucket
         """,
@@ -287,10 +386,14 @@ def _curve_stats_stored(
     langs: Sequence[str],
     seeds: Sequence[int],
     corpus: str | None,
+    left: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """:func:`curve_stats` from ``level_stats``, or None when the table is missing or a stored noisy group
-    holds a seed outside ``seeds`` (its stored sum would include that seed)."""
-    if not _has_table(conn, "level_stats"):
+    holds a seed outside ``seeds`` (its stored sum would include that seed), or when a cell of the selection's
+    dataset and mode is in ``left`` (default :func:`left_out_cells`: the stored seed sums may include it)."""
+    left = left_out_cells(conn) if left is None else left
+    mine = left[(left["dataset"] == dataset) & (left["mode"] == mode)] if len(left) else left
+    if not _has_table(conn, "level_stats") or not mine.empty:
         return None
     cols = ("bucket", *STATS_COLUMNS)
     rows = conn.execute(
@@ -331,6 +434,7 @@ def selection_size(
     counted from ``cells`` (no scan of ``ranks``), so a page can refuse an export too large to build."""
     where, params = _where({"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs),
                             "noise": list(noise)})  # fmt: skip
+    where = _and(where, _kept(conn, "cells"))
     return conn.execute(
         f"SELECT CAST(coalesce(sum(n_queries), 0) AS BIGINT) AS rows FROM cells {where}", params
     ).df()
@@ -349,13 +453,13 @@ def per_query_ranks(
 
     ``corpus`` (None: all) selects one corpus, e.g. one of several pooled language sets; callers showing
     one row per query must pass it when the mode has several. Columns: corpus, encoder, level, qid, rank,
-    n_docs.
+    n_docs. Cells :func:`left_out_cells` leaves out are not read.
     """
     return conn.execute(
-        """
+        f"""
         SELECT corpus, encoder, level, qid, rank, n_docs FROM ranks
         WHERE dataset = ? AND mode = ? AND lang = ? AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
-              AND ((noise = ? AND level = 0) OR (noise = ? AND seed = ?))
+              AND ((noise = ? AND level = 0) OR (noise = ? AND seed = ?)) AND {_kept(conn, "ranks")}
         """,
         [dataset, mode, lang, corpus, corpus, CLEAN_NOISE, noise, seed],
     ).df()
@@ -395,12 +499,14 @@ def query_top(
     """Each encoder's stored top-k for one query under one condition, one row per (encoder, position).
 
     Columns: encoder, corpus, rank (of the gold), pos (1-based), doc_id, score, text (the document), is_gold.
+    Cells :func:`left_out_cells` leaves out are not read.
     """
     return conn.execute(
-        """
+        f"""
         WITH r AS (
             SELECT encoder, corpus, rank, top_ids, top_scores FROM ranks
             WHERE dataset = ? AND mode = ? AND lang = ? AND noise = ? AND level = ? AND seed = ? AND qid = ?
+                  AND {_kept(conn, "ranks")}
         ), u AS (
             SELECT encoder, corpus, rank, unnest(range(1, len(top_ids) + 1)) AS pos,
                    unnest(top_ids) AS doc_id, unnest(top_scores) AS score
@@ -430,12 +536,13 @@ def gold_document(conn: duckdb.DuckDBPyConnection, corpus: str, lang: str, qid: 
 
 
 def coverage(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Stored cells per (dataset, mode, lang, encoder, noise, level, seed); ``cells`` counts the corpora."""
+    """Stored cells per (dataset, mode, lang, encoder, noise, level, seed); ``cells`` counts the corpora. Cells
+    :func:`left_out_cells` leaves out are not counted: they must be recomputed to be shown."""
     return conn.execute(
-        """
+        f"""
         SELECT dataset, mode, lang, encoder, noise, level, seed, count(*) AS cells,
                max(n_queries) AS n_queries, max(completed_at) AS completed_at
-        FROM cells GROUP BY ALL ORDER BY ALL
+        FROM cells WHERE {_kept(conn, "cells")} GROUP BY ALL ORDER BY ALL
         """
     ).df()
 
@@ -448,9 +555,11 @@ def selection_rows(
     langs: Sequence[str],
     noise: Sequence[str],
 ) -> pd.DataFrame:
-    """Per-query rows of a selection, for export: no top-k lists, the noisy query text included."""
+    """Per-query rows of a selection, for export: no top-k lists, the noisy query text included; rows of
+    cells :func:`left_out_cells` leaves out are not exported."""
     where, params = _where({"dataset": dataset, "mode": mode, "encoder": list(encoders), "lang": list(langs),
                             "noise": list(noise)})  # fmt: skip
+    where = _and(where, _kept(conn, "ranks"))
     return conn.execute(
         f"""
         SELECT dataset, mode, corpus, lang, encoder, noise, level, seed, qid, rank, n_docs, score_gold,
@@ -472,14 +581,16 @@ def answer_cells(
 
     Columns: corpus, lang, encoder, noise, level, fingerprint, data_fingerprint, noise_version, n_queries,
     completed_at, run_id. A cell and its rank rows are written and replaced together, so these rows change
-    whenever the rank rows behind the answer do.
+    whenever the rank rows behind the answer do. Cells :func:`left_out_cells` leaves out are not listed (nor
+    read by :func:`rank_rows`), so the answer never combines query sets.
     """
     return conn.execute(
-        """
+        f"""
         SELECT corpus, lang, encoder, noise, level, fingerprint, data_fingerprint, noise_version, n_queries,
                completed_at, run_id
         FROM cells
         WHERE dataset = ? AND mode = ? AND seed = ? AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
+              AND {_kept(conn, "cells")}
         ORDER BY corpus, lang, encoder, noise, level
         """,
         [dataset, mode, int(seed), corpus, corpus],

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from core.conditions import CLEAN_NOISE
 from core.languages import published_reference
+from core.research import PUBLISHED_LABSE
 from dashboard import components as ui
 from dashboard import data
 from dashboard import url_state as url
@@ -30,7 +31,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
            "#bcbd22", "#393b79", "#e6ab02", "#111111")  # fmt: skip
 LEGEND_SYMBOL = {"symbolType": "stroke", "symbolStrokeWidth": 2.5, "symbolOpacity": 1}  # a line, as drawn
 DASHES = ((1, 0), (6, 3), (2, 2))  # stroke dash (on, off) of each pass through the palette
-PUBLISHED_NAME = "LaBSE accuracy@1 (published, not measured)"
+PUBLISHED_NAME = PUBLISHED_LABSE  # one label for LaBSE's published figures on every page and the README
 # A five-pointed star as a Vega symbol path (unit size), for the published marks of the Vega-Lite chart.
 STAR_PATH = ("M0,-1L0.2245,-0.309L0.9511,-0.309L0.3633,0.118L0.5878,0.809L0,0.382L-0.5878,0.809"
              "L-0.3633,0.118L-0.9511,-0.309L-0.2245,-0.309Z")  # fmt: skip
@@ -325,6 +326,8 @@ def main() -> None:
     c = _controls(cond)
     if c is None:
         return
+    if notice := data.query_set_notice(dataset=c["dataset"], mode=c["mode"], corpus=c["corpus"]):
+        st.warning(ui.safe(notice))  # the curves below leave these cells out: say so
     facets = facet_map(c["langs"], c["facet"])
     _, curve = data.curve(c["dataset"], c["mode"], c["noise"], c["encoders"], c["langs"], c["seeds"],
                                c["metric"], facets, corpus=c["corpus"])  # fmt: skip
@@ -336,7 +339,8 @@ def main() -> None:
     if facets is None and c["mode"] == "pair" and c["metric"] in ("recall@1", "mrr"):
         published = {k: v for k, v in published_reference().items() if k in c["langs"]}
     st.caption(
-        f"{c['metric_label']} on **{c['noise']}** noise, {c['mode']} mode, seeds {c['seeds']} averaged; bands are "
+        f"{c['metric_label']} on **{ui.safe(c['noise'])}** noise, {ui.safe(c['mode'])} mode, seeds {c['seeds']} "
+        "averaged; bands are "
         "95% percentile bootstrap intervals over query buckets (paired across levels)."
         + (" Stars: LaBSE's accuracy@1 on clean queries as **published** by MTEB, not measured here." if published else "")
     )  # fmt: skip
@@ -413,7 +417,8 @@ def _extras(c: dict, curve: pd.DataFrame, facets: dict[str, str] | None) -> None
                 wide.columns = ["clean" if lv == 0 else f"@{lv:g}" for lv in wide.columns]
                 st.dataframe(wide, width="stretch", key="curves_pairwise")
                 st.caption(
-                    f"Mean per-query {c['metric_label']} of {a} minus {b}; paired randomization test over "
+                    f"Mean per-query {c['metric_label']} of {ui.safe(a)} minus {ui.safe(b)}; paired randomization "
+                    "test over "
                     "query buckets (32 fixed buckets of queries; 2,000 sign flips), Holm-corrected across languages at each level: *** p<.001, "
                     "** p<.01, * p<.05, n.s. not significant (with 2,000 permutations the smallest attainable "
                     "adjusted p is about 0.0005 x the number of languages)."

@@ -28,8 +28,10 @@ from core.research import (
     LABSE,
     MEAN,
     TRAINED_PREFIXES,
+    UNKNOWN,
     comparison_headlines,
     fmt_ci,
+    group_label,
     headlines,
     seeds_text,
     significance_marks,
@@ -172,11 +174,11 @@ def story_figure(answer, groups: dict[str, list[str]], level: float | None = Non
     levels = sorted({lv for _, lv in answer.conditions})
     if level is None:
         level = 0.2 if 0.2 in levels else (levels[-1] if levels else 0.2)
-    rob = answer.robustness
+    rob = with_clean(answer.robustness)
     names = [g for g in groups if g in set(rob.group)]
-    fig = make_subplots(rows=2, cols=len(names), shared_yaxes="rows", vertical_spacing=0.24,
-                        subplot_titles=[f"{g}-resource: clean MRR" for g in names]
-                        + [f"{g}-resource: relative drop at level {level:g}" for g in names])  # fmt: skip
+    fig = make_subplots(rows=2, cols=max(1, len(names)), shared_yaxes="rows", vertical_spacing=0.24,
+                        subplot_titles=[f"{group_label(g)}: clean MRR" for g in names]
+                        + [f"{group_label(g)}: relative drop at level {level:g}" for g in names])  # fmt: skip
     published = published_reference()
     noises = sorted({n for n, lv in answer.conditions if lv == level}, key=list(NOISE_COLOURS).index)
     for col, group in enumerate(names, start=1):
@@ -211,19 +213,30 @@ def story_figure(answer, groups: dict[str, list[str]], level: float | None = Non
     return fig
 
 
+def with_clean(rob: pd.DataFrame) -> pd.DataFrame:
+    """``rob`` (a robustness table) with its clean MRR columns, NaN where the answer has none (a group none of
+    whose languages has a clean cell: charts and caveats then show it empty instead of failing)."""
+    missing = [c for c in ("clean", "clean_low", "clean_high") if c not in rob]
+    return rob.assign(**dict.fromkeys(missing, np.nan)) if missing else rob
+
+
 def caveats(answer, groups: dict[str, list[str]]) -> list[str]:
-    """The caveats that apply to this database (floors, small groups, languages a model never saw)."""
+    """The caveats that apply to this database (floors, small groups, languages a model never saw, languages
+    of unknown resource class)."""
     out = []
-    rob = answer.robustness
+    rob = with_clean(answer.robustness)
     for group in groups:
         part = rob[rob.group == group]
         floor = sorted(part.loc[part["clean"] < FLOOR_MRR, "encoder"])
         if floor:
-            out.append(f"{group}-resource: {', '.join(floor)} sit at the floor (clean MRR < {FLOOR_MRR}); their "
-                       "drops are shown but not tested: a flat curve at the floor is not robustness.")  # fmt: skip
+            out.append(f"{group_label(group)}: {', '.join(floor)} sit at the floor (clean MRR < {FLOOR_MRR}); "
+                       "their drops are shown but not tested: a flat curve at the floor is not robustness.")  # fmt: skip
         n = int(part["n"].max()) if len(part) else 0
         if n < 500:
-            out.append(f"{group}-resource: {n} queries in all; intervals are wide.")
+            out.append(f"{group_label(group)}: {n} queries in all; intervals are wide.")
+    if groups.get(UNKNOWN):
+        out.append(f"{group_label(UNKNOWN)}: {', '.join(groups[UNKNOWN])} are not in `data/languages.csv`, so "
+                   "their resource class is unknown; they form a group of their own.")  # fmt: skip
     seen = data.read("encoder_languages")
     unseen = seen[seen["seen_in_training"] == False]  # noqa: E712 - a nullable column: None is "unknown"
     langs = {lg for g in groups.values() for lg in g}
@@ -325,7 +338,8 @@ def main() -> None:
         )  # fmt: skip
     reference = reference if reference in refs else None
     st.caption(f"{dataset} · {mode} mode · noise seed 0 · " + " · ".join(
-        f"{g}-resource: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()))  # fmt: skip
+        f"{group_label(g)}: {', '.join(ui.lang_name(x) for x in langs)}" for g, langs in groups.items()
+        if langs))  # fmt: skip
     ref_of = reference_encoders(answer.tests, reference) if reference else {}
     link = drill_link(answer, groups, mode, corpus, ref_of)
     sentences = page_sentences(answer, link)

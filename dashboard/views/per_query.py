@@ -58,7 +58,9 @@ def _controls(cond: pd.DataFrame):
         sel = sel[sel["lang"] == lang]
         noises = sorted(n for n in sel["noise"].unique() if n != CLEAN_NOISE)
         if not noises:
-            st.info(f"No noisy cells are stored for {ui.lang_name(lang)} in {mode} mode yet.")
+            st.info(
+                f"No noisy cells are stored for {ui.safe(ui.lang_name(lang))} in {ui.safe(mode)} mode yet."
+            )
             return None
         noise = url.selectbox("Noise type", noises, key="pq_noise")
         seeds = sorted(sel.loc[sel["noise"] == noise, "seed"].unique().tolist())
@@ -121,12 +123,15 @@ def main() -> None:
     if picked is None:
         return
     dataset, mode, lang, noise, seed, level, encoders, corpus = picked
+    if notice := data.query_set_notice(dataset=dataset, mode=mode, corpus=corpus, lang=lang):
+        st.warning(ui.safe(notice))  # the ranks below leave these cells out: say so
     # One row per query needs one corpus: pooled grids of other language sets rank the same qids again.
     ranks = data.read("per_query_ranks", dataset=dataset, mode=mode, lang=lang, noise=noise, seed=seed,
                       corpus=corpus)  # fmt: skip
     table = diff_table(ranks, level, encoders)
     if table.empty:
-        st.warning(f"No clean and noisy ranks stored together for {ui.lang_name(lang)} at level {level:g}.")
+        st.warning(f"No clean and noisy ranks stored together for {ui.safe(ui.lang_name(lang))} at level "
+                   f"{level:g}.")  # fmt: skip
         return
     present = [e for e in encoders if f"{e} clean" in table.columns]
     texts = data.read("query_texts", dataset=dataset, lang=lang).set_index("qid")["text"]
@@ -135,8 +140,8 @@ def main() -> None:
     table.insert(0, "query", texts.reindex(table.index).fillna(""))
     table.insert(1, "noisy query", noisy["noisy"].reindex(table.index).fillna(""))
     st.caption(
-        f"{ui.lang_name(lang)} · {ui.resource_class(lang)} · {mode} mode · {noise} at level {level:g}, seed "
-        f"{seed} · {len(table)} queries. Rank 1 = the gold translation ranked first; drop = noisy rank - "
+        f"{ui.safe(ui.lang_name(lang))} · {ui.resource_class(lang)} · {ui.safe(mode)} mode · "
+        f"{ui.safe(noise)} at level {level:g}, seed {seed} · {len(table)} queries. Rank 1 = the gold translation ranked first; drop = noisy rank - "
         "clean rank; flips = how often rank-1 correctness changes along the levels."
     )
 
@@ -208,7 +213,8 @@ def main() -> None:
     cols = [c for start in range(0, n, PER_ROW) for c in st.columns(PER_ROW)] if n else []
     for col, (enc, part) in zip(cols, tops.groupby("encoder", sort=True)):
         with col:
-            st.markdown(f"`{enc}` · gold at rank **{int(part['rank'].iloc[0])}**")
+            # Bold, not a code span: an entity inside a code span would be shown as its source.
+            st.markdown(f"**{ui.safe(enc)}** · gold at rank **{int(part['rank'].iloc[0])}**")
             show = pd.DataFrame({
                 "#": part["pos"].astype(int), "gold": np.where(part["is_gold"], "✓", ""),
                 "cosine": part["score"].round(3), "document": part["text"].fillna(""),

@@ -19,6 +19,7 @@ from dashboard import components as ui
 from dashboard import data
 from dashboard import url_state as url
 from dashboard.analysis import robustness_table
+from dashboard.export import table_csv
 from dashboard.report import build_report
 from dashboard.views.curves import language_axis
 
@@ -102,12 +103,13 @@ def _background() -> None:
         st.caption(f"No background job has reported for this database (`{status_path(data.db_path())}`).")
         return
     if "error" in job:
-        st.warning(f"Background job status unreadable: {job['error']}")
+        st.warning(f"Background job status unreadable: {ui.safe(job['error'])}")
         return
     done, total = job.get("done") or 0, job.get("total") or 0
     frac = min(1.0, max(0.0, float(done) / float(total))) if total else 0.0
-    st.progress(frac, text=f"Background job: {job.get('stage', '?')} · {done}/{total} · "
-                f"{job.get('message', '')} (updated {job.get('updated_at', '?')})")  # fmt: skip
+    # The status file is written by another process (its text names models and data): escaped like any text.
+    st.progress(frac, text=f"Background job: {ui.safe(job.get('stage', '?'))} · {done}/{total} · "
+                f"{ui.safe(job.get('message', ''))} (updated {ui.safe(job.get('updated_at', '?'))})")  # fmt: skip
 
 
 def _export(cond: pd.DataFrame) -> None:
@@ -153,7 +155,7 @@ def _export(cond: pd.DataFrame) -> None:
             rows.to_parquet(buf, index=False)
             st.session_state["runs_export"] = (
                 selection,
-                rows.to_csv(index=False).encode("utf-8"),
+                table_csv(rows),  # the product's one CSV writer: no cell can run as a spreadsheet formula
                 buf.getvalue(),
             )
     export = st.session_state.get("runs_export")
@@ -211,6 +213,8 @@ def main() -> None:
     runs = data.read("runs")
     cond = data.read("conditions")
     stored = data.read("coverage")
+    if notice := data.query_set_notice():
+        st.warning(ui.safe(notice))  # coverage, stored cells and exports below leave these cells out
     st.subheader("Grid coverage")
     latest = runs.iloc[0] if not runs.empty else None
     grid = {}

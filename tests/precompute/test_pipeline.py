@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from core.datasets import build_tasks, load_bitexts
+from core.errors import DataChangedError
 from core.pipeline import parse_grid, run_grid
 from core.store import connect
 from core.store import queries as q
@@ -127,8 +128,12 @@ def test_rerun_encodes_nothing_and_adding_a_level_computes_only_it(built, tmp_pa
             "GROUP BY ALL HAVING c > 1)"
         ).fetchall()[0][0]
     assert dup == 0
-    fewer = run_grid(_grid(max_queries=50), db, progress=False)
-    assert fewer.cells_written == 3 * 2 * 2 and fewer.texts_encoded == 0  # new query set, vectors cached
+    # Another query set is refused (a curve must never mix them), then recomputed on request: the grid's
+    # cells and level 0.2's, which is not in the grid any more (issue 25, item 1).
+    with pytest.raises(DataChangedError, match="a curve must never mix query sets"):
+        run_grid(_grid(max_queries=50), db, progress=False)
+    fewer = run_grid(_grid(max_queries=50), db, progress=False, replace_changed=True)
+    assert fewer.cells_written == 3 * 2 * 3 and fewer.texts_encoded == 0  # new query set, vectors cached
     with connect(db, read_only=True) as conn:
         n = conn.execute("SELECT max(qid) + 1 FROM ranks WHERE level = 0.1").fetchall()[0][0]
     assert n == 50
