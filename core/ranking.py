@@ -3,7 +3,9 @@
 The tie rule is one for all: a document's *rank* counts the documents scoring strictly higher, so ties are
 resolved in its favour (the stored gold rank); an *ordering* of documents is by score, then by doc id, and
 an ordering that must agree with a stored gold rank puts the gold ahead of the documents tied with it.
-No approximate index ever touches a stored rank.
+No approximate index ever touches a stored rank. Scores must be finite: a NaN compares false with
+everything, so it would never be "strictly higher" and a NaN model would rank every gold first; every
+function here refuses NaN and infinite scores (:class:`core.errors.NonFiniteError`) instead of ranking them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from core.errors import NonFiniteError
 
 
 @dataclass(frozen=True)
@@ -23,25 +27,59 @@ class GoldRanks:
     top_scores: np.ndarray  # float32 (n, k)
 
 
+def _require_finite(scores: np.ndarray, what: str = "scores") -> None:
+    """Raise :class:`NonFiniteError` if ``scores`` hold a NaN or an infinity."""
+    finite = np.isfinite(scores)
+    if not finite.all():
+        raise NonFiniteError(
+            f"{int((~finite).sum())} of {finite.size} {what} are NaN or infinite; refusing to rank them (a NaN "
+            "is never above the gold, so every gold would rank first)"
+        )
+
+
+def _require_rankable(vectors: np.ndarray, what: str) -> None:
+    """Raise :class:`NonFiniteError` unless every dot product of ``vectors`` with such vectors is finite.
+
+    Entries within ``sqrt(float32 max / dim)`` in absolute value keep every dot product finite (unit rows are
+    far inside), so checking the vectors, O((n + m) d), spares checking the n x m scores."""
+    if vectors.size == 0:
+        return
+    bound = float(np.sqrt(np.finfo(np.float32).max / max(1, vectors.shape[-1]))) / 2
+    # max/min propagate NaN, and a NaN fails every comparison.
+    if not (vectors.max() <= bound and vectors.min() >= -bound):
+        _require_finite(vectors, what)
+        raise NonFiniteError(
+            f"{what} hold values over {bound:.3g}: their scores could overflow; not unit rows"
+        )
+
+
 def rank_of(scores: np.ndarray, doc: int) -> int:
     """1-based rank of document ``doc`` among one query's ``scores``: 1 + #{documents scoring strictly higher}.
+
+    Raises:
+        NonFiniteError: a score is NaN or infinite.
 
     Example:
         >>> rank_of(np.array([0.5, 0.9, 0.5]), 2)
         2
     """
     scores = np.asarray(scores)
+    _require_finite(scores)
     return 1 + int((scores > scores[doc]).sum())
 
 
 def ranks_of(scores: np.ndarray, docs) -> np.ndarray:
     """1-based ranks of several documents among one query's ``scores`` (:func:`rank_of` of each).
 
+    Raises:
+        NonFiniteError: a score is NaN or infinite.
+
     Example:
         >>> ranks_of(np.array([0.5, 0.9, 0.5, 0.1]), [3, 0, 1]).tolist()
         [4, 2, 1]
     """
     scores = np.asarray(scores)
+    _require_finite(scores)
     picked = scores[np.asarray(docs, dtype=np.int64)]
     # Sorting once beats a comparison matrix: n log n instead of k * n for a corpus of 100k documents.
     ordered = np.sort(scores)
@@ -55,13 +93,22 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     among documents tied at the k-th place (the lowest ids are kept); ``k`` larger than the number of
     documents gives them all.
 
+    Raises:
+        NonFiniteError: a score is NaN or infinite.
+
     Example:
         >>> top_k(np.array([0.1, 0.7, 0.7, 0.9]), 3).tolist()
         [3, 1, 2]
     """
     scores = np.asarray(scores)
+    _require_finite(scores)
+    return _top_k(scores, k)
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` without the check (its callers checked, or masked a document with ``-inf``)."""
     if scores.ndim == 1:
-        return top_k(scores[None, :], k)[0]
+        return _top_k(scores[None, :], k)[0]
     n, m = scores.shape
     k = max(0, min(k, m))
     if k == 0:
@@ -88,18 +135,19 @@ def run_order(scores: np.ndarray, gold: int, rank: int, depth: int) -> np.ndarra
     the stored rank in any evaluator, and the gold is never cut off the list.
 
     Raises:
-        ValueError: ``rank`` outside ``[1, number of documents]``.
+        ValueError: ``rank`` outside ``[1, number of documents]``.  NonFiniteError: a score is NaN or infinite.
 
     Example:
         >>> run_order(np.array([0.9, 0.5, 0.5]), gold=2, rank=2, depth=1).tolist()
         [0, 2]
     """
     scores = np.asarray(scores)
+    _require_finite(scores)
     if not 1 <= rank <= len(scores):
         raise ValueError(f"rank {rank} outside [1, {len(scores)}]")
     others = scores.astype(np.float64)  # a copy: the gold is masked out of the ordering of the others
     others[gold] = -np.inf
-    above = top_k(others, max(rank, depth) - 1)
+    above = _top_k(others, max(rank, depth) - 1)
     above = above[above != gold]
     return np.insert(above, rank - 1, gold)
 
@@ -122,6 +170,7 @@ def gold_ranks(
 
     Raises:
         ValueError: on shape mismatch or a gold index outside ``[0, m)``.
+        NonFiniteError: a vector holds a NaN or an infinity (or values so large that a score overflows).
 
     Example:
         >>> q = np.eye(2, dtype=np.float32); d = np.eye(2, dtype=np.float32)
@@ -136,6 +185,8 @@ def gold_ranks(
         raise ValueError(f"{len(gold)} gold ids for {len(queries)} queries")
     if len(gold) and (gold.min() < 0 or gold.max() >= len(docs)):
         raise ValueError(f"gold ids must lie in [0, {len(docs)})")
+    _require_rankable(queries, "query vectors")
+    _require_rankable(docs, "document vectors")
     n, k = len(queries), min(k, len(docs))
     rank = np.empty(n, np.int64)
     gold_score = np.empty(n, np.float32)
@@ -150,7 +201,7 @@ def gold_ranks(
         g = scores[np.arange(len(scores)), gold[s : s + block]]
         gold_score[s : s + block] = g
         rank[s : s + block] = 1 + (scores > g[:, None]).sum(axis=1)
-        top = top_k(scores, k)
+        top = _top_k(scores, k)
         top_ids[s : s + block] = top
         top_scores[s : s + block] = np.take_along_axis(scores, top, axis=1)
     return GoldRanks(rank, gold_score, top_ids, top_scores)

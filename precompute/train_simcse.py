@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     from core.paths import models_dir
     from core.training import default_model_names, make_split, train_simcse
     from core.training.defaults import check_seeds, recipe_config, seed_model_name
-    from core.training.simcse import check_target
+    from core.training.simcse import check_target, training_device
 
     seeds = check_seeds([0] if args.seeds is None and args.seed is None else
                         [args.seed] if args.seed is not None else args.seeds)  # fmt: skip
@@ -140,6 +140,7 @@ def _run(args: argparse.Namespace) -> int:
         check_target(name, out, args.overwrite)  # every seed's target, before the first one trains
         configs.append((config, out))
     trainable_fingerprint(args.base)  # an untrainable or unknown base fails here, before any banner or data
+    training_device(args.device)  # so does --device cuda where torch sees no GPU
     print(
         f"training {', '.join(c.name for c, _ in configs)} ({args.objective} on {args.base}): "
         f"{len(split.train_langs)} training languages, evaluation languages {' '.join(split.eval_langs)} "

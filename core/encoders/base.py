@@ -11,6 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from core.errors import NonFiniteError
+
 
 @runtime_checkable
 class Encoder(Protocol):
@@ -38,6 +40,32 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return x / np.where(norms == 0, 1.0, norms)
+
+
+def finite_vectors(name: str, vectors: np.ndarray) -> np.ndarray:
+    """Return ``vectors`` (one row per text) unchanged if every entry is finite, else refuse them.
+
+    The one check between an encoder's output and anything that ranks, caches or stores it: a model whose
+    weights are NaN (a diverged training) gives NaN vectors, and a NaN score is never above the gold, so
+    every rank would be 1 and the model reported as perfect.
+
+    Raises:
+        NonFiniteError: ``encoder NAME produced non-finite vectors for N texts`` (N: the rows with a NaN or
+        an infinity).
+
+    Example:
+        >>> finite_vectors("m", np.ones((2, 3), np.float32)).shape
+        (2, 3)
+    """
+    arr = np.asarray(vectors)
+    finite = np.isfinite(arr.reshape(len(arr), -1) if arr.ndim else arr.reshape(1, 1))
+    if not finite.all():
+        bad = int((~finite).any(axis=1).sum())
+        raise NonFiniteError(
+            f"encoder {name} produced non-finite vectors for {bad} texts (of {len(finite)}): NaN or infinity, "
+            "e.g. a model whose training diverged; nothing it computed is stored"
+        )
+    return vectors
 
 
 def folder_identity(path: Path) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.encoders.base import Encoder
+from core.encoders.base import Encoder, finite_vectors
 from core.paths import cache_dir
 
 _CHUNK = 900  # below SQLite's default limit on bound parameters
@@ -107,8 +107,14 @@ def encode_cached(
     its longest text pads little. ``keep=False`` only fills the cache (no cached vector is read) and
     returns an empty array.
 
+    Every vector, encoded now or read from the cache, is checked (:func:`core.encoders.base.finite_vectors`):
+    none with a NaN or an infinity is ever cached or returned.
+
     Returns:
         (vectors in input order, number of texts actually encoded now).
+
+    Raises:
+        NonFiniteError: the encoder produced (or the cache holds) a vector with a NaN or an infinity.
     """
     own = cache is None
     if own:
@@ -128,7 +134,8 @@ def encode_cached(
             pending: Future | None = None
             for i in range(0, len(missing), batch):
                 part = missing[i : i + batch]
-                vecs = encoder.encode(part)
+                # Checked before the cache keeps them: a NaN vector cached would be read back by every run.
+                vecs = finite_vectors(encoder.name, encoder.encode(part))
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(cache.put, part, vecs)
@@ -140,7 +147,9 @@ def encode_cached(
                 pending.result()
         if not texts or not keep:
             return np.zeros((0, 0), dtype=np.float32), len(missing)
-        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False), len(missing)
+        # Cached vectors too: a cache filled before this check existed may hold NaN vectors.
+        out = np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+        return finite_vectors(encoder.name, out), len(missing)
     finally:
         if own:
             cache.close()

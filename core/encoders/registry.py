@@ -12,18 +12,23 @@ from typing import NamedTuple
 
 from core.encoders.base import Encoder
 from core.errors import ConfigError, EncoderUnavailable, UnknownNameError
+from core.names import encoder_name, name_key
 from core.paths import REPO_ROOT, models_dir
 
 log = logging.getLogger(__name__)
 REGISTRY_FILE = REPO_ROOT / "encoders.toml"
 MODEL_CARD = "clir_encoder.json"  # written by the SimCSE trainer beside a saved model
+MAX_CARD_BYTES = 1 << 20  # a card is a few KB; a larger file is damaged, and every run reads every card
 
 
 def registry(path: Path | None = None) -> dict[str, dict]:
     """Return name -> spec for every registered encoder (the TOML file, then trained models).
 
     A trained model's spec carries its card (``train_langs``...) so callers can tell seen from unseen
-    languages.
+    languages. A card that :func:`read_card` refuses (damaged, of the wrong shape, or named with invisible
+    characters), that takes a built-in name, or whose name another card has too (compared by
+    :func:`core.names.name_key`: ignoring case and look-alike forms) is left out with one warning; every other
+    encoder stays listed.
 
     Raises:
         ConfigError: the TOML file is malformed or an entry has an unknown ``kind``.
@@ -35,31 +40,106 @@ def registry(path: Path | None = None) -> dict[str, dict]:
         raise ConfigError(f"encoder registry {path}: {exc}") from exc
     root = models_dir()
     if root.is_dir():
-        builtin, cards = set(specs), {}
+        builtin = {name_key(n) for n in specs}
+        cards: dict[str, tuple[str, Path]] = {}  # name_key -> (name, folder) of the first card seen
         for card_file in sorted(root.glob(f"*/{MODEL_CARD}")):
             try:
-                card = json.loads(card_file.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                log.warning("ignoring %s: %s", card_file, exc)
+                card = read_card(card_file)
+            except ConfigError as exc:
+                # One damaged card costs its own model only, never the registry (every run reads it).
+                _warn_once(f"ignoring {card_file}: {exc}")
                 continue
-            name = card.get("name") or card_file.parent.name
-            # A name means one model: a card never shadows encoders.toml, and two cards of one name are
-            # ambiguous, so neither is listed (refuse rather than guess which one the user meant).
-            if name in builtin:
-                log.warning(
-                    "ignoring %s: its name %r is a built-in encoder in encoders.toml", card_file, name
-                )
+            name, key = card["name"], name_key(card["name"])
+            # A name means one model: a card never shadows encoders.toml, and two cards of one name (ignoring
+            # case and look-alike forms) are ambiguous, so neither is listed (refuse rather than guess).
+            if key in builtin:
+                _warn_once(f"ignoring {card_file}: its name {name!r} is a built-in encoder in encoders.toml")
                 continue
-            if name in cards:
-                log.warning("ignoring %s and %s: both are named %r", cards[name], card_file.parent, name)
-                specs.pop(name, None)
+            if key in cards:
+                first, folder = cards[key]
+                _warn_once(f"ignoring {folder} and {card_file.parent}: both are named {first!r} (or a "
+                           f"look-alike, {name!r})")  # fmt: skip
+                specs.pop(first, None)
                 continue
-            cards[name] = card_file.parent
+            cards[key] = (name, card_file.parent)
             specs[name] = spec_of_card(card, card_file.parent)
     for name, spec in specs.items():
         if spec.get("kind") not in KINDS:
             raise ConfigError(f"encoder {name!r}: kind {spec.get('kind')!r} not one of {', '.join(KINDS)}")
     return specs
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    # The registry is read many times per command (each name resolved); a damaged card is said once.
+    if message not in _warned:
+        _warned.add(message)
+        log.warning("%s", message)
+
+
+# The type of each card field the registry and the recipe table read (absent or null is always accepted).
+_CARD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("name", "description", "base", "objective", "encoder_kind", "document_encoder"), (str,)),
+    **dict.fromkeys(("seed", "steps", "batch_size", "pairs_seen", "max_seq_length"), (int,)),
+    **dict.fromkeys(("learning_rate", "temperature", "train_seconds"), (int, float)),
+    "train_langs": (list,),
+    "loss": (dict,),
+    "freeze_embeddings": (bool,),
+}
+
+
+def read_card(path: Path) -> dict:
+    """The model card at ``path``, checked, with ``name`` set to its registry name.
+
+    Guarantees: the result is a dict whose fields the registry reads have their types (``train_langs`` a list
+    of strings, ``seed`` an integer...), whose ``encoder_kind`` is a kind a model folder can have, and whose
+    ``name`` (the card's, else its folder's) passes :func:`core.names.encoder_name`, NFKC-normalised. Never
+    raises anything but :class:`ConfigError`, whatever the file holds (a list, deep nesting, invalid UTF-8,
+    a huge or special file).
+
+    Raises:
+        ConfigError: the card cannot be read or is not such an object; the message says why in one line.
+    """
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise ConfigError("not a regular file")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CARD_BYTES + 1)
+        if len(raw) > MAX_CARD_BYTES:
+            raise ConfigError(f"larger than {MAX_CARD_BYTES} bytes")
+        card = json.loads(raw.decode("utf-8"))
+    except ConfigError:
+        raise
+    except RecursionError as exc:
+        raise ConfigError("nested too deeply to be a model card") from exc
+    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or UTF-8
+        raise ConfigError(f"{exc.__class__.__name__}: {(str(exc).splitlines() or [''])[0]}") from exc
+    if not isinstance(card, dict):
+        what = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+            type(card), "a number"
+        )
+        raise ConfigError(f"a model card is a JSON object, this one is {what}")
+    for key, types in _CARD_TYPES.items():
+        value = card.get(key)
+        if value is not None and (
+            not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        ):
+            raise ConfigError(
+                f"field {key!r} must be {' or '.join(t.__name__ for t in types)}, got {value!r:.80}"
+            )
+    if not all(isinstance(lang, str) for lang in card.get("train_langs") or []):
+        raise ConfigError("field 'train_langs' must be a list of language codes")
+    kind = card.get("encoder_kind")
+    if kind is not None and (kind not in KINDS or kind == "asymmetric"):
+        raise ConfigError(f"field 'encoder_kind' {kind!r:.80} is not a kind of model folder")
+    name = encoder_name(card.get("name") or path.parent.name, "its name")
+    doc = card.get("document_encoder")
+    if doc is not None and name_key(doc) == name_key(name):
+        raise ConfigError(f"its document encoder is itself ({doc!r})")
+    return {**card, "name": name}
 
 
 def spec_of_card(card: dict, folder: Path) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 from core.conditions import CLEAN, CLEAN_NOISE
 from core.datasets import LOADERS, MODES
 from core.errors import ConfigError, UnknownNameError
+from core.names import encoder_name
 from core.store.schema import CELL_KEY
 
 _DATASET_KEYS = {"name", "path", "mode", "languages", "max_queries"}
@@ -76,11 +77,19 @@ def _str_list(value, what: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _encoder_names(value, source: str) -> tuple[str, ...]:
+    # One rule for every encoder name (core.names): NFKC, visible characters only, so that a grid never
+    # stores cells under a look-alike of another encoder's name ("muse3" and "muse3\u200b").
+    names = [encoder_name(n, f"{source}: grid.encoders entry") for n in _str_list(value, "grid.encoders")]
+    return tuple(dict.fromkeys(names))
+
+
 def parse_grid(text: str, source: str = "<grid>") -> Grid:
     """Parse and validate a grid TOML document (see ``precompute/grids/demo.toml``).
 
-    Checks names that need no data or model (loader, modes, noise types, levels, seeds); languages and
-    encoders are checked against the data and registry when the grid runs.
+    Checks names that need no data or model (loader, modes, noise types, levels, seeds); encoder names are
+    NFKC-normalised and refused if they hold invisible characters (:func:`core.names.encoder_name`), and
+    checked against the registry, like languages against the data, when the grid runs.
 
     Raises:
         ConfigError: malformed TOML, missing or unknown keys, out-of-range values.
@@ -92,6 +101,9 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc})") from exc
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: thousands of levels exhaust the stack.
+        raise ConfigError(f"{source}: not a usable grid (arrays or tables nested too deeply)") from None
     ds, grid = doc.get("dataset"), doc.get("grid")
     if not isinstance(ds, dict) or not isinstance(grid, dict):
         raise ConfigError(f"{source}: needs a [dataset] and a [grid] table")
@@ -135,7 +147,7 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
         raise ConfigError(f"{source}: dataset.path must be a string")
     return Grid(
         languages=_str_list(ds.get("languages"), "dataset.languages"),
-        encoders=_str_list(grid.get("encoders"), "grid.encoders"),
+        encoders=_encoder_names(grid.get("encoders"), source),
         noise=noise,
         levels=tuple(sorted({0.0, *map(float, levels)})),
         seeds=tuple(dict.fromkeys(seeds)),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.encoders.registry import MODEL_CARD
+from core.encoders.registry import MODEL_CARD, read_card
+from core.errors import ConfigError
 
 # Per objective, the card fields beyond the shared recipe that make its loss what it is.
 _LOSS_FIELDS = {
@@ -25,11 +25,11 @@ def read_cards(root: str | Path) -> list[dict]:
     cards = []
     for path in sorted(Path(root).glob(f"*/{MODEL_CARD}")):
         try:
-            card = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            # The registry's own check: a list, deep nesting or a field of the wrong type is skipped too.
+            card = read_card(path)
+        except ConfigError:
             continue
-        if isinstance(card, dict):
-            cards.append({"name": path.parent.name, **card})
+        cards.append({"name": path.parent.name, **card})
     return sorted(cards, key=lambda c: (str(c.get("base")), str(c.get("objective")), c.get("seed") or 0))
 
 

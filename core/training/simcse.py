@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,35 +285,47 @@ def check_target(name: str, out: Path, overwrite: bool) -> None:
     """Refuse a model name or folder that would take over something else; never deletes anything.
 
     Guarantees: a trained model never takes the name of an ``encoders.toml`` entry, nor of another trained
-    model's card (whatever its folder), so a registry name always means one model; ``overwrite`` replaces
-    only a folder that holds a card written by this trainer, never any other folder.
+    model's card (whatever its folder), so a registry name always means one model; names are compared by
+    :func:`core.names.name_key` (ignoring case) and must pass :func:`core.names.encoder_name` unchanged (NFKC,
+    visible characters only); ``overwrite`` replaces only a folder that holds a card written by this trainer,
+    never any other folder.
 
     Raises:
         ConfigError: the name is taken, or ``out`` exists and is not replaceable, each with what to do.
     """
     import tomllib
 
-    from core.encoders.registry import REGISTRY_FILE
+    from core.encoders.registry import REGISTRY_FILE, read_card
+    from core.names import encoder_name, name_key
     from core.paths import models_dir
 
+    # One rule for every encoder name (core.names): visible characters only, NFKC, compared ignoring case,
+    # so that no two rows of a summary can look alike.
+    if encoder_name(name, "model name") != name:
+        raise ConfigError(f"model name {ascii(name)} is not in Unicode NFKC form; use {encoder_name(name)!r}")
+    key = name_key(name)
     try:
         builtin = tomllib.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"encoder registry {REGISTRY_FILE}: {exc}") from exc
-    if name in builtin:
-        raise ConfigError(
-            f"model name {name!r} is a built-in encoder in encoders.toml; choose another --name"
-        )
+    for other in builtin:
+        if name_key(other) == key:
+            raise ConfigError(
+                f"model name {name!r} is a built-in encoder in encoders.toml"
+                + ("" if other == name else f" ({other!r}, ignoring case)")
+                + "; choose another --name"
+            )
     root = models_dir()
     for card_file in sorted(root.glob(f"*/{MODEL_CARD}")) if root.is_dir() else []:
         try:
-            other = json.loads(card_file.read_text(encoding="utf-8")).get("name") or card_file.parent.name
-        except (OSError, ValueError):
+            other = read_card(card_file)["name"]
+        except ConfigError:  # a damaged card registers no name (the registry warns about it)
             continue
-        if other == name and card_file.parent.resolve() != out.resolve():
+        if name_key(other) == key and card_file.parent.resolve() != out.resolve():
             raise ConfigError(
-                f"model name {name!r} is taken by {card_file.parent}; choose another --name "
-                "(--overwrite only replaces the model at --out)"
+                f"model name {name!r} is taken by {card_file.parent}"
+                + ("" if other == name else f" (named {other!r}, the same name ignoring case)")
+                + "; choose another --name (--overwrite only replaces the model at --out)"
             )
     if out.exists():
         if not overwrite:
@@ -357,7 +369,10 @@ def train_simcse(
           never leaves a folder the encoder registry would list;
         - it deletes only what it created: its own staging folder, and (with ``overwrite``) a previous
           model folder holding a card of this trainer; never a user's ``<out>.tmp`` or any other folder;
-        - the model's name is not taken by a built-in encoder or another trained model (:func:`check_target`);
+        - the model's name is not taken by a built-in encoder or another trained model (:func:`check_target`),
+          nor by another training running now (:func:`_name_lock`: the second one is refused);
+        - a training whose loss or weights become NaN or infinite stops with one ``training diverged`` error
+          and saves nothing;
         - no training pair shares a sentence with an evaluation or dev language (see ``load_training_pairs``).
 
     Args:
@@ -373,6 +388,71 @@ def train_simcse(
     """
     out = Path(out).expanduser()
     check_target(config.name, out, overwrite)
+    with _name_lock(config.name):
+        # Again with the name held: a training that held it until now may have published it meanwhile.
+        check_target(config.name, out, overwrite)
+        return _train_and_publish(config, out, progress=progress, overwrite=overwrite)
+
+
+@contextmanager
+def _name_lock(name: str) -> Iterator[None]:
+    """Hold model name ``name`` for the block: an exclusive ``flock`` on ``models/.<name key>.lock``.
+
+    Two trainings of one name (or of names equal ignoring case) never run at once: the second is refused at
+    once, naming the holder's pid. The kernel releases a lock when its holder dies, so a killed training
+    never leaves the name taken; the file is removed when the block ends.
+
+    Raises:
+        ConfigError: another process holds the name.
+    """
+    import fcntl
+
+    from core.names import name_key
+    from core.paths import models_dir
+
+    root = models_dir()
+    created = not root.exists()  # then removed again if left empty (a model saved to --out elsewhere)
+    path = root / f".{name_key(name)}.lock"
+    while True:
+        root.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # another trainer removed the empty folder meanwhile: make it again
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(
+                f"model name {name!r} is being trained by another process (pid {holder}); wait for it to "
+                "finish or choose another --name"
+            ) from None
+        # A holder that just finished removed the file: a lock on the removed file holds nothing, so lock
+        # the file that is at the path now.
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        with suppress(OSError):
+            os.unlink(path)  # while still locked: whoever opened it before must lock the next file
+        os.close(fd)
+        if created:
+            with suppress(OSError):
+                root.rmdir()  # only if empty
+
+
+def _train_and_publish(config: TrainConfig, out: Path, *, progress: bool, overwrite: bool) -> Path:
+    """:func:`train_simcse`'s work, run with the model's name held (:func:`_name_lock`)."""
     t0 = time.perf_counter()
     kind, _ = _check_base(config)  # fail in seconds, before any data is read
     rng = np.random.default_rng(config.seed)
@@ -388,8 +468,8 @@ def train_simcse(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".staging", dir=out.parent))
     try:
-        base_fp, device = _train_into(config, tmp, examples, rows, progress)
-        _write_card(config, tmp, base_fp, kind, data, examples, rows, t0, device)
+        base_fp, device, loop_seconds = _train_into(config, tmp, examples, rows, progress)
+        _write_card(config, tmp, base_fp, kind, data, examples, rows, t0, device, loop_seconds)
         _publish(tmp, out, overwrite)
     finally:
         if tmp.exists():
@@ -415,8 +495,9 @@ def training_device(requested: str = "auto") -> str:
     return "cpu"
 
 
-def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) -> tuple[str, str]:
-    """Train and save the model's weights into the staging folder ``tmp``; return (base fingerprint, device)."""
+def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) -> tuple[str, str, float]:
+    """Train and save the model's weights into the staging folder ``tmp``; return (base fingerprint, device,
+    seconds spent in the optimisation loop)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 
@@ -455,21 +536,70 @@ def _train_into(config: TrainConfig, tmp: Path, examples, rows, progress: bool) 
             use_cpu=device == "cpu",
             disable_tqdm=not progress,
         )
+        loss = _loss(model, config, prompt)
+        loss.register_forward_hook(_stop_if_diverged(config))
         trainer = SentenceTransformerTrainer(
             model=model,
             args=args,
             train_dataset=dataset,
-            loss=_loss(model, config, prompt),
+            loss=loss,
         )
-        trainer.train()
+        loop_seconds = float(trainer.train().metrics.get("train_runtime", float("nan")))
+        _check_finite_model(model, config, columns["anchor"][: config.batch_size])
         model.max_seq_length = inference_length
         model.to("cpu")  # saved weights are device-free; inference here runs on the CPU
         model.save(str(tmp))
-    return base_fp, device
+    return base_fp, device, loop_seconds
+
+
+def _diverged(config: TrainConfig, what: str) -> ConfigError:
+    return ConfigError(
+        f"training diverged: {what} (learning rate {config.learning_rate:g}); nothing was saved (try a "
+        "lower --learning-rate)"
+    )
+
+
+def _stop_if_diverged(config: TrainConfig):
+    """A forward hook for the loss module: stops the training at the first step whose loss is NaN or
+    infinite (the next optimiser step would make every weight, and so every vector, NaN)."""
+    import torch
+
+    step = 0
+
+    def check(_module, _inputs, loss) -> None:
+        nonlocal step
+        step += 1  # one forward of the loss per optimiser step (no gradient accumulation)
+        value = torch.stack([v.detach().sum() for v in loss.values()]) if isinstance(loss, dict) else loss
+        if not bool(torch.isfinite(value.detach()).all()):
+            raise _diverged(config, f"the loss became non-finite at step {step} of {config.steps}")
+
+    return check
+
+
+def _check_finite_model(model, config: TrainConfig, probe: list[str]) -> None:
+    """Refuse a model that the last optimiser step broke (its own loss was still finite): a NaN or infinite
+    weight, or weights so large that the vectors of ``probe`` (training texts) are not finite."""
+    import torch
+
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param.detach()).all()):
+            raise _diverged(config, f"weight {name} became non-finite by the last step ({config.steps})")
+    vectors = model.encode(probe, convert_to_numpy=True, show_progress_bar=False)
+    if not np.isfinite(vectors).all():
+        raise _diverged(config, f"the model's vectors became non-finite by the last step ({config.steps})")
 
 
 def _write_card(
-    config: TrainConfig, tmp: Path, base_fp: str, kind: str, data, examples, rows, t0: float, device: str
+    config: TrainConfig,
+    tmp: Path,
+    base_fp: str,
+    kind: str,
+    data,
+    examples,
+    rows,
+    t0: float,
+    device: str,
+    loop_seconds: float,
 ) -> None:
     """Write the not-yet-published card (:data:`PARTIAL_CARD`) into the staging folder."""
     card = {
@@ -515,6 +645,9 @@ def _write_card(
         "versions": versions(),  # core.provenance: packages + code commit
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_seconds": round(time.perf_counter() - t0, 1),
+        # The optimisation steps alone (the rest is loading data and the base, and saving), so a short timing
+        # run can be projected to the recipe's steps (benchmarks/train_simcse_time.py --steps).
+        "train_loop_seconds": round(loop_seconds, 1),
     }
     (tmp / PARTIAL_CARD).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

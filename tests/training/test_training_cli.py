@@ -32,6 +32,7 @@ from precompute.train_simcse import main
         (["--objective", "bitext", "--learning-rate", "inf", "--eval-langs", "deu"], "finite"),
         (["--objective", "typo-contrastive", "--typo-weight", "inf", "--eval-langs", "deu"], "finite"),
         (["--objective", "ot-distill", "--ot-epsilon", "inf", "--eval-langs", "deu"], "finite"),
+        (["--objective", "bitext", "--device", "cuda", "--eval-langs", "deu"], "torch sees no GPU"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, monkeypatch, capsys):

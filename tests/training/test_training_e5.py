@@ -99,6 +99,7 @@ def test_labse_objective_card_names_its_loss_margin_and_budget(in_models):
     assert card["objective"] == "labse-ams" and card["loss"]["margin"] == 0.3 and card["loss"]["scale"] == 20
     assert "additive margin" in card["loss"]["formula"] and "2007.01852" in card["loss"]["source"]
     assert card["pairs_seen"] == TINY["steps"] * TINY["batch_size"] and card["device"] == "cpu"
+    assert 0 < card["train_loop_seconds"] <= card["train_seconds"]  # what --steps projections rest on
     assert registry()["tiny-labse"]["kind"] == "e5-torch"  # a symmetric shared-weight dual encoder
 
 
