@@ -73,6 +73,7 @@ BEST = "best"
 DASHBOARD_REFERENCES = (BEST, *REFERENCES)
 KEY = ["corpus", "lang", "qid"]
 MEAN = "mean"  # the pseudo-noise whose per-query value is the mean over the noise types
+UNKNOWN = "unknown"  # the resource group of languages without metadata (see resource_groups)
 
 
 # Training seed k >= 1 of model NAME is NAME-s{k} (core.training.defaults.seed_model_name); no leading zeros.
@@ -384,21 +385,41 @@ def _curve_summary(parts: list[list[pd.Series | None]], curve: list[float]) -> t
 
 
 def resource_groups(langs: Sequence[str]) -> dict[str, list[str]]:
-    """``{"low": [...], "high": [...]}``: Joshi class 0-2 and 4-5 (``data/languages.csv``); class 3 and
-    unclassified languages are in neither group.
+    """``{"low": [...], "high": [...]}``: Joshi class 0-2 and 4-5 (``data/languages.csv``), plus
+    ``"unknown"`` (:data:`UNKNOWN`) with the languages that ``data/languages.csv`` does not list, when there
+    are any (a generic dataset's codes, a new dataset's): their resource class is unknown, so they are shown
+    as such, never dropped or guessed into another group. Class 3 and languages listed there as unclassified
+    stay in no group: the answer contrasts low with high resources, and class 3 sits between them.
 
     Example:
         >>> resource_groups(["deu", "amh", "swh"])
         {'low': ['amh', 'swh'], 'high': ['deu']}
+        >>> resource_groups(["deu", "zzz"])
+        {'low': [], 'high': ['deu'], 'unknown': ['zzz']}
     """
     from core.languages import load_languages
 
     meta = load_languages()
     classes = {code: meta[code].resource_class if code in meta else None for code in langs}
-    return {
+    groups = {
         "low": sorted(c for c, k in classes.items() if k is not None and k <= 2),
         "high": sorted(c for c, k in classes.items() if k is not None and k >= 4),
     }
+    unknown = sorted(c for c in langs if c not in meta)
+    if unknown:  # only then: the answer of a database of listed languages keeps its two groups
+        groups[UNKNOWN] = unknown
+    return groups
+
+
+def group_label(group: str) -> str:
+    """How a resource group is named in sentences and titles: ``"Low-resource"``, ``"High-resource"``,
+    ``"Unknown resource class"`` (:data:`UNKNOWN`).
+
+    Example:
+        >>> group_label("low"), group_label(UNKNOWN)
+        ('Low-resource', 'Unknown resource class')
+    """
+    return "Unknown resource class" if group == UNKNOWN else f"{group.capitalize()}-resource"
 
 
 def _test_row(ref: str, ref_enc: str, enc: str, group: str, quantity: str, d, sizes: dict) -> dict:
@@ -475,7 +496,7 @@ def headlines(
     tag = f"{MEAN} {level:g}" if level is not None else None
     out = {}
     for group, part in answer.robustness.groupby("group", sort=False):
-        name = f"{group.capitalize()}-resource"
+        name = group_label(group)
         above = part[part["clean"] >= floor] if "clean" in part else part.iloc[:0]
         floors = sorted(set(part["encoder"]) - set(above["encoder"]))
         floor_note = (
@@ -592,7 +613,7 @@ def comparison_headlines(
                 said.append(f"**{m}** ({seeds(m)}) loses {how} {ci} (p {t['p_holm']:.2g}, {sig})")
             named = ", ".join(x for x in (f"**{comp}**", seeds(comp), lost) if x)
             clauses.append(f"against {about} ({named}), " + "; ".join(said))
-        name = f"{group.capitalize()}-resource"
+        name = group_label(group)
         noises = ", ".join(answer.noises) or "the noise types"
         text = " ".join(f"{c[0].upper()}{c[1:]}." for c in clauses)
         out[group] = (f"{name}, noise level {level:g} (mean of {noises}; differences in percentage points of "

@@ -73,13 +73,18 @@ def lang_name(code: str) -> str:
     return lang.label if lang else code
 
 
+UNKNOWN_CLASS = "unknown resource class"
+
+
 def resource_class(code: str) -> str:
-    """Joshi et al. class label of ``code`` (``"unclassified"`` when unknown)."""
+    """Joshi et al. class label of ``code``: ``"unclassified"`` for a language ``data/languages.csv`` lists
+    without a class, ``"unknown resource class"`` for one it does not list (a generic dataset's codes; the
+    research answer's ``unknown`` group, :func:`core.research.resource_groups`)."""
     try:
         lang = load_languages().get(code)
     except ClirError:
-        return "unclassified"
-    return resource_class_label(lang.resource_class) if lang else "unclassified"
+        return UNKNOWN_CLASS
+    return resource_class_label(lang.resource_class) if lang else UNKNOWN_CLASS
 
 
 def language_table(langs: Iterable[str]) -> pd.DataFrame:

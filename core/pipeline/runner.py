@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import platform
+import os
 import sys
 import time
 import uuid
@@ -46,7 +46,9 @@ from core.encoders import (
 )
 from core.encoders.process import RemoteEncoder, load_for_run, release
 from core.errors import DataChangedError, EncoderUnavailable, UnknownNameError
+from core.jobs import run_is_dead, this_process
 from core.noise import NOISE_VERSION, apply_noise_batch
+from core.paths import cache_dir
 from core.pipeline.grid import Grid
 from core.provenance import versions
 from core.ranking import gold_ranks
@@ -488,10 +490,11 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
 
     # Every stored row is read back once before anything is written: a damaged file is refused untouched.
     with connect(db_path, verify=True) as conn:
+        mark_dead_runs(conn, say)
         w.record_run_start(conn, {
             "run_id": report.run_id, "grid_toml": Path(grid.source).read_text() if Path(grid.source).is_file() else "",
             "grid_json": json.dumps(grid.to_dict()), "versions_json": json.dumps(versions()),
-            "host": platform.node(), "argv": " ".join(sys.argv),
+            "argv": " ".join(sys.argv), **this_process(), "cache_dir": run_cache(session),
         })  # fmt: skip
 
     sink: ResultSink | None = None
@@ -548,6 +551,30 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
                 "could not mark run %s %s: %s", report.run_id, status, exc
             )
     return report
+
+
+def mark_dead_runs(conn, say: Callable[[str], None]) -> int:
+    """Mark 'interrupted' the runs still 'running' whose process is surely gone (:func:`core.jobs.run_is_dead`:
+    this host, PID gone or reused), saying so once; returns how many. A run killed with SIGKILL cannot mark
+    its own row: the next run on its host does."""
+    running = w.running_runs(conn)
+    dead = [r.run_id for r in running.itertuples(index=False) if run_is_dead(r.host, r.pid, r.pid_start)]
+    n = w.mark_interrupted(conn, dead)
+    if n:
+        say(f"marked {n} earlier run{'s' if n > 1 else ''} interrupted (process gone): {', '.join(dead)}")
+    return n
+
+
+def run_cache(session) -> str:
+    """The embedding cache a run reads and fills, as its ``runs`` row records it: this process's
+    ``$CLIR_CACHE_DIR`` (or ``<repo>/cache``), also the workers' of a private Ray; on a Ray cluster each node's
+    own."""
+    if session is not None and session.address:
+        return f"each Ray node's own $CLIR_CACHE_DIR (cluster at {session.address})"
+    try:
+        return str(cache_dir().absolute())
+    except OSError:  # cannot be created here: the run says so when it first needs it, not now
+        return os.environ.get("CLIR_CACHE_DIR") or "<repo>/cache"
 
 
 def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool) -> None:

@@ -225,8 +225,14 @@ def documents(conn: duckdb.DuckDBPyConnection, corpus: str) -> pd.DataFrame:
 
 
 def runs(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every run, newest first, with its grid and package versions."""
-    return conn.execute("SELECT * FROM runs ORDER BY started_at DESC").df()
+    """Every run, newest first, with its grid and package versions, and ``cells_stored``: how many of the
+    stored cells it computed (a cell a later run replaced counts for that run; an interrupted run's count is
+    what it stored before it stopped). From schema v7 also its ``pid``, ``pid_start`` and ``cache_dir``."""
+    return conn.execute(
+        "SELECT r.*, CAST(coalesce(c.n, 0) AS BIGINT) AS cells_stored FROM runs r "
+        "LEFT JOIN (SELECT run_id, count(*) AS n FROM cells GROUP BY run_id) c ON c.run_id = r.run_id "
+        "ORDER BY r.started_at DESC, r.run_id DESC"
+    ).df()
 
 
 def cells(conn: duckdb.DuckDBPyConnection, **filters) -> pd.DataFrame:

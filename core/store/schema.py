@@ -204,6 +204,26 @@ def m006_level_stats(conn: duckdb.DuckDBPyConnection) -> None:
     _exec(conn, f"INSERT INTO level_stats {level_stats_select()} ORDER BY ALL")
 
 
+def m007_run_process(conn: duckdb.DuckDBPyConnection) -> None:
+    """Each run records its process and its embedding cache.
+
+    ``pid`` and ``pid_start`` (with the existing ``host``) let a later run or the Runs page tell that the
+    process of a run still marked ``running`` is gone (killed with SIGKILL, a lost machine) and mark or show
+    it ``interrupted`` (:func:`core.jobs.run_is_dead`); ``pid_start`` identifies the process's start, so a
+    PID reused by another process is not taken for the run. ``cache_dir`` is the embedding cache the run
+    read and filled (the driver's ``$CLIR_CACHE_DIR``), which the Runs page names. Runs stored before v7
+    keep NULL in all three: their liveness cannot be told and they are left as they are.
+    """
+    _exec(
+        conn,
+        """
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN pid_start VARCHAR;
+        ALTER TABLE runs ADD COLUMN cache_dir VARCHAR;
+    """,
+    )
+
+
 MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     m001_initial,
     m002_encoder_languages,
@@ -211,12 +231,14 @@ MIGRATIONS: list[Callable[[duckdb.DuckDBPyConnection], None]] = [
     m004_findings,
     m005_cell_stats,
     m006_level_stats,
+    m007_run_process,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 # Readers accept this version and later: m004 to m006 only add derived tables (findings, cell_stats,
 # level_stats) that readers treat as absent when missing (cell_stats is then computed from ``ranks`` and
-# level_stats from cell_stats on the fly), so a
-# database a precompute has not migrated yet still opens in the dashboard.
+# level_stats from cell_stats on the fly), and m007 only adds run columns (pid, pid_start, cache_dir) that
+# readers treat as NULL when missing, so a database a precompute has not migrated yet still opens in the
+# dashboard.
 READABLE_FROM = 3
 
 

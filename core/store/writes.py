@@ -31,18 +31,44 @@ def _insert_missing(
 
 
 def record_run_start(conn: duckdb.DuckDBPyConnection, run: dict) -> None:
-    """Insert a ``runs`` row with status 'running' (``run`` holds the ``runs`` columns but finished_at)."""
+    """Insert a ``runs`` row with status 'running' (``run`` holds the ``runs`` columns but started_at,
+    finished_at and status; ``pid``, ``pid_start`` and ``cache_dir`` may be left out: NULL)."""
     _exec(
         conn,
-        "INSERT INTO runs (run_id, started_at, status, grid_toml, grid_json, versions_json, host, argv) "
-        "VALUES ($run_id, now(), 'running', $grid_toml, $grid_json, $versions_json, $host, $argv)",
-        run,
+        "INSERT INTO runs (run_id, started_at, status, grid_toml, grid_json, versions_json, host, argv, pid, "
+        "pid_start, cache_dir) VALUES ($run_id, now(), 'running', $grid_toml, $grid_json, $versions_json, "
+        "$host, $argv, $pid, $pid_start, $cache_dir)",
+        {"pid": None, "pid_start": None, "cache_dir": None, **run},
     )
 
 
 def record_run_end(conn: duckdb.DuckDBPyConnection, run_id: str, status: str) -> None:
     """Mark a run finished ('done', 'failed' or 'interrupted')."""
     _exec(conn, "UPDATE runs SET finished_at = now(), status = ? WHERE run_id = ?", [status, run_id])
+
+
+def running_runs(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The runs still marked 'running': run_id, host, pid, pid_start (what :func:`core.jobs.run_is_dead`
+    needs to tell whether their process is gone)."""
+    return conn.execute(
+        "SELECT run_id, host, pid, pid_start FROM runs WHERE status = 'running' ORDER BY started_at"
+    ).df()
+
+
+def mark_interrupted(conn: duckdb.DuckDBPyConnection, run_ids: list[str]) -> int:
+    """Mark runs whose process died without marking them (killed with SIGKILL, a lost machine)
+    'interrupted', in one transaction; only rows still 'running' change. ``finished_at`` stays NULL: when
+    the process died is not known. Returns how many rows changed."""
+    if not run_ids:
+        return 0
+    ph = ", ".join("?" * len(run_ids))
+    with transaction(conn):
+        n = conn.execute(
+            f"SELECT count(*) FROM runs WHERE status = 'running' AND run_id IN ({ph})", list(run_ids)
+        ).fetchall()[0][0]
+        _exec(conn, f"UPDATE runs SET status = 'interrupted' WHERE status = 'running' AND run_id IN ({ph})",
+              list(run_ids))  # fmt: skip
+    return n
 
 
 def record_encoder(

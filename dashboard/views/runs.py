@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.conditions import CLEAN_NOISE
 from core.encoders.asymmetric import side_names
-from core.jobs import status_path
+from core.jobs import run_is_dead, status_path
 from core.pipeline.grid import CELL_COLUMNS, Grid
 from dashboard import components as ui
 from dashboard import data
@@ -94,6 +94,38 @@ def encoder_table(encoders: pd.DataFrame) -> pd.DataFrame:
     out = encoders.drop(columns=["spec_json"])
     out.insert(1, "queries encoded by", [q for q, _ in sides])
     out.insert(2, "documents encoded by", [d for _, d in sides])
+    return out
+
+
+# The status shown for a run still marked 'running' whose process is surely gone: the dashboard reads the
+# database read-only and cannot mark it; the next run on the same machine does (core.pipeline.runner).
+INTERRUPTED_DEAD = "interrupted (process gone)"
+
+
+def with_dead_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` (:func:`core.store.queries.runs`) with the status of every run still marked 'running' whose
+    process is surely gone (:func:`core.jobs.run_is_dead`: this machine, its PID gone or reused) shown as
+    :data:`INTERRUPTED_DEAD`. Runs of other machines, and runs from before schema v7 (no PID), keep theirs."""
+    if runs.empty or "pid" not in runs:
+        return runs
+    dead = [status == "running" and run_is_dead(host, pid, start)
+            for status, host, pid, start in zip(runs["status"], runs["host"], runs["pid"], runs["pid_start"])]  # fmt: skip
+    return runs.assign(status=runs["status"].mask(pd.Series(dead, index=runs.index), INTERRUPTED_DEAD))
+
+
+def env_line(env: dict, latest: pd.Series | None) -> dict:
+    """The page's "where from" line: the dashboard's ``env`` (:func:`dashboard.data.env_summary`) with the
+    embedding cache of the latest run (stored with it, schema v7) in place of the dashboard's own, which
+    only Live search uses and is named as such."""
+    out = dict(env)
+    own = out.pop("embedding cache", None)
+    ran = latest.get("cache_dir") if latest is not None else None
+    if isinstance(ran, str) and ran:
+        out["embedding cache of the latest run"] = f"{ran} (on {latest.get('host') or '?'})"
+    else:
+        out["embedding cache of the latest run"] = "not recorded (a run from before schema v7)"
+    if own is not None:
+        out["Live search's embedding cache"] = own
     return out
 
 
@@ -210,7 +242,7 @@ def main() -> None:
     _background()
     if not ui.guard():
         return
-    runs = data.read("runs")
+    runs = with_dead_runs(data.read("runs"))
     cond = data.read("conditions")
     stored = data.read("coverage")
     if notice := data.query_set_notice():
@@ -243,8 +275,14 @@ def main() -> None:
             st.dataframe(stored, hide_index=True, width="stretch")
 
     st.subheader("Runs")
-    show = runs[[c for c in ("run_id", "started_at", "finished_at", "status", "host", "argv") if c in runs]]
+    cols = ("run_id", "started_at", "finished_at", "status", "cells_stored", "host", "pid", "cache_dir",
+            "argv")  # fmt: skip
+    show = runs[[c for c in cols if c in runs]]
     st.dataframe(show, hide_index=True, width="stretch", key="runs_table")
+    if (runs["status"] == INTERRUPTED_DEAD).any():
+        st.caption(f"{INTERRUPTED_DEAD}: the run's process is gone (killed, or its machine lost) without marking "
+                   "its row; the next run on this machine marks it interrupted. Its stored cells are kept, and "
+                   "running the same grid again computes only the missing ones.")  # fmt: skip
     for _, run in runs.head(10).iterrows():
         with st.expander(f"Run {run['run_id']}: config and package versions"):
             left, right = st.columns(2)
@@ -261,5 +299,5 @@ def main() -> None:
     )
     st.caption("An asymmetric encoder (e.g. optical-e5, distilled with optimal transport) encodes queries with its "
                "trained student and documents with its frozen teacher.")  # fmt: skip
-    st.caption(" · ".join(f"{k}: `{v}`" for k, v in data.env_summary().items()))
+    st.caption(" · ".join(f"{k}: `{v}`" for k, v in env_line(data.env_summary(), latest).items()))
     _export(cond)
