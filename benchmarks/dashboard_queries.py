@@ -47,7 +47,8 @@ def build(path: Path, n_langs: int, n_enc: int, n_q: int) -> int:
     with connect(path) as conn:
         conn.execute("BEGIN TRANSACTION").fetchall()
         conn.execute(
-            "INSERT INTO runs VALUES ('bench', now(), now(), 'done', '', ?, '{}', 'bench', '')",
+            "INSERT INTO runs (run_id, started_at, finished_at, status, grid_toml, grid_json, versions_json, host, "
+            "argv) VALUES ('bench', now(), now(), 'done', '', ?, '{}', 'bench', '')",
             ['{"modes": ["pair", "pooled"], "languages": [], "encoders": [], "noise": [], "levels": []}'],
         ).fetchall()
         for e in encs:

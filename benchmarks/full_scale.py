@@ -115,7 +115,8 @@ def build(path: str | Path, dims: dict, seed: int = 0, *, progress: bool = True)
             max_queries=nq,
         ).to_dict()
         grid.update({**dims, "seed": seed})
-        _x(conn, "INSERT INTO runs VALUES ('synth', now(), now(), 'done', '', ?, '{}', 'synthetic', "
+        _x(conn, "INSERT INTO runs (run_id, started_at, finished_at, status, grid_toml, grid_json, versions_json, "
+                 "host, argv) VALUES ('synth', now(), now(), 'done', '', ?, '{}', 'synthetic', "
                  "'benchmarks/full_scale.py')", [json.dumps(grid)])  # fmt: skip
         for e in encs:
             _x(conn, "INSERT INTO encoders VALUES (?, ?, '{}', 'synth')", [e, f"fp-{e}"])

@@ -111,7 +111,9 @@ def test_curves_from_stats_equal_the_group_by_reference_bitwise(facets):
     for metric in ("mrr", "recall@5"):
         got = analysis.curves_from_stats(stats, metric, facets, n_boot=300, seed=4)
         want = reference_curves(stats, metric, facets, n_boot=300, seed=4)
-        pd.testing.assert_frame_equal(got, want, check_exact=True, check_dtype=False)
+        # Bitwise on most CPUs; on some (an AMD EPYC here) numpy's SIMD sums round one bootstrap quantile in
+        # the last bit (3e-16) differently between the two groupings, so equal to 1e-15 relative.
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-15, atol=0, check_dtype=False)
         assert got["low"].notna().all() and (got["low"] < got["high"]).any()
 
 
