@@ -29,6 +29,8 @@ from core.store import SCHEMA_VERSION, connect
 from core.store import writes as w
 from core.store.schema import MIGRATIONS
 
+from .conftest import dashboard_db
+
 pytestmark = pytest.mark.hostile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,17 +74,10 @@ def _runs_table(at: AppTest):
 
 
 def _runs_page(db: Path) -> AppTest:
-    old = os.environ.get("CLIR_DB")
-    os.environ["CLIR_DB"] = str(db)
-    try:
+    with dashboard_db(db):
         at = AppTest.from_string(
             "from dashboard.views import runs\nruns.main()", default_timeout=TIMEOUT
         ).run()
-    finally:
-        if old is None:
-            os.environ.pop("CLIR_DB", None)
-        else:
-            os.environ["CLIR_DB"] = old
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -11,7 +11,6 @@ Markdown of every element is searched for the raw input.
 from __future__ import annotations
 
 import html
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,8 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import components as ui
+
+from .conftest import dashboard_db
 
 pytestmark = pytest.mark.hostile
 
@@ -50,13 +51,8 @@ def hostile_lang_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     db = root / "markdown.duckdb"
     run_grid(parse_grid(grid, "markdown.toml"), db, progress=False, say=lambda _m: None)
-    old = os.environ.get("CLIR_DB")
-    os.environ["CLIR_DB"] = str(db)
-    yield db
-    if old is None:
-        os.environ.pop("CLIR_DB", None)
-    else:
-        os.environ["CLIR_DB"] = old
+    with dashboard_db(db):
+        yield db
 
 
 def _open(page: str, params: dict[str, str]) -> AppTest:

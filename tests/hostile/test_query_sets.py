@@ -260,16 +260,8 @@ def test_research_answer_reads_one_query_set(dbs, tmp_path):
 
 @pytest.fixture
 def use_db() -> Iterator:
-    old = os.environ.get("CLIR_DB")
-
-    def _use(path: Path) -> None:
-        os.environ["CLIR_DB"] = str(path)
-
-    yield _use
-    if old is None:
-        os.environ.pop("CLIR_DB", None)
-    else:
-        os.environ["CLIR_DB"] = old
+    with pytest.MonkeyPatch.context() as mp:
+        yield lambda path: mp.setenv("CLIR_DB", str(path))
 
 
 def _page(name: str) -> AppTest:

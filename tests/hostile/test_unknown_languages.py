@@ -11,7 +11,6 @@ dataset with made-up codes ``qqx`` and ``zzz``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.research import UNKNOWN, group_label, resource_groups
+
+from .conftest import dashboard_db
 
 pytestmark = [pytest.mark.hostile, pytest.mark.slow]
 
@@ -80,13 +81,8 @@ def generic_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         parse_grid(GRID.format(path=data), "generic.toml"), db, progress=False, say=lambda _m: None
     )
     assert report.cells_written == 2 * 2 * 2  # modes x languages x (clean + substitute 0.2)
-    old = os.environ.get("CLIR_DB")
-    os.environ["CLIR_DB"] = str(db)
-    yield db
-    if old is None:
-        os.environ.pop("CLIR_DB", None)
-    else:
-        os.environ["CLIR_DB"] = old
+    with dashboard_db(db):
+        yield db
 
 
 def _page(name: str) -> AppTest:

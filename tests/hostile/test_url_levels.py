@@ -16,6 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import url_state as url
 
+from .conftest import dashboard_db
+
 pytestmark = pytest.mark.hostile
 
 TIMEOUT = 120
@@ -42,13 +44,8 @@ def close_levels_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
     db = tmp_path_factory.mktemp("levels") / "levels.duckdb"
     run_grid(parse_grid(GRID, "levels.toml"), db, progress=False, say=lambda _m: None)
-    old = os.environ.get("CLIR_DB")
-    os.environ["CLIR_DB"] = str(db)
-    yield db
-    if old is None:
-        os.environ.pop("CLIR_DB", None)
-    else:
-        os.environ["CLIR_DB"] = old
+    with dashboard_db(db):
+        yield db
 
 
 def _page(params: dict[str, str] | None = None) -> AppTest:
