@@ -42,7 +42,7 @@ background: setup labse-check  ## complete $(GRID) with minilm and e5-small-torc
 	@nohup $(BIN)/python -m precompute background --grid $(GRID) --db $(DB) --labse $(LABSE_MODE) > results/background.log 2>&1 &
 	@echo "background job started; progress in results/background.log and on the dashboard's Runs page"
 
-study: setup labse-check  ## the demo grid with training seeds 0 1 2 of the six e5 models (about 1.5 h more than the demo on 2 cores), their cells and Findings (log: results/study.log)
+study: setup labse-check  ## the demo grid with training seeds 0 1 2 of the six e5 models (about 2 h more than the demo on 2 cores), their cells and Findings (log: results/study.log)
 	@mkdir -p results
 	set -o pipefail; $(BIN)/python -m precompute background --grid $(GRID) --db $(DB) --base e5-small-torch --seeds 0 1 2 \
 	  --labse $(LABSE_MODE) 2>&1 | tee results/study.log
