@@ -65,10 +65,10 @@ def shape(rows: int, langs: int | None = None) -> dict:
 
 
 def lang_codes(n: int) -> list[str]:
-    """``n`` language codes: the registry's (real names and resource classes), then synthetic ``x00``..."""
-    from core.languages import load_languages
+    """``n`` language codes: the Tatoeba ones (real names, resource classes), then synthetic ``x00``..."""
+    from core.languages import tatoeba_codes
 
-    real = sorted(load_languages())
+    real = tatoeba_codes()
     return (real + [f"x{i:02d}" for i in range(max(0, n - len(real)))])[:n]
 
 

@@ -14,22 +14,37 @@ from core.errors import DataError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Return the benchmark data directory: ``explicit`` if given, else ``$CLIR_DATA_DIR``.
+#: The environment variable that names each dataset's folder (``generic`` shares Tatoeba's variable).
+DATA_VARIABLES = {
+    "tatoeba": "CLIR_DATA_DIR",
+    "generic": "CLIR_DATA_DIR",
+    "flores200": "CLIR_FLORES200_DIR",
+    "ntrex128": "CLIR_NTREX128_DIR",
+}
+_FILES = {
+    "CLIR_DATA_DIR": "the Tatoeba v1 files",
+    "CLIR_FLORES200_DIR": "the SIB-200 files (FLORES-200 sentences)",
+    "CLIR_NTREX128_DIR": "the NTREX-128 files",
+}
+
+
+def data_dir(explicit: str | os.PathLike | None = None, dataset: str = "tatoeba") -> Path:
+    """Return the folder of ``dataset``'s files: ``explicit`` if given, else its variable in
+    :data:`DATA_VARIABLES` (``$CLIR_DATA_DIR`` for Tatoeba and generic bitexts).
 
     Raises:
         DataError: when neither is set, or the directory does not exist.
     """
-    raw = explicit if explicit not in (None, "") else os.environ.get("CLIR_DATA_DIR")
+    var = DATA_VARIABLES.get(dataset, "CLIR_DATA_DIR")
+    files = _FILES[var]
+    raw = explicit if explicit not in (None, "") else os.environ.get(var)
     if not raw:
-        raise DataError(
-            "no data directory: set CLIR_DATA_DIR to the Tatoeba v1 folder (see README, 'make data')"
-        )
+        raise DataError(f"no data directory: set {var} to the folder of {files} (see README, 'make data')")
     path = Path(raw).expanduser()
     if not path.is_dir():
         raise DataError(
-            f"data directory {str(path)!r} does not exist: put the Tatoeba v1 files there or set "
-            "CLIR_DATA_DIR to their folder ('make data' fetches them)"
+            f"data directory {str(path)!r} does not exist: put {files} there "
+            f"or set {var} to their folder ('make data' fetches them)"
         )
     return path
 

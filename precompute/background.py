@@ -64,12 +64,31 @@ def labse_choice(mode: LabseMode) -> tuple[tuple[str, ...], str]:
     return (LABSE,), line
 
 
+def _later_grid(path: str | Path):
+    """The grid at ``path``, or one line saying why it is skipped (its data folder is missing).
+
+    Raises:
+        ConfigError, UnknownNameError: a malformed grid (a typo must not wait an hour to surface).
+    """
+    from core.errors import DataError
+    from core.paths import data_dir
+    from core.pipeline import load_grid
+
+    try:
+        grid = load_grid(path)
+        data_dir(grid.path, grid.dataset)
+    except DataError as exc:
+        return f"{Path(path).name} skipped: {exc}"
+    return grid
+
+
 def run_background(
     grid_path: str | Path,
     db: str | Path,
     bases: tuple[str, ...] = DEFAULT_BASES,
     extra: tuple[str, ...] = (),
     seeds: tuple[int, ...] = (0,),
+    after: tuple[str | Path, ...] = (),
 ) -> int:
     """Complete ``grid_path`` with the ``bases`` added, then for each base train its missing default models
     (core.training.defaults) and add their cells, then add the cells of the ``extra`` encoders (``labse``:
@@ -81,6 +100,9 @@ def run_background(
     The extra encoders come last, so that a download or a slow encoder never delays the trained models.
     ``seeds`` are the training seeds of every default model (``make study``: 0 1 2; seed k of ``NAME`` is
     ``NAME-s{k}``); seeds and bases are checked before any cell is computed.
+    The ``after`` grids (other datasets: FLORES-200, NTREX-128) are read first (a malformed one fails before
+    any work) and computed last, each with its own encoders; one whose data folder is missing is skipped with
+    one line in the log and the status, and the job goes on.
     Returns the exit status (0 done, 2 a user error, 1 an unexpected failure); the status file says which.
     """
     from core.encoders.registry import trainable_fingerprint
@@ -89,18 +111,20 @@ def run_background(
     from core.training import default_model_names, train_all_missing
     from core.training.defaults import check_seeds, seed_model_name
 
-    def cells(stage: str, message: str, encoders: tuple[str, ...]) -> None:
-        full = dataclasses.replace(grid, encoders=encoders)
+    def cells(stage: str, message: str, encoders: tuple[str, ...], of=None) -> None:
+        of = of or grid
+        full = dataclasses.replace(of, encoders=encoders)
         write_status(db, stage, 0, 0, f"{message}: {len(full.cells())} cells in the grid")
         run_grid(full, db, on_progress=lambda d, t: write_status(db, stage, d, t, message))
         # After each step, so the Findings page shows the new cells' answer without computing it itself.
         what = "storing the research answer for the Findings page"
         write_status(db, "findings", 0, 0, what)
-        refresh_findings(db, datasets=[grid.dataset], modes=grid.modes,
+        refresh_findings(db, datasets=[of.label], modes=of.modes,
                          on_progress=lambda d, t: write_status(db, "findings", d, t, what))  # fmt: skip
 
     try:
         grid = load_grid(grid_path)
+        later = [_later_grid(p) for p in after]
         seeds = check_seeds(seeds)
         for base in bases:  # an untrainable base fails here, not after the whole grid is computed
             trainable_fingerprint(base)
@@ -116,6 +140,12 @@ def run_background(
         if extra:
             everything = tuple(dict.fromkeys([*everything, *extra]))
             cells("precompute", f"computing the cells of {', '.join(extra)}", everything)
+        for path, other in zip(after, later):
+            if isinstance(other, str):  # its data folder is missing: say so and go on
+                print(other, flush=True)
+                write_status(db, "precompute", 0, 0, other)
+                continue
+            cells("precompute", f"computing {Path(path).name} ({other.label})", other.encoders, of=other)
         write_status(db, "done", message="demo grid complete")
         return 0
     except KeyboardInterrupt:

@@ -46,7 +46,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from core.findings import refresh_findings
 
     # The Findings page reads the stored answer; computing it here keeps the page's first paint fast.
-    refresh_findings(args.db, datasets=[grid.dataset], modes=grid.modes)
+    refresh_findings(args.db, datasets=[grid.label], modes=grid.modes)
     print_summary(args.db, noise=None if args.all_noise else [*grid.noise, CLEAN_NOISE])
     return 0
 
@@ -96,7 +96,14 @@ def _cmd_background(args: argparse.Namespace) -> int:
     print(line, flush=True)
     if args.check:
         return 0
-    return run_background(args.grid, args.db, bases=tuple(args.base), extra=extra, seeds=tuple(args.seeds))
+    return run_background(
+        args.grid,
+        args.db,
+        bases=tuple(args.base),
+        extra=extra,
+        seeds=tuple(args.seeds),
+        after=tuple(args.after),
+    )
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -214,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--seeds", nargs="*", type=int, default=[0], metavar="SEED",
         help="training seeds of every default model (default: 0; make study: 0 1 2); seed k of NAME is NAME-sk",
+    )  # fmt: skip
+    b.add_argument(
+        "--after", nargs="*", type=Path, default=[], metavar="GRID",
+        help="grids computed last, each into the same DB (make demo: the FLORES-200 and NTREX-128 grids); one "
+        "whose data folder is missing is skipped with one line",
     )  # fmt: skip
     b.add_argument(
         "--check",

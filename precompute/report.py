@@ -12,9 +12,12 @@ from core.store import queries as q
 
 
 def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None = None) -> pd.DataFrame:
-    """Wide table: one row per (mode, corpus, noise, encoder, language), one column per level (seed-averaged).
+    """Wide table: one row per (dataset, mode, corpus, noise, encoder, language), one column per level
+    (seed-averaged).
 
-    The corpus column (the pooled language set's digest) is shown only when pooled cells are stored.
+    The dataset column is shown only when the database holds several datasets (NTREX-128's ``amh`` is not
+    Tatoeba's), the corpus column (a pooled language set's digest, ``eng`` for a multi-way set's English side)
+    only when some corpus is not a language's own.
     """
     with connect(db, read_only=True) as conn:
         df = q.summary(conn)
@@ -33,7 +36,7 @@ def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None =
         df = df[df.noise.isin(noise)]
     # Keyed by corpus too: pooled grids of different language sets in one DB are different experiments.
     df = df.assign(corpus=[_corpus_label(m, c) for m, c in zip(df["mode"], df["corpus"])])
-    index = ["mode", "corpus", "noise", "encoder", "lang"]
+    index = ["dataset", "mode", "corpus", "noise", "encoder", "lang"]
     wide = df.pivot_table(index=index, columns="level", values=metric)
     labels = [f"{c:g}" for c in wide.columns]
     # Levels that print alike (0.1 and 0.1000001) get their exact values, never one shared column name.
@@ -42,6 +45,8 @@ def summary_frame(db: str | Path, metric: str = "mrr", noise: list[str] | None =
     out = wide.join(n).reset_index()
     if (out["corpus"] == "").all():
         out = out.drop(columns="corpus")
+    if out["dataset"].nunique() == 1:
+        out = out.drop(columns="dataset")
     return out
 
 
@@ -55,8 +60,10 @@ def query_set_notice(db: str | Path, **filters) -> str:
 
 
 def _corpus_label(mode: str, corpus: str) -> str:
-    # A pair corpus is the language's own: its name adds nothing. A pooled one is shown by its id's digest.
-    return "" if mode == "pair" else corpus.rsplit("/", 1)[-1]
+    # A language's own pair corpus adds nothing; a pooled one is shown by its id's digest, a multi-way set's
+    # shared English side (flores200/pair/eng) or documents by their last part.
+    shared = corpus.endswith("/eng")
+    return "" if mode == "pair" and not shared else corpus.rsplit("/", 1)[-1]
 
 
 def print_summary(db: str | Path, metric: str = "mrr", noise: list[str] | None = None) -> None:

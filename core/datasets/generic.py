@@ -16,15 +16,15 @@ field is never dropped or shifted silently.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 from core.datasets.bitext import Bitext
+from core.datasets.textfile import read_text as _read_text
+from core.datasets.textfile import split_lines as _lines
 from core.errors import DataError, UnknownNameError
 
 QUERY_COL, DOC_COL = "query", "document"
-_BOM = "\ufeff"
 
 
 def generic_languages(path: Path) -> list[str]:
@@ -33,24 +33,6 @@ def generic_languages(path: Path) -> list[str]:
     if not langs:
         raise DataError(f"no .tsv or .jsonl bitext files in {str(path)!r}")
     return langs
-
-
-def _lines(text: str) -> list[str]:
-    # Universal line ends (\n, \r\n, \r), terminators removed; not str.splitlines, which would also split a
-    # sentence at U+2028, U+0085 or a form feed that belong to its text.
-    return [line.rstrip("\r\n") for line in io.StringIO(text, newline="")]
-
-
-def _read_text(file: Path) -> str:
-    """The file's text without a leading BOM; bytes that are not UTF-8 are an error naming their line."""
-    raw = file.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # The bytes before the first bad one decode: count the lines they span (the bad byte's line included).
-        line = len(_lines(raw[: exc.start].decode("utf-8") + "x"))
-        raise DataError(f"{file.name}:{line}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    return text.removeprefix(_BOM)
 
 
 def _rows_tsv(file: Path) -> list[tuple[int, dict]]:

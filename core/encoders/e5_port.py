@@ -429,6 +429,8 @@ class E5PortEncoder:
     average of the windows' mean-pooled vectors, L2-normalised.
     """
 
+    long_inputs = "windows"  # e5.c's rule, below (core.encoders.windows)
+
     def __init__(
         self, name: str = NAME, folder: str | Path | None = None, *, batch_size: int = 32, device: str = "cpu"
     ):

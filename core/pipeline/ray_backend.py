@@ -329,7 +329,8 @@ def _run_encoder(ray, plan: RunPlan, name: str, jobs: list[tuple[Group, ...]], p
         def on_ready(spec: dict) -> None:
             nonlocal first
             if first:  # the driver records the encoder once, from the first worker that loaded it
-                record_encoder(db_path, name, plan.fingerprints[name], spec, sink.report.run_id, plan.langs)
+                record_encoder(db_path, name, plan.fingerprints[name], spec, sink.report.run_id, plan.langs,
+                               multiway=plan.multiway)  # fmt: skip
                 first = False
 
         doc_refs: dict[str, object] = {}

@@ -33,7 +33,8 @@ from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from core.conditions import CLEAN_NOISE
-from core.datasets import RetrievalTask, build_tasks, load_bitexts
+from core.datasets import RetrievalTask, is_multiway
+from core.datasets.codes import noise_language, same_language
 from core.encoders import (
     EmbeddingCache,
     Encoder,
@@ -45,11 +46,13 @@ from core.encoders import (
     seen_languages,
 )
 from core.encoders.process import RemoteEncoder, load_for_run, release
+from core.encoders.windows import WINDOW_RULE_VERSION
+from core.encoders.windows import document_vectors as windowed_vectors
 from core.errors import DataChangedError, EncoderUnavailable, UnknownNameError
 from core.jobs import run_is_dead, this_process
 from core.noise import NOISE_VERSION, apply_noise_batch
 from core.paths import cache_dir
-from core.pipeline.grid import Grid
+from core.pipeline.grid import Grid, grid_tasks
 from core.provenance import versions
 from core.ranking import gold_ranks
 from core.store import CELL_KEY, connect
@@ -82,7 +85,10 @@ def _noisy_frame(task: RetrievalTask, noise: str, level: float, seed: int) -> pd
     qids = task.qids.tolist()
     # One batch call: the same results as apply_noise query by query, computed several times faster,
     # read by column (no NoiseResult or Edit object per query).
-    res = apply_noise_batch(list(task.queries), noise, level, seed=seed, qids=qids, langs=task.lang)
+    # The dataset's code (amh_Ethi, aze-Latn) names the language; the noise reads its ISO 639-3 part.
+    res = apply_noise_batch(
+        list(task.queries), noise, level, seed=seed, qids=qids, langs=noise_language(task.lang)
+    )
     df = pd.DataFrame(
         {"qid": qids, "noisy": res.noisy, "edits_json": res.edits_json, "cer": res.cer, "layout": res.layouts}
     )
@@ -122,9 +128,12 @@ def _cell_key(task: RetrievalTask, encoder: str, noise: str, level: float, seed:
 
 
 def corpus_digest(task: RetrievalTask) -> str:
-    """sha256 of a task's corpus: its id and every document text, in doc-id order."""
+    """sha256 of a task's corpus: its id and every document text, in doc-id order; for a corpus of
+    multi-sentence documents also their sentences and the windowing rules' version."""
     h = hashlib.sha256(task.corpus.corpus_id.encode())
     h.update(json.dumps(list(task.corpus.documents), ensure_ascii=False).encode())
+    if task.corpus.segments:
+        h.update(json.dumps([WINDOW_RULE_VERSION, task.corpus.segments], ensure_ascii=False).encode())
     return h.hexdigest()
 
 
@@ -202,6 +211,11 @@ class RunPlan:
     n_todo: int
     n_extra: int = 0  # of n_todo, cells outside the grid recomputed on its query set (--replace-changed)
 
+    @property
+    def multiway(self) -> bool:
+        """Whether the grid's dataset is a multi-way parallel set (its codes are matched by ISO language)."""
+        return is_multiway(self.grid.label)
+
     def corpora(self, groups: list[Group]) -> dict[str, int]:
         """Corpus id -> index of a task ranked against it, for every corpus ``groups`` rank against."""
         out: dict[str, int] = {}
@@ -247,8 +261,11 @@ def encode_through_cache(
 def document_vectors(
     encoder: Encoder, task: RetrievalTask, encode: EncodeFn = encode_through_cache
 ) -> tuple[np.ndarray, int]:
-    """(vectors of ``task``'s corpus by the encoder's document side, texts encoded now)."""
+    """(vectors of ``task``'s corpus by the encoder's document side, texts encoded now). Documents of
+    several sentences go through the encoder's windowing rule (:mod:`core.encoders.windows`)."""
     cid = task.corpus.corpus_id
+    if task.corpus.segments:
+        return windowed_vectors(document_side(encoder), task.corpus.segments, encode, f"docs {cid}")
     return encode(document_side(encoder), list(task.corpus.documents), f"docs {cid}")
 
 
@@ -474,10 +491,9 @@ def run_grid(
 
 def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress, replace_changed, session):
     started = time.monotonic()
-    bitexts = load_bitexts(grid.dataset, grid.languages, grid.path)
+    tasks = grid_tasks(grid)
     for name in grid.encoders:
         resolve_spec(name)  # unknown names fail now, not after an hour of encoding
-    tasks = [t for mode in grid.modes for t in build_tasks(bitexts, mode, grid.max_queries)]
     report = RunReport(
         run_id=time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
         backend="local" if session is None else "ray",
@@ -501,7 +517,7 @@ def _run_grid(grid: Grid, db_path, *, progress, say, flush_seconds, on_progress,
     status = "failed"
     try:
         with connect(db_path) as conn:
-            _check_inputs(conn, tasks, grid.dataset, replace_changed, say, db_path)
+            _check_inputs(conn, tasks, grid.label, replace_changed, say, db_path)
             # Before any input is stored: a refused grid leaves the database as it was.
             extra = _check_query_sets(conn, grid, tasks, data_fp, replace_changed, say, db_path)
             w.store_inputs(conn, *_inputs(tasks))
@@ -601,7 +617,8 @@ def _run_local(plan: RunPlan, sink: ResultSink, *, say, db_path, progress: bool)
                 sink.skip(groups)
                 continue
             try:
-                record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs)
+                record_encoder(db_path, name, encoder.fingerprint, encoder.spec, report.run_id, plan.langs,
+                               multiway=plan.multiway)  # fmt: skip
                 doc_vectors: dict[str, np.ndarray] = {}
                 for cid, i in plan.corpora(groups).items():
                     doc_vectors[cid], n_new = document_vectors(encoder, plan.tasks[i], encode)
@@ -1022,11 +1039,23 @@ def skip_encoder(name: str, reason: str, report: RunReport, say) -> None:
     say(str(EncoderUnavailable(name, reason)))
 
 
-def record_encoder(db_path, name: str, fingerprint: str, spec: dict, run_id: str, langs: list[str]) -> None:
-    """Store a loaded encoder's spec and, per language, whether it saw it in training (driver only)."""
+def record_encoder(
+    db_path, name: str, fingerprint: str, spec: dict, run_id: str, langs: list[str], *, multiway: bool = False
+) -> None:
+    """Store a loaded encoder's spec and, per language, whether it saw it in training (driver only).
+
+    A Tatoeba code is seen when the model trained on that very code; a multi-way set's code (``arb_Arab``,
+    ``fas``) when it names the same ISO 639-3 language or macrolanguage as a training code
+    (:func:`core.datasets.codes.same_language`: ``arb_Arab`` and Tatoeba's ``ara``).
+    """
     seen = seen_languages(name)
+
+    def saw(lang: str) -> bool | None:
+        if seen is None:
+            return None
+        return same_language(lang, seen) if multiway else lang in seen
+
     with connect(db_path) as conn:
         w.record_encoder(
-            conn, name, fingerprint, json.dumps(spec), run_id,
-            {lang: (None if seen is None else lang in seen) for lang in langs},
-        )  # fmt: skip
+            conn, name, fingerprint, json.dumps(spec), run_id, {lang: saw(lang) for lang in langs}
+        )

@@ -399,3 +399,19 @@ def test_a_worker_loads_muse3_with_its_share_of_the_cores(monkeypatch, threads, 
     worker = EncoderWorker([], [], 5, "r", threads)
     assert worker.load("muse3", encoder_fingerprint("muse3")) == (None, worker.encoder.spec)
     assert worker.encoder._model.threads == want
+
+
+def test_ray_equals_local_on_multiway_data(tmp_path, ray_here):
+    """NTREX-128's shared English side and its documents (windowed by minilm's rule) under Ray."""
+    from tests.core.test_multiway_datasets import write_ntrex
+
+    ntrex = write_ntrex(tmp_path / "ntrex")
+    grid = parse_grid(
+        f'[dataset]\nname = "ntrex128"\npath = "{ntrex}"\nmode = ["pair", "document"]\n'
+        'languages = ["amh", "aze-Latn"]\n[grid]\nencoders = ["minilm"]\nnoise = ["keyboard"]\nlevels = [0.2]\n'
+    )
+    local, remote = tmp_path / "local.duckdb", tmp_path / "ray.duckdb"
+    run_grid(grid, local, progress=False, say=lambda _m: None)
+    report = run_grid(grid, remote, backend="ray", progress=False, say=lambda _m: None)
+    assert report.backend == "ray" and report.cells_written == len(grid.cells())
+    assert_same_tables(remote, local)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from core.languages import load_languages
+from core.languages import load_languages, tatoeba_codes
 from core.noise import layouts
 from core.noise.keyboard import FALLBACK
 from core.noise.mixed import MIXTURE
@@ -160,7 +160,8 @@ def _unseen() -> list[str]:
 def _keyboards() -> list[str]:
     t = layouts.table()
     about = t["about"]
-    langs = load_languages()
+    tatoeba = set(tatoeba_codes())  # the registry also lists FLORES-200 and NTREX-128 codes
+    langs = {code: lang for code, lang in load_languages().items() if code in tatoeba}
     real, script_default, none = [], [], []
     for code, lang in sorted(langs.items()):
         name = t["languages"].get(code)
