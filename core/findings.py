@@ -24,6 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,11 @@ import pandas as pd
 from core.research import (
     DASHBOARD_REFERENCES,
     Answer,
+    Breakdown,
+    Scope,
+    answer_scope,
+    language_breakdown,
+    language_meta,
     research_answer,
     resource_groups,
 )
@@ -46,7 +52,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEED = 0  # the answer reads seed-0 cells (see core.research)
-PAYLOAD_FORMAT = 2  # 2: training-seed families (robustness seeds, members; tests seeds, reference_seeds)
+# 2: training-seed families (robustness seeds, members; tests seeds, reference_seeds). 3: the answer's scope
+# (dataset, languages seen in training; on multi-way data the answer is over the unseen ones) and, on multi-way
+# data, the per-language breakdown (drops, rank correlations, language metadata).
+PAYLOAD_FORMAT = 3
 RANK_COLUMNS = ("corpus", "encoder", "lang", "noise", "level", "qid", "rank")
 Groups = dict[str, list[str]]
 Target = tuple[str, str, str | None]  # (dataset, mode, corpus or None for every corpus of the mode)
@@ -84,15 +93,15 @@ def code_version() -> str:
 
 def _cells_state(
     conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, corpus: str | None
-) -> tuple[str, list]:
-    """(ranks key, sorted languages) of the cells one answer reads."""
+) -> tuple[str, list, list]:
+    """(ranks key, sorted languages, sorted encoders) of the cells one answer reads."""
     cells = q.answer_cells(conn, dataset, mode, corpus, seed=SEED)
     h = hashlib.sha256(json.dumps([dataset, mode, corpus, list(cells.columns)]).encode())
     # One 64-bit hash per cell over every column (timestamps to the microsecond), in key order: any added,
     # removed or replaced cell changes the key. pandas' row hash is fixed for a pandas version, which
     # code_version() covers.
     h.update(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
-    return h.hexdigest()[:32], sorted(cells["lang"].unique())
+    return h.hexdigest()[:32], sorted(cells["lang"].unique()), sorted(cells["encoder"].unique())
 
 
 def ranks_key(conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, corpus: str | None = None) -> str:
@@ -163,8 +172,8 @@ def answer_to_json(answer: Answer, groups: Groups) -> str:
     """The answer and its groups as standard JSON (no NaN tokens).
 
     Guarantees: :func:`answer_from_json` gives frames equal to the originals value for value (floats to the
-    bit, NaN and +-inf included), with the same columns, order and dtypes; conditions, noises and groups
-    likewise.
+    bit, NaN and +-inf included), with the same columns, order and dtypes; conditions, noises, groups, the
+    scope and the breakdown (its frames and language metadata) likewise.
 
     Raises:
         TypeError: a column of a dtype other than float, int, bool or object (str, None, numbers).
@@ -183,7 +192,13 @@ def answer_to_json(answer: Answer, groups: Groups) -> str:
         "conditions": [[n, _enc_float(lv)] for n, lv in answer.conditions],
         "noises": list(answer.noises),
         "groups": {g: list(langs) for g, langs in groups.items()},
-    }
+        "scope": answer.scope.to_dict() if answer.scope is not None else None,
+        "breakdown": None if answer.breakdown is None else {
+            "drops": _frame_to_json(answer.breakdown.drops),
+            "correlations": _frame_to_json(answer.breakdown.correlations),
+            "meta": {lang: [script, _enc_object(k)] for lang, (script, k) in answer.breakdown.meta.items()},
+        },
+    }  # fmt: skip
     return json.dumps(payload, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -197,14 +212,20 @@ def answer_from_json(text: str) -> tuple[Answer, Groups]:
         d = json.loads(text)
         if d.get("format") != PAYLOAD_FORMAT:
             raise ValueError(f"findings payload format {d.get('format')!r}, expected {PAYLOAD_FORMAT}")
+        b, breakdown = d["breakdown"], None
+        if b is not None:
+            meta = {lang: (script, _dec_object(k)) for lang, (script, k) in b["meta"].items()}
+            breakdown = Breakdown(_frame_from_json(b["drops"]), _frame_from_json(b["correlations"]), meta)
         answer = Answer(
             _frame_from_json(d["robustness"]),
             _frame_from_json(d["tests"]),
             [(n, float(lv)) for n, lv in d["conditions"]],
             tuple(d["noises"]),
-        )
+            None if d["scope"] is None else Scope.from_dict(d["scope"]),
+            breakdown,
+        )  # fmt: skip
         return answer, {g: list(langs) for g, langs in d["groups"].items()}
-    except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, json.JSONDecodeError) as exc:
         raise ValueError(f"not a findings payload: {exc.__class__.__name__}: {exc}") from exc
 
 
@@ -212,17 +233,34 @@ def answer_from_json(text: str) -> tuple[Answer, Groups]:
 
 
 def findings_answer(
-    rows: pd.DataFrame, references: Sequence[str] = DASHBOARD_REFERENCES
+    rows: pd.DataFrame,
+    references: Sequence[str] = DASHBOARD_REFERENCES,
+    *,
+    dataset: str | None = None,
+    seen: pd.DataFrame | None = None,
 ) -> tuple[Answer, Groups]:
     """The answer the dashboard shows and the precompute stores, from rank rows (:data:`RANK_COLUMNS`, one
     dataset, mode and seed 0): :func:`core.research.research_answer` with :func:`findings_params`, over the
     resource groups of the rows' languages. The one definition both use, so stored and fresh answers agree.
+
+    With ``dataset`` (the stored dataset name) the answer has its :class:`core.research.Scope`, from ``seen``
+    (``core.store.queries.answer_seen``: which model trained on which language; None: unknown), and its
+    sentences name the dataset. On multi-way parallel data (:func:`core.research.is_multiway`) the groups
+    cover only the languages no compared model trained on when any remain (:attr:`Scope.answered`), and the
+    answer has the per-language :class:`core.research.Breakdown` of every language
+    (:func:`core.research.language_breakdown`, with the same noise types, floor, resamples and seed).
     """
     p = findings_params(references)
-    groups = resource_groups(sorted(rows["lang"].unique()))
+    langs = sorted(rows["lang"].unique())
+    scope = None if dataset is None else answer_scope(dataset, langs, seen, rows["encoder"].unique())
+    groups = resource_groups(list(scope.answered) if scope is not None else langs)
     answer = research_answer(rows, groups, references=p["references"], noises=p["noises"], levels=p["levels"],
                              n_boot=p["n_boot"], n_perm=p["n_perm"], floor=p["floor"], seed=p["seed"])  # fmt: skip
-    return answer, groups
+    breakdown = None
+    if scope is not None and scope.multiway:
+        breakdown = language_breakdown(rows, scope, noises=p["noises"], floor=p["floor"], n_boot=p["n_boot"],
+                                       seed=p["seed"])  # fmt: skip
+    return replace(answer, scope=scope, breakdown=breakdown), groups
 
 
 def compute_and_store_findings(
@@ -251,7 +289,8 @@ def compute_and_store_findings(
         key = ranks_key(conn, dataset, mode, corpus)
         filters = {"dataset": dataset, "mode": mode, "seed": SEED, "corpus": corpus}
         rows = q.rank_rows(conn, columns=RANK_COLUMNS, **filters)
-    answer, groups = findings_answer(rows, references)
+        seen = q.answer_seen(conn, dataset, mode, corpus, seed=SEED)
+    answer, groups = findings_answer(rows, references, dataset=dataset, seen=seen)
     payload = answer_to_json(answer, groups)
     with connect(db) as conn:
         w.write_findings(conn, {
@@ -273,10 +312,13 @@ def stored_findings(
     """The stored answer of (dataset, mode, corpus) when it is current; None otherwise.
 
     Current means: stored with these parameters, by this code (:func:`code_version`), from exactly the cells
-    the database holds now (:func:`ranks_key`), for the resource groups its languages have now, and readable.
+    the database holds now (:func:`ranks_key`), for the languages each model trained on as the database
+    records them now (:func:`core.research.answer_scope`), for the resource groups, scripts and classes its
+    languages have now, and readable (a payload of another format is not).
     None when the ``findings`` table does not exist (a database from before schema v4, opened read-only),
     when nothing is stored, or when any of these differs: never an error for a stale or damaged payload.
-    Reads the ``cells`` table and one row: milliseconds.
+    Reads the ``cells`` and ``encoder_languages`` tables and one row: milliseconds (a FLORES-sized database's
+    answer with its per-language breakdown: about 0.1 s, ``benchmarks/dashboard_queries.py``).
     """
     stored = q.stored_findings(conn, dataset, mode, corpus or "", _params_json(references))
     if stored.empty:
@@ -284,7 +326,7 @@ def stored_findings(
     row = stored.iloc[0]
     if row["code_version"] != code_version():
         return None
-    key, langs = _cells_state(conn, dataset, mode, corpus)
+    key, langs, encoders = _cells_state(conn, dataset, mode, corpus)
     if row["ranks_key"] != key:
         return None
     try:
@@ -292,7 +334,12 @@ def stored_findings(
     except ValueError as exc:
         log.warning("stored findings of %s/%s/%s unreadable: %s", dataset, mode, corpus, exc)
         return None
-    if groups != resource_groups(langs):  # languages.csv reclassified a language since
+    scope = answer_scope(dataset, langs, q.answer_seen(conn, dataset, mode, corpus, seed=SEED), encoders)
+    if answer.scope != scope:  # another model's training languages, or a dataset now known as multi-way
+        return None
+    if groups != resource_groups(list(scope.answered)):  # languages.csv reclassified a language since
+        return None
+    if answer.breakdown is not None and dict(answer.breakdown.meta) != language_meta(langs):
         return None
     return answer, groups
 

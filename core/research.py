@@ -18,7 +18,14 @@ Conventions (all stated in the outputs' captions):
     * training seeds: ``NAME-s<k>`` (k >= 1) is training seed k of ``NAME`` (:func:`training_seed`). A model
       and its seeds present in the rows form one *family* and one row: every value is the mean over seeds of
       each seed's value; intervals and tests come from a hierarchical bootstrap (seeds, then queries; see
-      :mod:`core.metrics.hierarchical`). A family of one seed gets exactly the one-model numbers above.
+      :mod:`core.metrics.hierarchical`). A family of one seed gets exactly the one-model numbers above;
+    * datasets: an answer is of one stored dataset (its :class:`Scope`; sentences open with its name, "On
+      FLORES-200, ..."). On multi-way parallel data (:func:`is_multiway`: FLORES-200, NTREX-128, the same
+      English sentences in every language) most languages are training languages of some compared model, with
+      other sentences: there the groups, the table and the tests cover the languages no compared model trained
+      on (``encoder_languages``), or all languages, said so, when none remain; and every language's drop, its
+      rank correlation with the resource class and the languages that break most and least are in the answer's
+      :class:`Breakdown` (:func:`language_breakdown`, :func:`breaking_languages`).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,8 +52,10 @@ from core.metrics import (
     per_query,
     relative_drop_ci,
     relative_drop_difference,
+    spearman_ci,
     stars,
 )
+from core.metrics.correlation import _drop_replicates, query_draws
 
 NOISES = ("substitute", "keyboard", "delete")
 # Below this clean MRR an encoder cannot read the language (MiniLM on Ethiopic: 0.04): a drop from a floor is
@@ -117,12 +126,17 @@ class Answer:
     """``robustness``: one row per (model family, group) with clean MRR and each condition's relative drop,
     each with its interval, ``seeds`` (training seeds averaged) and ``members`` (their names, comma
     separated). ``tests``: one row per (reference, encoder, group, quantity) with the paired difference, its
-    interval, raw and Holm-adjusted p, a significance mark and both sides' ``seeds`` / ``reference_seeds``."""
+    interval, raw and Holm-adjusted p, a significance mark and both sides' ``seeds`` / ``reference_seeds``.
+    ``scope``: which dataset and languages the answer is over (:class:`Scope`; None when not given: then the
+    sentences name no dataset). ``breakdown``: every language's drop and the rank correlation of drop and
+    resource class (:class:`Breakdown`), on multi-way parallel data only."""
 
     robustness: pd.DataFrame
     tests: pd.DataFrame
     conditions: list[tuple[str, float]]
     noises: tuple[str, ...] = ()  # the noise types the "mean" condition averages over
+    scope: Scope | None = None
+    breakdown: Breakdown | None = None
 
 
 def _reciprocal(rows: pd.DataFrame) -> pd.Series:
@@ -479,7 +493,9 @@ def headlines(
 ) -> dict[str, str]:
     """Group -> one sentence naming the most and the least robust encoder at ``level`` (mean over the noise
     types, with its 95% CI), among encoders whose clean MRR in the group reaches ``floor``; encoders below it
-    are named as floors. Generated from the numbers, never written by hand.
+    are named as floors. Generated from the numbers, never written by hand. With a scope (``answer.scope``)
+    each sentence opens with the dataset ("On FLORES-200, ..."), and on multi-way data with the languages the
+    answer is over and their counts (:func:`_scope_prefix`).
 
     ``level`` defaults to 0.2 when the answer has it, else the highest level it has. ``link`` ((encoder,
     group, quantity) -> URL, quantity ``"clean MRR"`` or ``"drop mean 0.2"``) makes each number a Markdown
@@ -496,7 +512,10 @@ def headlines(
     tag = f"{MEAN} {level:g}" if level is not None else None
     out = {}
     for group, part in answer.robustness.groupby("group", sort=False):
-        name = group_label(group)
+        name = _scope_prefix(answer, group)
+        if not (part["n"] > 0).any():  # no language of the group has clean cells (e.g. none is unseen)
+            out[group] = f"{name}: no queries in this group; nothing to compare."
+            continue
         above = part[part["clean"] >= floor] if "clean" in part else part.iloc[:0]
         floors = sorted(set(part["encoder"]) - set(above["encoder"]))
         floor_note = (
@@ -551,7 +570,8 @@ def comparison_headlines(
     Guarantees: groups where none of ``models`` has a row are left out; a comparator missing from a group is
     said to be missing when it is LaBSE's objective (:data:`LABSE_OBJECTIVE`), left out otherwise (LaBSE is
     measured only where available); a comparator or model below ``floor``, or without a test at that level,
-    is named as not compared. ``level`` defaults as in :func:`headlines`.
+    is named as not compared. ``level`` defaults as in :func:`headlines`; sentences open as there (dataset,
+    and the languages the answer is over on multi-way data).
 
     Example:
         A sentence reads: "Low-resource, noise level 0.2 (mean of substitute, delete; differences in
@@ -613,9 +633,387 @@ def comparison_headlines(
                 said.append(f"**{m}** ({seeds(m)}) loses {how} {ci} (p {t['p_holm']:.2g}, {sig})")
             named = ", ".join(x for x in (f"**{comp}**", seeds(comp), lost) if x)
             clauses.append(f"against {about} ({named}), " + "; ".join(said))
-        name = group_label(group)
+        name = _scope_prefix(answer, group)
         noises = ", ".join(answer.noises) or "the noise types"
         text = " ".join(f"{c[0].upper()}{c[1:]}." for c in clauses)
         out[group] = (f"{name}, noise level {level:g} (mean of {noises}; differences in percentage points of "
                       f"relative drop, 95% CI, Holm-adjusted p): {text}")  # fmt: skip
     return out
+
+
+# --- Datasets, languages seen in training, and multi-way parallel data --------------------------------------
+
+# Display names of the stored dataset names (a SIB-200 split is stored as flores200-test, ...).
+DATASET_TITLES = {"tatoeba": "Tatoeba", "flores200": "FLORES-200", "ntrex128": "NTREX-128"}
+# Multi-way parallel sets (the fallback of is_multiway while core.datasets does not say).
+MULTIWAY = ("flores200", "ntrex128")
+
+
+def is_multiway(dataset: str) -> bool:
+    """Whether stored dataset name ``dataset`` is a multi-way parallel set (every language's queries translate
+    the same English sentences): ``flores200``, ``flores200-test``, ``ntrex128``. Asks
+    ``core.datasets.is_multiway``, the registry's answer.
+
+    Example:
+        >>> is_multiway("flores200-dev"), is_multiway("ntrex128"), is_multiway("tatoeba")
+        (True, True, False)
+    """
+    try:
+        from core.datasets import is_multiway as registry
+    except ImportError:  # an older core.datasets: the same rule, from the stored name
+        return isinstance(dataset, str) and dataset.split("-")[0] in MULTIWAY
+    return bool(registry(dataset))
+
+
+def dataset_title(dataset: str) -> str:
+    """How sentences and titles name a stored dataset: ``"FLORES-200"``, ``"FLORES-200 (test split)"``,
+    ``"NTREX-128"``, ``"Tatoeba"``; any other name as it is.
+
+    Example:
+        >>> dataset_title("flores200"), dataset_title("flores200-test"), dataset_title("my-set")
+        ('FLORES-200', 'FLORES-200 (test split)', 'my-set')
+    """
+    base, _, split = str(dataset).partition("-")
+    if base in DATASET_TITLES:
+        return DATASET_TITLES[base] + (f" ({split} split)" if split else "")
+    return str(dataset)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The dataset and languages an answer is over, and which of them each compared model trained on.
+
+    ``languages``: every evaluated language; ``models``: every compared model (each training seed its own);
+    ``seen``: model -> the evaluated languages it trained on (models that trained on none are absent);
+    ``unknown``: model -> the evaluated languages whose training status is unknown (a hub model's, or a
+    language ``encoder_languages`` does not list); ``multiway``: the dataset is multi-way parallel
+    (:func:`is_multiway`). On multi-way data most languages are training languages of some model (with other
+    sentences), so the answer there is over :attr:`unseen`, the languages no compared model is known to have
+    trained on, when any remain (:attr:`restricted`); :attr:`answered` is what the answer's groups cover.
+    """
+
+    dataset: str
+    languages: tuple[str, ...]
+    models: tuple[str, ...] = ()
+    seen: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unknown: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    multiway: bool = False
+
+    @property
+    def unseen(self) -> tuple[str, ...]:
+        """The evaluated languages no compared model is known to have trained on (unknown counts as not)."""
+        trained = {lang for langs in self.seen.values() for lang in langs}
+        return tuple(lang for lang in self.languages if lang not in trained)
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the answer is over :attr:`unseen` only: multi-way data where some language is unseen."""
+        return self.multiway and bool(self.unseen)
+
+    @property
+    def answered(self) -> tuple[str, ...]:
+        """The languages the answer's resource groups cover: :attr:`unseen` when :attr:`restricted`, else all."""
+        return self.unseen if self.restricted else self.languages
+
+    def status(self, model: str, lang: str) -> bool | None:
+        """Whether ``model`` trained on ``lang``: True, False, or None when unknown."""
+        if lang in self.seen.get(model, ()):
+            return True
+        return None if lang in self.unknown.get(model, ()) else False
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict; :meth:`from_dict` reads it back equal."""
+        return {"dataset": self.dataset, "languages": list(self.languages), "models": list(self.models),
+                "multiway": self.multiway,
+                "seen": {m: list(v) for m, v in self.seen.items()},
+                "unknown": {m: list(v) for m, v in self.unknown.items()}}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Scope:
+        """Inverse of :meth:`to_dict`."""
+        return cls(str(d["dataset"]), tuple(d["languages"]), tuple(d["models"]),
+                   {m: tuple(v) for m, v in d["seen"].items()},
+                   {m: tuple(v) for m, v in d["unknown"].items()}, bool(d["multiway"]))  # fmt: skip
+
+
+def answer_scope(
+    dataset: str, langs: Iterable[str], seen: pd.DataFrame | None, models: Iterable[str]
+) -> Scope:
+    """The :class:`Scope` of an answer of ``dataset`` over ``langs`` comparing ``models``.
+
+    Args:
+        seen: columns encoder, lang, seen_in_training (True / False / None; as
+            ``core.store.queries.answer_seen`` reads them); None or a missing (model, language) is unknown.
+
+    Guarantees: deterministic (sorted languages and models); only ``models`` and ``langs`` appear in it.
+
+    Example:
+        >>> seen = pd.DataFrame({"encoder": ["a", "a", "b"], "lang": ["x", "y", "x"],
+        ...                      "seen_in_training": [True, False, None]})
+        >>> s = answer_scope("flores200", ["x", "y"], seen, ["a", "b"])
+        >>> s.unseen, s.restricted, s.status("b", "y")
+        (('y',), True, None)
+    """
+    langs = sorted(set(langs))
+    models = sorted(set(models))
+    status: dict[tuple[str, str], bool | None] = {}
+    if seen is not None and len(seen):
+        for enc, lang, flag in seen[["encoder", "lang", "seen_in_training"]].itertuples(index=False):
+            status[(enc, lang)] = None if flag is None or pd.isna(flag) else bool(flag)
+    trained = {m: tuple(lg for lg in langs if status.get((m, lg)) is True) for m in models}
+    unknown = {m: tuple(lg for lg in langs if status.get((m, lg)) is None) for m in models}
+    return Scope(str(dataset), tuple(langs), tuple(models), {m: v for m, v in trained.items() if v},
+                 {m: v for m, v in unknown.items() if v}, is_multiway(dataset))  # fmt: skip
+
+
+def scope_notes(scope: Scope) -> list[str]:
+    """Sentences saying which languages the answer of ``scope`` is over and why: per compared model how many
+    evaluated languages it trained on, whose training languages are unknown, and (multi-way data) that the
+    answer is over the languages no compared model trained on, or over all of them when none remain.
+
+    Example:
+        >>> s = Scope("flores200", ("x", "y", "z"), ("a", "b"), {"a": ("x",)}, {"b": ("x", "y", "z")}, True)
+        >>> scope_notes(s)[0]
+        'On FLORES-200, 1 of the 3 evaluated languages is a training language of a compared model (a: 1).'
+    """
+    title, n = dataset_title(scope.dataset), len(scope.languages)
+    trained = {lang for langs in scope.seen.values() for lang in langs}
+    per_model = ", ".join(f"{m}: {len(v)}" for m, v in scope.seen.items())
+    what = "is a training language" if len(trained) == 1 else "are training languages"
+    out = [f"On {title}, {len(trained)} of the {n} evaluated languages {what} of a compared model"
+           + (f" ({per_model})." if per_model else ".")]  # fmt: skip
+    if scope.unknown:
+        out.append("Training languages unknown (counted as not trained on): " + ", ".join(
+            f"{m} ({'all' if len(v) == n else len(v)} of the {n})" for m, v in scope.unknown.items()) + ".")  # fmt: skip
+    if scope.restricted:
+        out.append(f"Multi-way parallel data: the headline, the robustness table and the tests are over the "
+                   f"{len(scope.unseen)} languages no compared model trained on; the per-language panel shows "
+                   f"all {n}.")  # fmt: skip
+    elif scope.multiway:
+        out.append(f"Multi-way parallel data: every evaluated language is a training language of a compared "
+                   f"model, so the headline, the table and the tests are over all {n} languages, seen in "
+                   f"training included.")  # fmt: skip
+    return out
+
+
+def _scope_prefix(answer: Answer, group: str) -> str:
+    """How a sentence of ``answer`` opens for ``group``: ``"Low-resource"`` without a scope, else the dataset
+    and, on multi-way data, the languages the answer is over, with their counts."""
+    name = group_label(group)
+    scope = answer.scope
+    if scope is None:
+        return name
+    title, n = dataset_title(scope.dataset), len(scope.languages)
+    size = len(resource_groups(scope.answered).get(group, ()))
+    lower = name[0].lower() + name[1:]
+    if scope.restricted:
+        return (f"On {title}, over the {len(scope.unseen)} of {n} languages that no compared model trained on, "
+                f"{lower} ({size} of them)")  # fmt: skip
+    if scope.multiway:
+        return (f"On {title}, over all {n} languages, seen in training included (none is left that no compared "
+                f"model trained on), {lower} ({size} of them)")  # fmt: skip
+    return f"On {title}, {lower}"
+
+
+def language_meta(langs: Iterable[str]) -> dict[str, tuple[str, int | None]]:
+    """Language -> (ISO 15924 script, Joshi resource class or None) from ``data/languages.csv`` (keyed by the
+    dataset's own code); the script of a code the registry does not list (or lists without one) is the code's
+    own (``amh_Ethi`` -> ``Ethi``, :func:`core.datasets.codes.split_code`), else ``""``; its class None.
+
+    Example:
+        >>> language_meta(["deu", "zzz_Latn"])
+        {'deu': ('Latn', 5), 'zzz_Latn': ('Latn', None)}
+    """
+    from core.datasets.codes import split_code
+    from core.languages import load_languages
+
+    registry = load_languages()
+    out = {}
+    for code in langs:
+        lang = registry.get(code)
+        script = lang.script if lang and lang.script else ""
+        if not script:
+            try:
+                script = split_code(code)[1] or ""
+            except ValueError:
+                script = ""
+        out[code] = (script, lang.resource_class if lang else None)
+    return out
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Every language's relative drop, and how drop ranks against resource class (multi-way parallel data).
+
+    ``drops``: one row per (encoder, lang, noise, level): script, resource_class (0-5; NaN when unknown), seen (the
+    encoder trained on the language: True / False / None), n (queries), clean (MRR), drop with its 95%
+    query-bootstrap interval (low, high), floor (clean MRR below the floor). ``correlations``: one row per
+    (encoder, noise, level): Spearman's rho of resource class and drop with its 95% two-level bootstrap
+    interval (low, high), n (languages used), floor and unclassified (languages left out: at the floor, or
+    of no known resource class). ``meta``: lang -> (script, resource class) as :func:`language_meta` gave
+    them (a reclassified language makes a stored breakdown stale)."""
+
+    drops: pd.DataFrame
+    correlations: pd.DataFrame
+    meta: Mapping[str, tuple[str, int | None]] = field(default_factory=dict)
+
+
+DROP_COLUMNS = ["encoder", "lang", "script", "resource_class", "seen", "noise", "level", "n", "clean", "drop",
+                "low", "high", "floor"]  # fmt: skip
+CORRELATION_COLUMNS = ["encoder", "noise", "level", "rho", "low", "high", "n", "floor", "unclassified"]
+
+
+@_one_blas_thread
+def language_breakdown(
+    rows: pd.DataFrame,
+    scope: Scope,
+    *,
+    noises: Sequence[str] = NOISES,
+    floor: float = FLOOR_MRR,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> Breakdown:
+    """Per encoder, every language's relative drop under each noise type and level (and their mean, as in
+    :func:`research_answer`), and the Spearman correlation of resource class and drop across languages.
+
+    Definitions: a language's relative drop at a condition is ``1 - MRR(noisy) / MRR(clean)`` over its
+    queries that have both, with the 95% percentile bootstrap over those queries of
+    :func:`core.metrics.relative_drop_ci` (the same draws for the same ``seed``; languages with the same
+    number of queries draw the same query positions, which on multi-way data are the same sentences).
+    ``mean`` at a level averages each query's reciprocal rank over ``noises`` (those the rows hold; only at
+    levels every one of them has), so its drop is the mean of the per-noise drops. The correlation is
+    :func:`core.metrics.spearman_ci` of resource class (Joshi 0-5) and drop over the languages whose clean
+    MRR reaches ``floor`` (a drop from a floor is not robustness) and whose class is known; languages are
+    resampled with replacement, and each drawn language's queries (seed ``seed``).
+
+    Args:
+        rows: columns corpus, encoder, lang, noise, level, qid, rank (one dataset, mode and seed; clean rows
+            have noise ``"none"``, level 0).
+        scope: the answer's :class:`Scope` (its ``seen`` marks each row).
+
+    Returns:
+        A :class:`Breakdown`; every encoder of ``rows`` (each training seed its own), languages sorted.
+
+    Guarantees: deterministic for a seed; a language without clean rows, or without a condition, has no row
+    for it; a clean MRR of 0 gives a NaN drop, never an error.
+
+    Example:
+        >>> rows = pd.DataFrame({"corpus": "c", "encoder": "a", "lang": "xx", "qid": [0, 1, 0, 1],
+        ...                      "noise": ["none", "none", "delete", "delete"], "level": [0, 0, .2, .2],
+        ...                      "rank": [1, 1, 1, 4]})
+        >>> b = language_breakdown(rows, answer_scope("flores200", ["xx"], None, ["a"]), n_boot=10)
+        >>> b.drops[["noise", "drop"]].values.tolist()  # MRR 1 -> 0.625
+        [['delete', 0.375], ['mean', 0.375]]
+    """
+    meta = language_meta(sorted(rows["lang"].unique()))
+    have = {
+        (n, round(float(lv), 6))
+        for n, lv in rows[["noise", "level"]].drop_duplicates().itertuples(index=False)
+    }
+    noises = [n for n in noises if any(h[0] == n for h in have)]
+    levels = sorted({lv for n, lv in have if lv > 0 and n in noises})
+    conds = [(n, lv) for lv in levels for n in noises if (n, lv) in have]
+    conds += [(MEAN, lv) for lv in levels if noises and all((n, lv) in have for n in noises)]
+    rr = rows.assign(
+        rr=1.0 / rows["rank"].to_numpy(dtype=np.float64), level=rows["level"].astype(float).round(6)
+    )
+    wide = rr.pivot(index=["encoder", "lang", "corpus", "qid"], columns=["noise", "level"], values="rr")
+    col = {(n, float(lv)): i for i, (n, lv) in enumerate(wide.columns)}
+    clean_at = col.get((CLEAN, 0.0))
+    values = wide.to_numpy(dtype=np.float64)
+    # One block of rows per (encoder, lang): the pivot's index is sorted, so each is one contiguous slice.
+    codes = np.stack([wide.index.codes[0], wide.index.codes[1]], axis=1)
+    starts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]).any(axis=1)]) if len(codes) else []
+    bounds = zip(starts, [*starts[1:], len(codes)])
+    draws: dict[int, np.ndarray] = {}
+    drops, reps = [], {}
+    for a, b in bounds if clean_at is not None else ():
+        enc, lang = wide.index[a][0], wide.index[a][1]
+        block = values[a:b]
+        clean_all = block[:, clean_at]
+        if not np.isfinite(clean_all).any():
+            continue
+        mrr = float(np.nanmean(clean_all))
+        script, klass = meta[lang]
+        for noise, level in conds:
+            at = [col.get((n, level)) for n in noises] if noise == MEAN else [col.get((noise, level))]
+            if any(i is None for i in at):
+                continue
+            noisy = block[:, at].mean(axis=1)  # NaN where a noise type lacks the query: not averaged
+            ok = np.isfinite(clean_all) & np.isfinite(noisy)
+            n = int(ok.sum())
+            if n == 0:
+                continue
+            if n not in draws:
+                draws[n] = query_draws(seed, n, n_boot)
+            value, r = _drop_replicates(clean_all[ok], noisy[ok], draws[n], n_boot)
+            if np.isfinite(r).any():
+                low, high = (float(v) for v in np.nanquantile(r, [alpha / 2, 1 - alpha / 2]))
+            else:
+                low = high = np.nan
+            drops.append((enc, lang, script, klass, scope.status(enc, lang), noise, float(level), n, mrr, value,
+                          low, high, bool(mrr < floor)))  # fmt: skip
+            reps[(enc, noise, float(level), lang)] = r
+    drop_df = pd.DataFrame(drops, columns=DROP_COLUMNS)
+    drop_df["resource_class"] = drop_df["resource_class"].astype(np.float64)  # None -> NaN: unknown
+    drop_df["seen"] = drop_df["seen"].astype(object)  # True / False / None, never coerced to NaN
+    corr = []
+    for (enc, noise, level), part in drop_df.groupby(["encoder", "noise", "level"], sort=False):
+        floor_out = part["floor"]
+        known = part["resource_class"].notna() & ~floor_out & part["drop"].notna()
+        use = part[known]
+        e = spearman_ci(use["resource_class"].to_numpy(), use["drop"].to_numpy(),
+                        np.stack([reps[(enc, noise, level, lg)] for lg in use["lang"]]) if len(use) else
+                        np.zeros((0, n_boot)), alpha=alpha, seed=seed)  # fmt: skip
+        unclassified = int((part["resource_class"].isna() & ~floor_out).sum())
+        corr.append((enc, noise, level, e.value, e.low, e.high, e.n, int(floor_out.sum()), unclassified))
+    corr_df = pd.DataFrame(corr, columns=CORRELATION_COLUMNS)
+    return Breakdown(drop_df, corr_df, meta)
+
+
+def default_condition(breakdown: Breakdown) -> tuple[str, float] | None:
+    """The condition the per-language panel opens on: the mean of the noise types at the highest level that
+    has it, else the first noise type at the highest level; None for an empty breakdown."""
+    d = breakdown.drops
+    if d.empty:
+        return None
+    top = float(d["level"].max())
+    at = d[d["level"] == top]
+    noise = MEAN if (at["noise"] == MEAN).any() else sorted(at["noise"].unique())[0]
+    return noise, top
+
+
+def breaking_languages(
+    breakdown: Breakdown, noise: str | None = None, level: float | None = None, k: int = 5
+) -> pd.DataFrame:
+    """Per encoder, the ``k`` languages that break most (largest relative drop) and the ``k`` that break
+    least, at (``noise``, ``level``) (default :func:`default_condition`), among languages above the floor.
+
+    Returns:
+        Columns encoder, end (``"most"`` / ``"least"``), position (1 = the extreme), lang, drop, low, high,
+        seen; ties are broken by language code. Fewer rows when an encoder has fewer languages (a language can
+        then be on both ends).
+
+    Example:
+        >>> d = pd.DataFrame({"encoder": "a", "lang": ["x", "y", "z"], "noise": "mean", "level": 0.2,
+        ...                   "drop": [0.3, 0.1, 0.2], "low": 0.0, "high": 1.0, "seen": False, "floor": False})
+        >>> breaking_languages(Breakdown(d, pd.DataFrame()), k=1)[["end", "lang"]].values.tolist()
+        [['most', 'x'], ['least', 'y']]
+    """
+    if noise is None or level is None:
+        cond = default_condition(breakdown)
+        if cond is None:
+            return pd.DataFrame(columns=["encoder", "end", "position", "lang", "drop", "low", "high", "seen"])
+        noise = cond[0] if noise is None else noise
+        level = cond[1] if level is None else level
+    d = breakdown.drops
+    d = d[(d["noise"] == noise) & np.isclose(d["level"], level) & ~d["floor"] & d["drop"].notna()]
+    out = []
+    for enc, part in d.groupby("encoder", sort=False):
+        most = part.sort_values(["drop", "lang"], ascending=[False, True]).head(k)
+        least = part.sort_values(["drop", "lang"]).head(k)
+        for end, chosen in (("most", most), ("least", least)):
+            for i, r in enumerate(chosen.itertuples(index=False), start=1):
+                out.append((enc, end, i, r.lang, r.drop, r.low, r.high, r.seen))
+    return pd.DataFrame(out, columns=["encoder", "end", "position", "lang", "drop", "low", "high", "seen"])

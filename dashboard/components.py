@@ -87,6 +87,19 @@ def resource_class(code: str) -> str:
     return resource_class_label(lang.resource_class) if lang else UNKNOWN_CLASS
 
 
+def scripts(langs: Iterable[str]) -> dict[str, str]:
+    """Language -> its ISO 15924 script (``data/languages.csv``, else the code's own script tag as in
+    ``amh_Ethi``; ``""`` when neither says), in ``langs``' order (:func:`core.research.language_meta`)."""
+    from core.research import language_meta
+
+    langs = list(langs)
+    try:
+        meta = language_meta(langs)
+    except ClirError:
+        return dict.fromkeys(langs, "")
+    return {lang: meta[lang][0] for lang in langs}
+
+
 def language_table(langs: Iterable[str]) -> pd.DataFrame:
     """Metadata of ``langs``: name, script, resource class, n queries, and per encoder seen-in-training."""
     langs = list(langs)
@@ -132,19 +145,32 @@ def language_expander(langs: Iterable[str], *, expanded: bool = False) -> None:
         st.markdown(CAVEATS)
 
 
+def dataset_name(dataset: str) -> str:
+    """How a dataset selector names a stored dataset: ``"FLORES-200 (flores200)"``, the stored name alone
+    when it has no display name (:func:`core.research.dataset_title`)."""
+    from core.research import dataset_title
+
+    title = dataset_title(dataset)
+    return title if title == dataset else f"{title} ({dataset})"
+
+
 def dataset_mode(prefix: str, cond: pd.DataFrame) -> tuple[str, str]:
-    """Dataset and mode selectors (a selector is hidden when there is one choice)."""
+    """Dataset and mode selectors (a selector is hidden when there is one choice). The URL keeps the stored
+    names (``dataset=flores200``); the selector shows their display names."""
     datasets = sorted(cond["dataset"].unique())
     dataset = (
-        datasets[0] if len(datasets) == 1 else url.selectbox("Dataset", datasets, key=f"{prefix}_dataset")
+        datasets[0]
+        if len(datasets) == 1
+        else url.selectbox("Dataset", datasets, key=f"{prefix}_dataset", format_func=dataset_name)
     )
     modes = sorted(cond.loc[cond["dataset"] == dataset, "mode"].unique())
     mode = url.selectbox(
         "Mode",
         modes,
         key=f"{prefix}_mode",
-        help="pair: each language's queries against its own English sentences; pooled: against the union "
-        "of all languages' English sentences (harder, more distractors).",
+        help="pair: each language's queries against its own English sentences (on multi-way data, the one "
+        "English side every language shares); pooled: against the union of all languages' English sentences "
+        "(harder, more distractors); document: against whole English news documents (NTREX-128).",
     )
     return dataset, mode
 

@@ -34,7 +34,7 @@ RESEARCH_LIVE_MAX_ROWS = 2_000_000
 _READS = {
     "db_stamp", "conditions", "encoders", "encoder_languages", "curve_ranks", "curve_stats", "per_query_ranks",
     "query_texts", "noisy_texts", "query_top", "gold_document", "coverage", "selection_rows", "runs",
-    "documents", "gold_documents", "rank_rows", "selection_size", "answer_cells", "left_out_cells",
+    "documents", "gold_documents", "rank_rows", "selection_size", "answer_cells", "answer_seen", "left_out_cells",
 }  # fmt: skip
 
 
@@ -207,12 +207,14 @@ def _research(key, dataset: str, mode: str, corpus: str | None, references: tupl
     if corpus:
         filters["corpus"] = corpus
     rows = read("rank_rows", columns=RANK_COLUMNS, **filters)
-    return findings_answer(rows, references)
+    seen = read("answer_seen", dataset=dataset, mode=mode, corpus=corpus)
+    return findings_answer(rows, references, dataset=dataset, seen=seen)
 
 
 def research(dataset: str, mode: str, corpus: str | None = None, references: tuple[str, ...] | None = None):
     """The research answer (:func:`core.research.research_answer`) of one dataset, mode (and pooled corpus),
-    seed 0, and its resource groups.
+    seed 0, and its resource groups; with its scope (the dataset, the languages each model trained on) and, on
+    multi-way parallel data, its per-language breakdown (:func:`core.findings.findings_answer`).
 
     The answer the precompute stored (:func:`core.findings.stored_findings`) when it is current: read in
     milliseconds, no spinner. Otherwise (nothing stored, older cells, other code or references) computed

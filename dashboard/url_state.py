@@ -212,6 +212,14 @@ def text(label: str, key: str, default: str = "", *, check: Callable[[str], str 
     return value
 
 
+def keep(*keys: str) -> None:
+    """Keep the URL parameters of widgets ``keys`` that this run does not draw (a panel shown only for some
+    selections, e.g. multi-way data): switching back restores their values, and :func:`finish` neither drops
+    them nor says they were ignored (the user switched the selection; nothing in a link was wrong)."""
+    for key in keys:
+        _claim(param(key))
+
+
 def begin() -> None:
     """Start a page run: no parameter is claimed yet."""
     st.session_state[_CLAIMED] = set()

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.datasets import is_document_corpus
 from core.encoders import EmbeddingCache, side_fingerprints
+from core.encoders.windows import document_key
 from core.errors import DataError
 from core.ranking import run_order
 from core.store import CELL_KEY, connect
@@ -80,6 +82,8 @@ def export(db: str | Path, out: str | Path, *, fmt: str = "parquet", **filters) 
         # Each side's vectors live under that side's fingerprint (they differ for asymmetric encoders).
         q_fp, d_fp = side_fingerprints(fp, specs.get((encoder, fp)))
         doc_texts, query_texts = docs[corpus].text.tolist(), sel.query_noisy.tolist()
+        if is_document_corpus(corpus):  # the windowing rule's vectors, never the text encoded whole
+            doc_texts = [document_key(t) for t in doc_texts]
         doc_vecs, query_vecs = _cached(d_fp, doc_texts), _cached(q_fp, query_texts)
         missing = sum(t not in doc_vecs for t in doc_texts) + sum(t not in query_vecs for t in query_texts)
         if missing:

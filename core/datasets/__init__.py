@@ -26,7 +26,7 @@ from core.paths import data_dir
 __all__ = [
     "Bitext", "Corpus", "EnglishSide", "RetrievalTask", "MODES", "LOADERS", "Loader", "build_tasks",
     "pooled_corpus_id", "load_bitexts", "available_languages", "load_tatoeba", "load_generic", "load_tasks",
-    "check_dataset_options", "dataset_label", "is_multiway",
+    "check_dataset_options", "dataset_label", "is_multiway", "is_document_corpus", "corpus_segments",
 ]  # fmt: skip
 
 
@@ -76,6 +76,27 @@ def is_multiway(dataset: str) -> bool:
     return isinstance(dataset, str) and dataset.split("-")[0] in MULTIWAY_PREFIXES
 
 
+def is_document_corpus(corpus_id: str) -> bool:
+    """Whether a stored corpus id is a ``document`` corpus (``ntrex128/document/eng``): its vectors are an
+    encoder's windowing rule's, kept under :func:`core.encoders.windows.document_key` of each text."""
+    parts = corpus_id.split("/") if isinstance(corpus_id, str) else []
+    return len(parts) == 3 and parts[1] == "document"
+
+
+def corpus_segments(corpus_id: str, path: str | Path | None = None) -> tuple[tuple[str, ...], ...]:
+    """The sentences of each document of a stored ``document`` corpus, read again from its dataset's folder
+    (default: the dataset's folder variable), in doc-id order.
+
+    Raises:
+        DataError: not a document corpus, or its dataset's folder is missing or malformed.
+    """
+    name = corpus_id.split("/")[0].split("-")[0] if is_document_corpus(corpus_id) else ""
+    spec = LOADERS.get(name)
+    if spec is None or spec.documents is None:
+        raise DataError(f"{corpus_id!r} is not a document corpus of a dataset with documents")
+    return tuple(sentences for _, sentences in spec.documents(data_dir(path, name)))
+
+
 def _loader(name: str) -> Loader:
     if name not in LOADERS:
         raise UnknownNameError("dataset loader", name, LOADERS)
@@ -83,9 +104,10 @@ def _loader(name: str) -> Loader:
 
 
 def dataset_label(name: str, split: str | None = None) -> str:
-    """The dataset name stored with ``name``'s cells (``flores200-test`` for one split of FLORES-200)."""
-    spec = _loader(name)
-    return spec.label(split) if spec.label else name
+    """The dataset name stored with ``name``'s cells (``flores200-test`` for one split of FLORES-200); a name
+    no loader has (a stored run of a synthetic benchmark) is its own label."""
+    spec = LOADERS.get(name)
+    return spec.label(split) if spec is not None and spec.label else name
 
 
 def check_dataset_options(name: str, modes: Iterable[str] = ("pair",), split: str | None = None) -> None:

@@ -103,10 +103,12 @@ def noise_language(code: str) -> str:
         >>> noise_language("amh"), noise_language("amh_Ethi"), noise_language("arb_Arab")
         ('amh', 'amh', 'ara')
 
-    Raises:
-        ValueError: ``code`` is not a language code (see :func:`split_code`).
+    A code that is not a language code (a generic dataset's file stem) is returned as it is, for the noise to
+    refuse with its own message.
     """
-    iso = iso639_3(code)
+    iso = _safe_iso(code)
+    if iso is None:
+        return code
     known = _noise_languages()
     if iso in known:
         return iso

@@ -14,6 +14,10 @@ than most encoders' input. Each encoder follows one of three rules, chosen by wh
   token of the document reaches the encoder.
 
 An encoder that declares none of these cannot rank documents and is refused with one line.
+
+A document's vector, once computed, is kept in the embedding cache of the encoder's document side under
+:func:`document_key` of its text (never under the text itself, whose key means "``encode`` of this text",
+which a truncating encoder would answer differently): exports and live search read it there.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ from core.errors import ConfigError
 
 #: Bumped when a rule's output could change: part of a document corpus's data fingerprint.
 WINDOW_RULE_VERSION = 1
+_DOCUMENT_PREFIX = f"\x00document-windows/v{WINDOW_RULE_VERSION}\x00"
+
+
+def document_key(text: str) -> str:
+    """The embedding-cache key of the vector of document ``text`` (its sentences joined) by the windowing
+    rule: a prefix no typed text holds (a NUL), then the text."""
+    return _DOCUMENT_PREFIX + text
+
+
 EncodeFn = Callable[[Encoder, list[str], str], tuple[np.ndarray, int]]
 
 

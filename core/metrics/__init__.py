@@ -1,7 +1,8 @@
 """Rank-based retrieval metrics (one gold document per query), bootstrap intervals, paired significance
-tests and degradation-curve summaries: the project's one home for statistics."""
+tests, degradation-curve summaries and rank correlations: the project's one home for statistics."""
 
 from core.metrics.bootstrap import METRICS, Estimate, bootstrap_ci, mean_ci, per_query, relative_drop_ci
+from core.metrics.correlation import drop_replicates, query_draws, spearman, spearman_ci
 from core.metrics.curves import (
     CurveBands,
     auc,
@@ -38,6 +39,7 @@ __all__ = [
     "cluster_bands",
     "cluster_bands_batch",
     "curve_bands",
+    "drop_replicates",
     "hierarchical_drop_ci",
     "hierarchical_drop_difference",
     "hierarchical_mean_ci",
@@ -50,8 +52,11 @@ __all__ = [
     "paired_randomization_test",
     "paired_randomization_tests",
     "per_query",
+    "query_draws",
     "recall_at",
     "relative_drop_ci",
     "relative_drop_difference",
+    "spearman",
+    "spearman_ci",
     "stars",
 ]

@@ -46,7 +46,7 @@ from core.encoders import (
     seen_languages,
 )
 from core.encoders.process import RemoteEncoder, load_for_run, release
-from core.encoders.windows import WINDOW_RULE_VERSION
+from core.encoders.windows import WINDOW_RULE_VERSION, document_key
 from core.encoders.windows import document_vectors as windowed_vectors
 from core.errors import DataChangedError, EncoderUnavailable, UnknownNameError
 from core.jobs import run_is_dead, this_process
@@ -265,8 +265,21 @@ def document_vectors(
     several sentences go through the encoder's windowing rule (:mod:`core.encoders.windows`)."""
     cid = task.corpus.corpus_id
     if task.corpus.segments:
-        return windowed_vectors(document_side(encoder), task.corpus.segments, encode, f"docs {cid}")
+        side = document_side(encoder)
+        vectors, n_new = windowed_vectors(side, task.corpus.segments, encode, f"docs {cid}")
+        keep_document_vectors(side, task.corpus.documents, vectors)
+        return vectors, n_new
     return encode(document_side(encoder), list(task.corpus.documents), f"docs {cid}")
+
+
+def keep_document_vectors(side: Encoder, documents: tuple[str, ...], vectors: np.ndarray) -> None:
+    """Store windowed document vectors in ``side``'s embedding cache under
+    :func:`core.encoders.windows.document_key`, where exports and live search read them."""
+    cache = EmbeddingCache(side.fingerprint)
+    try:
+        cache.put([document_key(d) for d in documents], vectors)
+    finally:
+        cache.close()
 
 
 def noisy_key(task: RetrievalTask, cond: tuple[str, float, int]) -> tuple:

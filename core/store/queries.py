@@ -603,6 +603,35 @@ def answer_cells(
     ).df()
 
 
+def answer_seen(
+    conn: duckdb.DuckDBPyConnection, dataset: str, mode: str, corpus: str | None, seed: int = 0
+) -> pd.DataFrame:
+    """Whether each model of a research answer trained on each language it is evaluated on: one row per
+    (encoder, lang) of the cells :func:`answer_cells` lists, from ``encoder_languages`` under the encoder
+    fingerprint of those cells.
+
+    Columns: encoder, lang, seen_in_training (True / False, or None when unknown: a model whose training
+    languages are not known, a language the table does not list for it, or two of its fingerprints that
+    disagree none of which says True), in (encoder, lang) order.
+    """
+    return conn.execute(
+        f"""
+        WITH c AS (
+            SELECT DISTINCT encoder, fingerprint, lang FROM cells
+            WHERE dataset = ? AND mode = ? AND seed = ? AND (CAST(? AS VARCHAR) IS NULL OR corpus = ?)
+                  AND {_kept(conn, "cells")}
+        )
+        SELECT c.encoder, c.lang,
+               CASE WHEN bool_or(l.seen_in_training) THEN TRUE
+                    WHEN count(l.seen_in_training) = count(*) THEN FALSE END AS seen_in_training
+        FROM c LEFT JOIN encoder_languages l
+             ON l.encoder = c.encoder AND l.fingerprint = c.fingerprint AND l.lang = c.lang
+        GROUP BY c.encoder, c.lang ORDER BY c.encoder, c.lang
+        """,
+        [dataset, mode, int(seed), corpus, corpus],
+    ).df()
+
+
 def answer_targets(conn: duckdb.DuckDBPyConnection, seed: int = 0) -> pd.DataFrame:
     """Every (dataset, mode, corpus) with cells of ``seed``, and how many cells each holds."""
     return conn.execute(

@@ -1,5 +1,9 @@
 """Degradation curves: a metric against noise level, one line per encoder, 95% bootstrap bands; robustness
-summary, relative-drop heatmap and pairwise significance marks."""
+summary, relative-drop heatmap and pairwise significance marks.
+
+The language selector stays usable with FLORES-200's ~185 languages: it is searchable (type a name or a
+code), a group selector adds (or keeps only) every language of a script or a resource class, and the chart
+can facet by script as well as by resource class. The selection is in the URL as before."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from dashboard import url_state as url
 TITLE = "Degradation curves"
 METRICS = {"MRR": "mrr", "MRR@10": "mrr@10", "accuracy@1 (recall@1)": "recall@1", "recall@5": "recall@5",
            "recall@10": "recall@10"}  # fmt: skip
-FACETS = ("language", "resource class", "all languages pooled")
+FACETS = ("language", "resource class", "script", "all languages pooled")
 MAX_LANGUAGE_PANELS = 12  # above this many languages the chart facets by resource class by default
 SCALES = ("absolute", "relative to clean")
 # Twelve colours told apart side by side (the demo database holds 12 encoders; 8 made two pairs share one),
@@ -79,6 +83,8 @@ def facet_map(langs: list[str], facet: str) -> dict[str, str] | None:
     """lang -> facet label for the chosen faceting (None: one facet per language)."""
     if facet == "resource class":
         return {lang: ui.resource_class(lang) for lang in langs}
+    if facet == "script":
+        return {lang: f"script {script or '?'}" for lang, script in ui.scripts(langs).items()}
     if facet == "all languages pooled":
         return dict.fromkeys(langs, "all languages (pooled queries)")
     return None
@@ -279,6 +285,56 @@ _heatmap_chart = st.cache_resource(show_spinner=False, max_entries=32)(heatmap_c
 _chart = st.cache_resource(show_spinner=False, max_entries=32)(chart)
 
 
+LANGS_KEY = "curves_langs"
+GROUP_KEY = "curves_group"  # not in the URL: an action on the language list, whose result is
+
+
+def groups_of(langs: list[str]) -> dict[str, list[str]]:
+    """Group label -> its languages among ``langs``: one group per script (``"script Ethi (3)"``), then one per
+    resource class (``"class 1 The Scraping-Bys (40)"``, ``"class unknown resource class (2)"``), each in
+    ``langs``' order; scripts by size (largest first), classes in class order."""
+    scripts, classes = {}, {}
+    for lang, script in ui.scripts(langs).items():
+        scripts.setdefault(script or "?", []).append(lang)
+    for lang in langs:
+        classes.setdefault(ui.resource_class(lang), []).append(lang)
+    out = {
+        f"script {k} ({len(v)})": v for k, v in sorted(scripts.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    }
+    out.update({f"class {k} ({len(v)})": v for k, v in sorted(classes.items())})
+    return out
+
+
+def _apply_group(groups: dict[str, list[str]], how: str) -> None:
+    """Callback of the group buttons: add the chosen group's languages to the selection, keep only them, or
+    clear the selection (runs before the page, so the language selector is drawn with the new list)."""
+    chosen = groups.get(st.session_state.get(GROUP_KEY), [])
+    current = [x for x in st.session_state.get(LANGS_KEY) or [] if isinstance(x, str)]
+    if how == "clear":
+        st.session_state[LANGS_KEY] = []
+    elif how == "only":
+        st.session_state[LANGS_KEY] = list(chosen)
+    else:
+        st.session_state[LANGS_KEY] = current + [x for x in chosen if x not in current]
+
+
+def language_groups(all_langs: list[str]) -> None:
+    """The "Language group" selector and its Add / Only / Clear buttons (above the language selector)."""
+    groups = groups_of(all_langs)
+    st.selectbox("Language group", list(groups), key=GROUP_KEY, index=None,
+                 placeholder="A script or a resource class", help="Add every language of a script or a "
+                 "resource class to the selection below (Add), or select only them (Only).")  # fmt: skip
+    row = st.container(horizontal=True)
+    chosen = st.session_state.get(GROUP_KEY) in groups
+    row.button(
+        "Add", key="curves_group_add", on_click=_apply_group, args=(groups, "add"), disabled=not chosen
+    )
+    row.button(
+        "Only", key="curves_group_only", on_click=_apply_group, args=(groups, "only"), disabled=not chosen
+    )
+    row.button("Clear", key="curves_group_clear", on_click=_apply_group, args=(groups, "clear"))
+
+
 def _controls(cond: pd.DataFrame) -> dict | None:
     with st.sidebar:
         st.header("Selection")
@@ -296,7 +352,9 @@ def _controls(cond: pd.DataFrame) -> dict | None:
         all_enc = sorted(sel["encoder"].unique())
         encoders = url.multiselect("Encoders", all_enc, key="curves_encoders")
         all_langs = sorted(sel["lang"].unique())
-        langs = url.multiselect("Languages", all_langs, key="curves_langs", format_func=ui.lang_name)
+        language_groups(all_langs)
+        langs = url.multiselect("Languages", all_langs, key="curves_langs", format_func=ui.lang_name,
+                                placeholder=f"Type to search {len(all_langs)} languages")  # fmt: skip
         seeds_avail = sorted(sel.loc[sel["noise"] == noise, "seed"].unique().tolist())
         seeds = url.multiselect(
             "Seeds (averaged)", seeds_avail, key="curves_seeds",

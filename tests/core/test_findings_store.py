@@ -19,10 +19,12 @@ CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv
 N = 30
 
 
-def _cell(db, encoder: str, lang: str, noise: str, level: float, ranks, run: str = "r1") -> None:
+def _cell(db, encoder: str, lang: str, noise: str, level: float, ranks, run: str = "r1",
+          dataset: str = "tatoeba") -> None:  # fmt: skip
     """Store one cell and its rank rows, as the runner does (write_cells: one transaction)."""
     n = len(ranks)
-    key = {"dataset": "tatoeba", "mode": "pair", "corpus": f"tatoeba/pair/{lang}", "lang": lang,
+    corpus = f"{dataset}/pair/eng" if dataset.startswith("flores200") else f"{dataset}/pair/{lang}"
+    key = {"dataset": dataset, "mode": "pair", "corpus": corpus, "lang": lang,
            "encoder": encoder, "noise": noise, "level": float(level), "seed": 0}  # fmt: skip
     cells = pd.DataFrame([{**key, "fingerprint": f"fp-{encoder}", "run_id": run, "n_queries": n, "n_docs": 50,
                            "seconds": 0.1, "completed_at": pd.Timestamp.now(), "data_fingerprint": "d",
@@ -171,3 +173,108 @@ def test_a_family_of_training_seeds_is_stored_and_read_back_exactly(tmp_path):
     # The most robust family (a: the builder gives lower ranks to earlier encoders) is the "best" reference.
     assert set(tests.reference_encoder) == {"a"} and set(tests.encoder) == {"b"}
     assert set(tests.seeds) == {1} and set(tests.reference_seeds) == {3}
+
+
+# --- Multi-way parallel data: the scope and the per-language breakdown are stored and checked too ----------
+
+FLORES = ("amh_Ethi", "npi_Deva", "swh_Latn", "deu_Latn", "rus_Cyrl", "acm_Arab")
+
+
+def _build_flores(db) -> None:
+    """flores200 cells of a and b (clean, substitute and delete at 0.2) and which languages each trained on:
+    a: deu, rus; b: deu, and acm unrecorded (unknown)."""
+    rng = np.random.default_rng(1)
+    for i, enc in enumerate(("a", "b")):
+        for j, lang in enumerate(FLORES):
+            for noise, level in (("none", 0.0), ("substitute", 0.2), ("delete", 0.2)):
+                scale = 0.5 + (level > 0) * (1 + i + (j < 3) * 2)
+                _cell(db, enc, lang, noise, level, 1 + rng.poisson(scale, N), dataset="flores200")
+    seen = {"a": {"deu_Latn", "rus_Cyrl"}, "b": {"deu_Latn"}}
+    with connect(db) as conn:
+        for enc, langs in seen.items():
+            flags = {lang: lang in langs for lang in FLORES if not (enc == "b" and lang == "acm_Arab")}
+            w.record_encoder(conn, enc, f"fp-{enc}", "{}", "r1", flags)
+
+
+def _stored_flores(db: str):
+    with connect(db, read_only=True) as conn:
+        return f.stored_findings(conn, "flores200", "pair")
+
+
+def test_a_multiway_answer_is_stored_with_its_scope_and_breakdown_exactly(tmp_path):
+    from core.findings import findings_answer
+
+    db = str(tmp_path / "flores.duckdb")
+    _build_flores(db)
+    computed, groups = f.compute_and_store_findings(db, "flores200", "pair")
+    stored = _stored_flores(db)
+    with connect(db, read_only=True) as conn:
+        rows = q.rank_rows(conn, list(f.RANK_COLUMNS), dataset="flores200", mode="pair", seed=0)
+        seen = q.answer_seen(conn, "flores200", "pair", None)
+    fresh, fresh_groups = findings_answer(rows, dataset="flores200", seen=seen)
+    assert stored is not None and stored[1] == groups == fresh_groups
+    # Unseen by both: amh, npi, swh (low) and acm (unclassified, b unknown); deu and rus were trained on.
+    assert groups == {"low": ["amh_Ethi", "npi_Deva", "swh_Latn"], "high": []}
+    for got in (stored[0], computed):
+        assert_same(got, fresh)
+        assert got.scope == fresh.scope and got.scope.unseen == (
+            "acm_Arab",
+            "amh_Ethi",
+            "npi_Deva",
+            "swh_Latn",
+        )
+        assert got.scope.status("b", "acm_Arab") is None and got.scope.status("a", "rus_Cyrl") is True
+        pd.testing.assert_frame_equal(got.breakdown.drops, fresh.breakdown.drops, check_exact=True)
+        pd.testing.assert_frame_equal(
+            got.breakdown.correlations, fresh.breakdown.correlations, check_exact=True
+        )
+        assert dict(got.breakdown.meta) == dict(fresh.breakdown.meta)
+    drops = stored[0].breakdown.drops
+    assert len(drops) == 2 * len(FLORES) * 3  # every language, both models, substitute, delete and mean
+    assert (
+        drops["seen"].map(lambda v: v if v is None else bool(v)).tolist()
+        == fresh.breakdown.drops["seen"].tolist()
+    )
+    # Each drop equals the ranks table: a's substitute drop on npi, straight from SQL.
+    with duckdb.connect(db, read_only=True) as conn:
+        clean, noisy = conn.execute(
+            "SELECT avg(1.0 / rank) FILTER (noise = 'none'), avg(1.0 / rank) FILTER (noise = 'substitute') "
+            "FROM ranks WHERE dataset = 'flores200' AND encoder = 'a' AND lang = 'npi_Deva'").fetchone()  # fmt: skip
+    row = drops[(drops.encoder == "a") & (drops.lang == "npi_Deva") & (drops.noise == "substitute")].iloc[0]
+    assert row["drop"] == pytest.approx(1 - noisy / clean, abs=1e-12)
+
+
+def test_a_multiway_answer_is_stale_when_training_languages_or_metadata_change(tmp_path, monkeypatch):
+    db = str(tmp_path / "flores.duckdb")
+    _build_flores(db)
+    f.compute_and_store_findings(db, "flores200", "pair")
+    assert _stored_flores(db) is not None
+    with duckdb.connect(db) as conn:  # the runner records that b trained on amh after all
+        conn.execute(
+            "UPDATE encoder_languages SET seen_in_training = TRUE WHERE encoder = 'b' AND lang = 'amh_Ethi'"
+        )
+    assert _stored_flores(db) is None
+    assert f.refresh_findings(db, say=lambda _m: None) == 1
+    assert _stored_flores(db)[1]["low"] == ["npi_Deva", "swh_Latn"]  # amh is no longer unseen
+    # A script or class that languages.csv now says differently (the breakdown's metadata) is stale too.
+    import core.research as research
+
+    real = research.language_meta
+    monkeypatch.setattr(research, "language_meta", lambda langs: {**real(langs), "rus_Cyrl": ("Cyrl", 3)})
+    monkeypatch.setattr(f, "language_meta", research.language_meta)
+    assert _stored_flores(db) is None
+
+
+def test_an_older_payload_is_recomputed_not_misread(tmp_path):
+    db = str(tmp_path / "flores.duckdb")
+    _build_flores(db)
+    f.compute_and_store_findings(db, "flores200", "pair")
+    with duckdb.connect(db) as conn:  # what format 2 stored: no scope, no breakdown (code version kept)
+        payload = json.loads(conn.execute("SELECT payload_json FROM findings").fetchone()[0])
+        old = {k: v for k, v in payload.items() if k not in ("scope", "breakdown")} | {"format": 2}
+        conn.execute("UPDATE findings SET payload_json = ?", [json.dumps(old)])
+    assert _stored_flores(db) is None
+    with pytest.raises(ValueError, match="format 2"):
+        f.answer_from_json(json.dumps(old))
+    assert f.refresh_findings(db, say=lambda _m: None) == 1  # recomputed and stored in the new format
+    assert _stored_flores(db)[0].breakdown is not None

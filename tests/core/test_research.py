@@ -263,3 +263,136 @@ def test_comparison_headline_says_how_much_more_each_simcse_family_loses_than_la
     assert "labse**" not in high  # LaBSE itself is named only where measured
     # The breaks-least sentence stays; the 3-seed family is one model there too.
     assert headlines(ans)["low"].count("simcse-bitext-e5") == 1
+
+
+# --- Multi-way parallel data: scope, headline, every language's drop and its rank correlation --------------
+
+# FLORES-200 codes with their classes in data/languages.csv: npi 1, amh 2, rus 4, deu 5; acm unclassified;
+# yor (class 2) is the floor language (clean MRR 0.1).
+M = 20
+SUB = {"npi_Deva": [2] * M,  # MRR 0.5 -> drop 0.5
+       "amh_Ethi": [1] * 10 + [2] * 10,  # 0.75 -> 0.25
+       "rus_Cyrl": [1] * 18 + [2] * 2,  # 0.95 -> 0.05
+       "deu_Latn": [1] * 16 + [2] * 4,  # 0.9 -> 0.1
+       "acm_Arab": [1] * 8 + [2] * 12,  # 0.7 -> 0.3, no class
+       "yor_Latn": [20] * M}  # clean 0.1 -> 0.05: drop 0.5, at the floor  # fmt: skip
+DROPS = {
+    "npi_Deva": 0.5,
+    "amh_Ethi": 0.25,
+    "rus_Cyrl": 0.05,
+    "deu_Latn": 0.1,
+    "acm_Arab": 0.3,
+    "yor_Latn": 0.5,
+}
+
+
+def _multiway_rows(encoder: str = "a") -> pd.DataFrame:
+    parts = [_rows(encoder, lang, [10] * M if lang == "yor_Latn" else [1] * M,
+                   {"substitute": ranks, "delete": [10] * M if lang == "yor_Latn" else [1] * M})
+             for lang, ranks in SUB.items()]  # fmt: skip
+    return _frame(*parts).assign(corpus="flores200/pair/eng")
+
+
+def test_scope_marks_seen_languages_and_restricts_the_multiway_answer_to_the_unseen():
+    from core.research import answer_scope, is_multiway, scope_notes
+
+    status = {
+        ("a", "deu_Latn"): True,
+        ("a", "amh_Ethi"): True,
+        ("b", "deu_Latn"): True,
+        ("b", "npi_Deva"): None,
+    }
+    seen = pd.DataFrame([(m, lang, status.get((m, lang), False)) for m in "ab" for lang in SUB],
+                        columns=["encoder", "lang", "seen_in_training"])  # fmt: skip
+    s = answer_scope("flores200-test", list(SUB), seen, ["a", "b"])
+    assert is_multiway("flores200-test") and is_multiway("ntrex128") and not is_multiway("tatoeba")
+    assert s.multiway and s.restricted and s.models == ("a", "b")
+    assert s.unseen == ("acm_Arab", "npi_Deva", "rus_Cyrl", "yor_Latn") == s.answered  # npi: b unknown
+    assert (s.status("a", "deu_Latn"), s.status("a", "rus_Cyrl"), s.status("b", "npi_Deva")) == (
+        True,
+        False,
+        None,
+    )
+    notes = " ".join(scope_notes(s))
+    assert "On FLORES-200 (test split), 2 of the 6 evaluated languages are training languages" in notes
+    assert "over the 4 languages no compared model trained on" in notes
+    assert "Training languages unknown (counted as not trained on): b (1 of the 6)" in notes
+    # Tatoeba is not multi-way: the answer covers every language whatever the models saw.
+    t = answer_scope("tatoeba", ["deu", "amh"], seen.assign(lang=seen.lang.str[:3]), ["a", "b"])
+    assert not t.restricted and t.answered == ("amh", "deu")
+
+
+def test_multiway_headline_names_the_dataset_and_the_unseen_languages_or_says_it_falls_back():
+    from core.findings import findings_answer
+
+    rows = _multiway_rows()
+    every = pd.DataFrame({"encoder": "a", "lang": list(SUB), "seen_in_training": True})
+    some = every.assign(seen_in_training=[lang in ("deu_Latn", "rus_Cyrl") for lang in SUB])
+    ans, groups = findings_answer(rows, ("a",), dataset="flores200", seen=some)
+    assert groups == {"low": ["amh_Ethi", "npi_Deva", "yor_Latn"], "high": []}  # deu and rus were trained on
+    line = headlines(ans)["low"]
+    assert line.startswith("On FLORES-200, over the 4 of 6 languages that no compared model trained on, "
+                           "low-resource (3 of them), noise level 0.2")  # fmt: skip
+    assert headlines(ans)["high"].endswith(
+        "high-resource (0 of them): no queries in this group; nothing to compare."
+    )
+    ans, groups = findings_answer(rows, ("a",), dataset="flores200", seen=every)
+    assert groups["high"] == ["deu_Latn", "rus_Cyrl"]  # none left unseen: every language, and it says so
+    assert headlines(ans)["high"].startswith("On FLORES-200, over all 6 languages, seen in training included "
+                                             "(none is left that no compared model trained on), high-resource")  # fmt: skip
+    tatoeba, _ = findings_answer(rows.assign(lang=rows.lang.str[:3]), ("a",), dataset="tatoeba", seen=None)
+    assert headlines(tatoeba)["low"].startswith("On Tatoeba, low-resource, noise level 0.2")
+    assert tatoeba.breakdown is None  # the per-language panel is for multi-way data only
+    assert findings_answer(rows, ("a",))[0].scope is None  # no dataset given: sentences as before
+    assert headlines(findings_answer(rows, ("a",))[0])["low"].startswith("Low-resource, noise level 0.2")
+
+
+def test_language_breakdown_equals_hand_computed_drops_and_rank_correlation():
+    from core.metrics import relative_drop_ci
+    from core.research import answer_scope, breaking_languages, language_breakdown
+
+    rows = _multiway_rows()
+    seen = pd.DataFrame(
+        {"encoder": "a", "lang": list(SUB), "seen_in_training": [lang == "deu_Latn" for lang in SUB]}
+    )
+    scope = answer_scope("flores200", list(SUB), seen.assign(seen_in_training=lambda f: f.seen_in_training.where(
+        f.lang != "acm_Arab", None).astype(object)), ["a"])  # fmt: skip
+    b = language_breakdown(rows, scope, noises=("substitute", "delete"), n_boot=300, seed=4)
+    d = b.drops.set_index(["lang", "noise"])
+    for lang, drop in DROPS.items():
+        assert d.loc[(lang, "substitute"), "drop"] == pytest.approx(drop, abs=1e-12)
+        assert d.loc[(lang, "mean"), "drop"] == pytest.approx(drop / 2, abs=1e-12)  # delete loses nothing
+        clean = [10] * M if lang == "yor_Latn" else [1] * M
+        e = relative_drop_ci(clean, SUB[lang], n_boot=300, seed=4)  # the same query draws
+        assert (d.loc[(lang, "substitute"), "low"], d.loc[(lang, "substitute"), "high"]) == (e.low, e.high)
+    assert d.loc[("yor_Latn", "substitute"), "floor"] and not d.loc[("deu_Latn", "substitute"), "floor"]
+    assert (
+        d.loc[("deu_Latn", "substitute"), "seen"] is True
+        and d.loc[("npi_Deva", "substitute"), "seen"] is False
+    )
+    assert (
+        d.loc[("amh_Ethi", "substitute"), "script"],
+        d.loc[("amh_Ethi", "substitute"), "resource_class"],
+    ) == ("Ethi", 2)
+    assert np.isnan(d.loc[("acm_Arab", "substitute"), "resource_class"])
+    assert b.meta["rus_Cyrl"] == ("Cyrl", 4) and b.meta["acm_Arab"] == ("Arab", None)
+    # rho over npi (1), amh (2), rus (4), deu (5) with drops .5, .25, .05, .1: rank differences -3, -1, 2, 2
+    # -> 1 - 6 * 18 / (4 * 15) = -0.8; yor (floor) and acm (no class) are left out and counted.
+    c = b.correlations.set_index("noise")
+    assert c.loc["substitute", "rho"] == pytest.approx(-0.8, abs=1e-12) and c.loc[
+        "mean", "rho"
+    ] == pytest.approx(-0.8)
+    assert (c.loc["substitute", "n"], c.loc["substitute", "floor"], c.loc["substitute", "unclassified"]) == (
+        4,
+        1,
+        1,
+    )
+    assert c.loc["substitute", "low"] <= c.loc["substitute", "high"]
+    assert np.isnan(c.loc["delete", "rho"])  # nobody loses anything under delete: no ranking to correlate
+    ext = breaking_languages(b, k=2)  # default: the mean of the noise types at the highest level
+    # yor is at the floor: not listed; acm (no class) is listed, it only stays out of the correlation.
+    assert ext[ext.end == "most"]["lang"].tolist() == ["npi_Deva", "acm_Arab"]
+    assert ext[ext.end == "least"]["lang"].tolist() == ["rus_Cyrl", "deu_Latn"]
+    assert breaking_languages(b, "substitute", 0.2, k=1)["lang"].tolist() == ["npi_Deva", "rus_Cyrl"]
+    again = language_breakdown(rows, scope, noises=("substitute", "delete"), n_boot=300, seed=4)
+    pd.testing.assert_frame_equal(b.correlations, again.correlations, check_exact=True)  # deterministic

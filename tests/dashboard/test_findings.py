@@ -73,7 +73,7 @@ def test_findings_numbers_equal_the_database(small_db):
     text = (
         re.sub(r"\[((?:\\\[|\\\]|[^\]])*)\]\([^)]*\)", r"\1", linked).replace("\\[", "[").replace("\\]", "]")
     )
-    assert "Low-resource: no encoder reaches a clean MRR of 0.3" in text
+    assert "On Tatoeba, low-resource: no encoder reaches a clean MRR of 0.3" in text  # the dataset is named
     assert f"only **muse3** (clean MRR {clean:.2f}, loses {1 - noisy / clean:.0%}" in text
     assert "sit at the floor" in text
 
@@ -216,7 +216,8 @@ def test_findings_show_labse_measured_its_objective_and_a_family_of_training_see
     diff = _drop(labse_db, SEEDED, "amh", 0.2) - _drop(labse_db, ["labse-e5"], "amh", 0.2)
     more = "more" if diff > 0 else "less"
     assert (
-        "Low-resource, noise level 0.2 (mean of substitute, delete; differences in percentage points" in plain
+        "On Tatoeba, low-resource, noise level 0.2 (mean of substitute, delete; differences in percentage points"
+        in plain
     )
     assert (f"Against LaBSE's objective on the same base (**labse-e5**, 1 training seed, loses "
             f"{_drop(labse_db, ['labse-e5'], 'amh', 0.2):.0%} [") in plain  # fmt: skip

@@ -4,6 +4,7 @@ through each encoder's windowing rule, and bad grids refused before the database
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,8 +13,7 @@ import numpy as np
 import pytest
 
 from core.datasets.codes import noise_language
-from core.encoders.windows import pack_sentences, window_rule
-from core.errors import ConfigError
+from core.encoders.windows import pack_sentences
 from core.noise import apply_noise
 from core.paths import REPO_ROOT
 from core.pipeline import parse_grid, run_grid
@@ -126,29 +126,6 @@ def test_ntrex_document_mode_ranks(tmp_path, encoder, request):
     )  # amh 5 queries, aze-Latn 4; 2 conditions
 
 
-def test_long_documents_are_windowed_never_truncated(minilm, muse3):
-    count = minilm.token_counts
-    sentences = [
-        f"Sentence number {i} says something about the markets and the weather today." for i in range(40)
-    ]
-    windows = pack_sentences(sentences, minilm.max_tokens, count)
-    assert len(windows) > 1 and all(n <= minilm.max_tokens for _, n in windows)
-    assert " ".join(w for w, _ in windows).split() == " ".join(sentences).split()  # every word, in order
-    giant = " ".join(["word"] * 400)  # one sentence over the limit is cut at whitespace
-    pieces = pack_sentences([giant], minilm.max_tokens, count)
-    assert len(pieces) >= 2 and sum(len(w.split()) for w, _ in pieces) == 400
-    assert "sentence windows" in window_rule(minilm) and "whole" in window_rule(muse3)
-
-    class Truncating:
-        name, fingerprint, spec = "bare", "x", {}
-
-        def encode(self, texts):
-            raise AssertionError("never called")
-
-    with pytest.raises(ConfigError, match="encoder bare cannot rank documents"):
-        window_rule(Truncating())
-
-
 BAD = [
     ('name = "ntrex128"\nlanguages = ["xx-Nope"]', "error: unknown language 'xx-Nope'"),
     (
@@ -184,3 +161,45 @@ def test_bad_grids_are_one_line_and_change_nothing(tmp_path, dataset, message):
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith(message) and out.stderr.count("\n") == 1, out.stderr
     assert db.read_bytes() == before
+
+
+def test_plan_of_every_flores_language_encodes_english_once():
+    """The shipped 184-language grid: one English corpus of 1,004 documents, counted once per encoder."""
+    if not os.environ.get("CLIR_FLORES200_DIR"):
+        pytest.skip("CLIR_FLORES200_DIR is not set")
+    from core.pipeline import load_grid
+
+    grid = load_grid(REPO_ROOT / "precompute" / "grids" / "flores200-all.toml")
+    assert len(grid.languages) >= 180
+    grid = dataclasses.replace(grid, noise=())  # the clean condition only: noising 110k queries adds a minute
+    plan = plan_grid(grid)
+    assert plan.corpora == {"flores200/pair/eng": (1004, len(grid.languages))}
+    assert all(e.documents == 1004 for e in plan.encoders if not e.unavailable)
+    assert f"(1,004 documents) shared by {len(grid.languages)} languages" in format_plan(plan)
+
+
+def test_trec_export_of_document_mode_uses_the_windowed_vectors(tmp_path):
+    """minilm's documents are its windows' mean, kept under document_key: the exported run must agree with
+    the stored ranks (the text encoded whole would be truncated and disagree, or be missing)."""
+    from precompute.export import export
+
+    root = write_ntrex(tmp_path / "ntrex")
+    db = tmp_path / "n.duckdb"
+    run_grid(parse_grid(NTREX.format(path=root, encoder="minilm")), db, progress=False)
+    files = export(db, tmp_path / "out", fmt="trec", mode=["document"], noise=["none"])
+    runs = [f for f in files if f.suffix == ".run"]
+    assert len(runs) == 2
+    stored = _ranks(db)
+    gold = {}
+    for qrels in (tmp_path / "out").glob("*.qrels"):
+        gold.update({line.split()[0]: line.split()[2] for line in qrels.read_text().splitlines()})
+    checked = 0
+    for run in runs:
+        for line in run.read_text().splitlines():
+            qid, _, doc, pos = line.split()[:4]
+            if doc == gold[qid]:
+                lang, n = qid.rsplit("-", 1)
+                key = ("ntrex128", "document", "ntrex128/document/eng", lang, "minilm", "none", int(n))
+                checked += 1
+                assert int(pos) == stored[key]
+    assert checked == 9  # every query: 2 documents, all within the run's depth
