@@ -19,7 +19,9 @@ import pandas as pd
 import streamlit as st
 
 from core import jobs
+from core.datasets import is_document_corpus, is_multiway
 from core.datasets.all_english import ALL_ENGLISH, PooledEnglish, all_english
+from core.encoders.windows import document_key
 from core.errors import ClirError
 from core.paths import REPO_ROOT, default_db_path
 from core.search_index import SearchIndex, build_index, check_kind
@@ -299,7 +301,10 @@ def index_kind() -> str:
 
 def pooled_english(dataset: str) -> PooledEnglish | None:
     """Every English side of ``$CLIR_DATA_DIR`` pooled (:func:`core.datasets.all_english.all_english`) for
-    loader ``dataset``, or None when the data folder is unset, missing or not of that dataset."""
+    loader ``dataset``, or None when the data folder is unset, missing or not of that dataset, and for a
+    multi-way set, whose one English side is already its stored ``pair`` corpus."""
+    if is_multiway(dataset) or dataset not in ("tatoeba", "generic"):
+        return None
     try:
         return all_english(dataset=dataset)
     except ClirError:
@@ -337,6 +342,31 @@ def _encode_missing(name: str, enc, err, missing: list[str], cache, corpus: str)
     return dict(zip(missing, vecs))
 
 
+def _window_missing(name: str, enc, err, corpus: str, texts: list[str], cache) -> dict[str, np.ndarray]:
+    """Every document vector of a document corpus by the encoder's windowing rule, from its sentences read
+    again from the dataset's folder, windows through ``cache``; stored there under their keys."""
+    from core.datasets import corpus_segments
+    from core.datasets.retrieval import SENTENCE_JOIN
+    from core.encoders import document_side, encode_cached
+    from core.encoders.windows import document_vectors
+
+    if enc is None:
+        raise ClirError(f"the documents of {corpus} are not in the cache and {name} cannot load: {err}")
+    side = document_side(enc)
+    segments = corpus_segments(corpus)
+    if [SENTENCE_JOIN.join(s) for s in segments] != list(texts):
+        raise ClirError(
+            f"the documents of {corpus} in the data folder differ from the database's: re-run the grid"
+        )
+    keys = [document_key(t) for t in texts]
+    with st.spinner(
+        f"Encoding the {len(segments):,} documents of {corpus} with {name} (once, by its windows)"
+    ):
+        vectors, _ = document_vectors(side, segments, lambda e, t, _label: encode_cached(e, t, cache))
+    cache.put(keys, vectors)
+    return dict(zip(keys, vectors))
+
+
 @st.cache_resource(show_spinner="Reading document vectors from the embedding cache...", max_entries=16)
 def doc_index(
     name: str, fingerprint: str, corpus: str, db_stamp: tuple | None, kind: str = "flat"
@@ -354,15 +384,20 @@ def doc_index(
     t0 = time.monotonic()
     texts = corpus_texts(corpus)
     enc, err = encoder(name)
+    # A document corpus's vectors are the encoder's windowing rule's, kept under document_key of each text
+    # (core.encoders.windows): the text encoded whole could be truncated.
+    keys = [document_key(t) for t in texts] if is_document_corpus(corpus) else texts
     cache = EmbeddingCache(fingerprint)
     try:
-        found = cache.get(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
+        found = cache.get(keys)
+        missing = [t for t in dict.fromkeys(keys) if t not in found]
+        if missing and keys is not texts:
+            found.update(_window_missing(name, enc, err, corpus, texts, cache))
+        elif missing:
             found.update(_encode_missing(name, enc, err, missing, cache, corpus))
     finally:
         cache.close()
-    matrix = np.stack([found[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 1), np.float32)
+    matrix = np.stack([found[t] for t in keys]).astype(np.float32) if texts else np.zeros((0, 1), np.float32)
     finite_vectors(name, matrix)  # a cache filled before the check existed may hold a NaN model's vectors
     note = ""
     try:
