@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from core.conditions import CLEAN_NOISE as CLEAN
+from core.datasets import is_multiway
 from core.metrics import (
     auc,
     hierarchical_drop_ci,
@@ -645,24 +646,6 @@ def comparison_headlines(
 
 # Display names of the stored dataset names (a SIB-200 split is stored as flores200-test, ...).
 DATASET_TITLES = {"tatoeba": "Tatoeba", "flores200": "FLORES-200", "ntrex128": "NTREX-128"}
-# Multi-way parallel sets (the fallback of is_multiway while core.datasets does not say).
-MULTIWAY = ("flores200", "ntrex128")
-
-
-def is_multiway(dataset: str) -> bool:
-    """Whether stored dataset name ``dataset`` is a multi-way parallel set (every language's queries translate
-    the same English sentences): ``flores200``, ``flores200-test``, ``ntrex128``. Asks
-    ``core.datasets.is_multiway``, the registry's answer.
-
-    Example:
-        >>> is_multiway("flores200-dev"), is_multiway("ntrex128"), is_multiway("tatoeba")
-        (True, True, False)
-    """
-    try:
-        from core.datasets import is_multiway as registry
-    except ImportError:  # an older core.datasets: the same rule, from the stored name
-        return isinstance(dataset, str) and dataset.split("-")[0] in MULTIWAY
-    return bool(registry(dataset))
 
 
 def dataset_title(dataset: str) -> str:
