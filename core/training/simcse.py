@@ -613,6 +613,12 @@ def _write_card(
         "objective": config.objective,
         "loss": loss_card(config),
         **config.split.to_dict(),
+        # What a reader of a FLORES-200 or NTREX-128 result must know: the model never saw those sentences,
+        # though most of their languages are among train_langs (other sentences).
+        "training_data": (
+            "Tatoeba v1 (LASER layout) sentence pairs of train_langs only; no FLORES-200 (SIB-200) or "
+            "NTREX-128 sentence, English or not, was read"
+        ),
         "seed": config.seed,
         "steps": config.steps,
         "batch_size": config.batch_size,

@@ -81,6 +81,9 @@ def test_cards_record_kind_loss_recipe_and_sides(in_models):
     assert optical["document_encoder"] == "e5-small-torch" and optical["loss"]["ot_epsilon"] == 0.05
     assert "Sinkhorn" in optical["loss"]["formula"] and "2301.12566" in optical["loss"]["source"]
     assert optical["eval_langs"] == ["deu"] and optical["dropped_leaking_pairs"] > 0
+    assert (
+        "Tatoeba" in typo["training_data"] and "no FLORES-200 (SIB-200) or NTREX-128" in typo["training_data"]
+    )
 
 
 @pytest.mark.parametrize("objective", ["tiny-typo", "tiny-optical"])
