@@ -60,7 +60,7 @@ dashboard: setup  ## open the dashboard on $(DB) (localhost only unless ADDRESS 
 demo: labse-check demo-data precompute background dashboard  ## set up, fetch missing data, precompute the demo grid, open the dashboard (LABSE=1: add LaBSE, about 1.8 GB)
 
 test: setup  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=20
 
 test-fast: setup  ## tests without the slow and browser ones
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
