@@ -29,10 +29,7 @@ PAGES = {curves: "curves", findings: "findings", live_search: "live", per_query:
 
 @pytest.fixture(scope="module")
 def multiway_db(tmp_path_factory, data_dir):
-    import os
-
     root = tmp_path_factory.mktemp("multiway")
-    old = {k: os.environ.get(k) for k in ("CLIR_DB", "CLIR_NTREX128_DIR", "CLIR_FLORES200_DIR")}
     flores, ntrex = write_flores(root / "flores"), write_ntrex(root / "ntrex")
     db = root / "m.duckdb"
     for name, path, mode, langs in (
@@ -44,15 +41,10 @@ def multiway_db(tmp_path_factory, data_dir):
         if name == "tatoeba":
             text = text.replace("[grid]", "max_queries = 10\n[grid]")
         run_grid(parse_grid(text), db, progress=False, say=lambda _m: None)
-    os.environ.update(
-        {"CLIR_DB": str(db), "CLIR_NTREX128_DIR": str(ntrex), "CLIR_FLORES200_DIR": str(flores)}
-    )
-    yield db
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with pytest.MonkeyPatch.context() as mp:  # module-scoped: restored when the module's tests are done
+        for var, value in (("CLIR_DB", db), ("CLIR_NTREX128_DIR", ntrex), ("CLIR_FLORES200_DIR", flores)):
+            mp.setenv(var, str(value))
+        yield db
 
 
 def _shown(at: AppTest) -> str:
