@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 
 from core.errors import ClirError
-from core.noise.registry import apply_noise, list_noise_types
+from core.noise.registry import apply_noise, apply_noise_batch, list_noise_types
 from core.noise.result import marked
 
 
@@ -54,6 +54,41 @@ def _not_utf8(text: str) -> bool:
     return False
 
 
+#: Lines noised per engine call with --jsonl (one by one when stdin is a terminal: answer each line).
+CHUNK = 512
+
+
+def _jsonl(args) -> int:
+    """Noise stdin's lines (qid = line number from 0) in chunks, one JSON line out per line in; exit 2 at
+    the first line that is not UTF-8, after writing every line before it."""
+    size = 1 if sys.stdin.isatty() else CHUNK
+    qids: list[int] = []
+    texts: list[str] = []
+
+    def flush() -> None:
+        batch = apply_noise_batch(texts, args.type, args.level, seed=args.seed, qids=qids, langs=args.lang)
+        for qid, res in zip(qids, batch, strict=True):
+            sys.stdout.write(json.dumps({**res.to_dict(), "qid": qid}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+        qids.clear()
+        texts.clear()
+
+    for qid, line in enumerate(_stdin_lines()):
+        text = line.rstrip("\r\n")
+        if _not_utf8(text):
+            if texts:
+                flush()
+            print(f"error: stdin line {qid + 1} (qid {qid}) is not valid UTF-8", file=sys.stderr)
+            return 2
+        qids.append(qid)
+        texts.append(text)
+        if len(texts) >= size:
+            flush()
+    if texts:
+        flush()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (2 for a usage error)."""
     parser = _parser()
@@ -62,15 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give either TEXT or --jsonl (lines on stdin)")
     try:
         if args.jsonl:
-            for qid, line in enumerate(_stdin_lines()):
-                text = line.rstrip("\r\n")
-                if _not_utf8(text):
-                    sys.stdout.flush()
-                    print(f"error: stdin line {qid + 1} (qid {qid}) is not valid UTF-8", file=sys.stderr)
-                    return 2
-                res = apply_noise(text, args.type, args.level, seed=args.seed, qid=qid, lang=args.lang)
-                sys.stdout.write(json.dumps({**res.to_dict(), "qid": qid}, ensure_ascii=False) + "\n")
-            return 0
+            return _jsonl(args)
         if _not_utf8(args.text):
             print("error: TEXT is not valid UTF-8", file=sys.stderr)
             return 2

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, Family, run
+from core.noise.engine import DELETE, Family, Hits, Proposals, run_one
 from core.noise.result import NoiseResult
 
 
-def delete_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str]:
-    """Cluster ``i`` is deleted, marks and all."""
-    return "delete", i, i + 1, ""
+def propose(h: Hits) -> Proposals:
+    """Each selected cluster is deleted, marks and all."""
+    m = len(h)
+    return Proposals(np.ones(m, bool), np.full(m, DELETE, np.int64), h.i.copy(), h.i + 1, [""] * m, True)
 
 
-FAMILY = Family(delete_kernel)
+FAMILY = Family(propose)
 
 
 def delete(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -31,4 +32,4 @@ def delete(text: str, level: float, rng: np.random.Generator, lang: str) -> Nois
     Returns:
         A :class:`NoiseResult` with ``delete`` edits; its CER converges to ``level``.
     """
-    return run(text, level, rng, lang, delete_kernel)
+    return run_one(text, level, rng, lang, FAMILY)

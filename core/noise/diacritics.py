@@ -8,7 +8,8 @@ from functools import lru_cache
 import numpy as np
 
 from core.noise import ethiopic
-from core.noise.engine import Doc, Family, run, split_uniform
+from core.noise.doc import split_uniform
+from core.noise.engine import Family, per_unit, run_one
 from core.noise.result import NoiseResult
 from core.noise.text import cluster_script, fits_scripts
 
@@ -75,28 +76,35 @@ def has_diacritic(unit: str) -> bool:
     return ethiopic.is_syllable(unit) or bool(_mark_positions(unit)[1])
 
 
-def diacritics_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
-    """Drop one mark of cluster ``i`` (60%) or swap it for a confusable one (40%)."""
-    old = doc.units[i]
+@lru_cache(maxsize=65536)
+def _choices(unit: str) -> tuple[str, tuple[int, ...], tuple[tuple[str, ...], ...]]:
+    """NFD of ``unit``, the positions of its editable marks and, per position, the marks it may be
+    swapped for: only marks the base's script uses (Script_Extensions), so Cyrillic ў may lose its
+    breve, never gain a caron."""
+    d, pos = _mark_positions(unit)
+    fit = frozenset({cluster_script(unit)})
+    return d, pos, tuple(tuple(m for m in SWAPS.get(d[k], ()) if fits_scripts(m, fit)) for k in pos)
+
+
+def mark_slip(old: str, form: str | None, a: float, b: float) -> str | None:
+    """Cluster ``old`` (of a text in normal form ``form``) with one mark dropped (60%) or swapped for a
+    confusable one (40%); None when it has no mark."""
     if ethiopic.is_syllable(old):
         # Ethiopic vowels are not marks but syllable orders: the analogue is a wrong vowel order.
-        new = ethiopic.other_order(old, a)
-        return None if new is None else ("substitute", i, i + 1, new)
-    d, pos = _mark_positions(old)
+        return ethiopic.other_order(old, a)
+    d, pos, partners = _choices(old)
     if not pos:
         return None
-    k = pos[split_uniform(b, len(pos))[0]]
-    # Only marks the base's script uses (Script_Extensions): Cyrillic ў may lose its breve, never gain a caron.
-    fit = frozenset({cluster_script(old)})
-    partners = tuple(m for m in SWAPS.get(d[k], ()) if fits_scripts(m, fit))
+    j = split_uniform(b, len(pos))[0]
+    k = pos[j]
     rep = ""
-    if partners and a >= 1 - _SWAP_P:
-        rep = partners[split_uniform((a - (1 - _SWAP_P)) / _SWAP_P, len(partners))[0]]
-    new = unicodedata.normalize(doc.form or "NFC", d[:k] + rep + d[k + 1 :])
-    return "substitute", i, i + 1, new
+    if partners[j] and a >= 1 - _SWAP_P:
+        rep = partners[j][split_uniform((a - (1 - _SWAP_P)) / _SWAP_P, len(partners[j]))[0]]
+    return unicodedata.normalize(form or "NFC", d[:k] + rep + d[k + 1 :])
 
 
-FAMILY = Family(diacritics_kernel, eligible=has_diacritic)
+propose = per_unit(mark_slip)
+FAMILY = Family(propose, eligible=has_diacritic)
 
 
 def diacritics(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -119,4 +127,4 @@ def diacritics(text: str, level: float, rng: np.random.Generator, lang: str) -> 
     Returns:
         A :class:`NoiseResult` with ``substitute`` edits, one cluster each.
     """
-    return run(text, level, rng, lang, diacritics_kernel, eligible=has_diacritic)
+    return run_one(text, level, rng, lang, FAMILY)

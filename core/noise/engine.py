@@ -1,292 +1,429 @@
-"""The driver every noise family shares: pick clusters, ask the family's kernel for an edit, assemble.
+"""The one noise engine: every family runs through it, over a whole batch of texts, by column.
 
-A *kernel* is ``kernel(doc, i, a, b) -> (op, g_start, g_end, new) | None``: given the selected cluster
-``i`` and two uniforms ``a, b`` in [0, 1), it proposes replacing clusters ``[g_start, g_end)`` by ``new``
-(``g_start == g_end`` inserts). Kernels draw nothing themselves: the driver draws one row of three
-uniforms per cluster up front (select, a, b). Hence the cluster selected at level 0.1 are also selected at
-0.2, with the same replacements: levels of one (seed, query) are nested, which makes level curves smooth.
+A family contributes what is specific to it (a :class:`Family`): which clusters it may edit, how many
+clusters an edit changes, and its *proposal*: given the selected clusters (:class:`Hits`), the edit it
+makes at each, as columns (:class:`Proposals`). The engine does the rest for every family alike:
+
+1. segmentation (:class:`core.noise.segment.Batch`: numpy, no per-text regex scan);
+2. selection: each editable (non-blank, eligible) cluster is selected with probability
+   :func:`probabilities` by the first of the three uniforms of its row (select, a, b) in the query's
+   stream, so the clusters selected at level 0.1 are also selected at 0.2 with the same a and b: the
+   levels of one (seed, query) are nested, which makes level curves smooth;
+3. the family's proposals, for the selected clusters only;
+4. acceptance, in text order: an edit is dropped when it changes nothing or overlaps an edit already
+   made (only families whose edits reach past their cluster can overlap; the others skip this loop);
+5. assembly in code-point space, the normal-form check, and, on first use, the CER, the edit columns and
+   their JSON (:class:`core.noise.result.NoiseBatch`).
+
+Uniforms come from a :class:`Stream`: the counter-based stream of each query's key
+(:class:`KeyStream`, what ``apply_noise`` and ``apply_noise_batch`` use) or a generator's ``random(n)``
+(:class:`DrawnStream`, for the family functions called with any rng).
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from core.noise.result import Edit, NoiseResult
+from core.noise.columns import apply_spans, assemble_all, cer_all, distinct, forms, repair, take
+from core.noise.doc import Doc
+from core.noise.result import NoiseBatch, NoiseResult
 from core.noise.rng import uniforms
-from core.noise.text import (
-    NEUTRAL_SCRIPTS,
-    blank_flags,
-    cer,
-    char_script,
-    cluster_script,
-    cluster_starts,
-    graphemes,
-    normal_form,
-)
+from core.noise.segment import Batch, nfc_boundary_before
+from core.noise.text import JOINING, NO_SCRIPT, script_table
+
+#: Edit operations, by code (:attr:`Proposals.op`).
+OPS = ("substitute", "delete", "insert", "transpose")
+SUBSTITUTE, DELETE, INSERT, TRANSPOSE = range(4)
+_OP_CODES = {op: k for k, op in enumerate(OPS)}  # a name not here gets -1: a family's own marker
 
 
-class Doc:
-    """A text cut into grapheme clusters, with what kernels need to know about it.
+class Hits:
+    """The selected clusters of a batch (one entry each, in text order) and what a proposal may read.
 
-    ``space[i]`` is True for *blank* clusters (whitespace, or invisible code points only: ZWSP, ZWNJ,
-    joiners...; see :func:`core.noise.text.is_blank`): no family edits them, and ``n_ns`` counts the others.
-    """
+    Columns: ``q`` (text), ``i`` (cluster index in its text), ``row`` (cluster row in the batch), ``a``
+    and ``b`` (the cluster's two edit uniforms). :meth:`doc` gives a text as per-cluster rules read it,
+    :meth:`take` a subset (optionally with other uniforms: the mixture rescales ``b``)."""
 
-    __slots__ = ("text", "units", "starts", "space", "lang", "form", "n_ns")
+    __slots__ = ("batch", "texts", "langs", "text_forms", "vis", "row", "q", "i", "a", "b", "_docs")
 
-    def __init__(self, text: str, lang: str):
-        self.text = text
-        self.units = graphemes(text)
-        # Simple texts have one code point per cluster, so offsets are indices (no accumulate needed).
-        self.starts = range(len(text) + 1) if len(self.units) == len(text) else cluster_starts(self.units)
-        self.space = blank_flags(self.units, text)
-        self.n_ns = len(self.units) - sum(self.space)
-        self.lang = lang
-        self.form = normal_form(text)
+    def __init__(self, batch, texts, langs, text_forms, vis, row, a, b, docs=None):
+        self.batch, self.texts, self.langs, self.text_forms, self.vis = batch, texts, langs, text_forms, vis
+        self.row, self.a, self.b = row, a, b
+        self.q, self.i = batch.owner[row], batch.index[row]
+        self._docs: dict[int, Doc] = {} if docs is None else docs
 
-    def normalize(self, s: str) -> str:
-        """``s`` in the text's own normal form (NFC in, NFC out)."""
-        return unicodedata.normalize(self.form, s) if self.form and not s.isascii() else s
+    def __len__(self) -> int:
+        return len(self.row)
 
-    def context_script(self, left: int, right: int) -> str:
-        """Script of the nearest cluster with a script of its own, searching outward from ``left`` and
-        ``right`` alternately; ``Zyyy`` when the whole text is Common/Inherited."""
-        units, n = self.units, len(self.units)
-        for d in range(max(left + 1, n - right)):
-            for j in (left - d, right + d):
-                if 0 <= j < n:
-                    sc = cluster_script(units[j])
-                    if sc not in NEUTRAL_SCRIPTS:
-                        return sc
-        return "Zyyy"
+    def form(self, q: int) -> str | None:
+        """The normal form of text ``q``."""
+        return "NFC" if self.text_forms is None else self.text_forms[q]
 
-    def script_at(self, i: int) -> str:
-        """Script of cluster ``i``, or of its nearest neighbour with one when it is Common/Inherited."""
-        sc = cluster_script(self.units[i])
-        return sc if sc not in NEUTRAL_SCRIPTS else self.context_script(i - 1, i + 1)
+    def unit(self, k: int) -> str:
+        """The selected cluster of entry ``k``."""
+        r = int(self.row[k])
+        return self.batch.joined[self.batch.start[r] : self.batch.end[r]]
 
-    def word_script(self, i: int) -> str:
-        """Script of cluster ``i``, else of the nearest cluster of its *word* (the run of non-blank
-        clusters around it) with a script of its own; ``Zyyy`` when the word has none (``"3,5"``).
+    def doc(self, q: int) -> Doc:
+        """Text ``q`` as a :class:`Doc` (made once; its clusters are cut from the batch on access)."""
+        d = self._docs.get(q)
+        if d is None:
+            f, n = int(self.batch.first[q]), int(self.batch.count[q])
+            units, space = _Clusters(self.batch, f, n), _Blank(self.vis, f, n)
+            d = self._docs[q] = Doc(self.texts[q], units, space, self.langs[q], self.form(q))
+        return d
 
-        Edits never look past the word: a comma between two Latin words of a Hebrew text is not Hebrew.
-        """
-        units, space, n = self.units, self.space, len(self.units)
-        sc = cluster_script(units[i])
-        if sc not in NEUTRAL_SCRIPTS:
-            return sc
-        lo, hi, go_left, go_right = i - 1, i + 1, True, True
-        while go_left or go_right:
-            for j, go in ((lo, go_left), (hi, go_right)):
-                if go and 0 <= j < n and not space[j]:
-                    sc = cluster_script(units[j])
-                    if sc not in NEUTRAL_SCRIPTS:
-                        return sc
-            go_left = go_left and lo >= 0 and not space[lo]
-            go_right = go_right and hi < n and not space[hi]
-            lo, hi = lo - 1, hi + 1
-        return "Zyyy"
+    def take(self, idx: np.ndarray, a: np.ndarray | None = None, b: np.ndarray | None = None) -> Hits:
+        """Entries ``idx``, with uniforms ``a``/``b`` when given (else their own)."""
+        return Hits(
+            self.batch, self.texts, self.langs, self.text_forms, self.vis, self.row[idx],
+            self.a[idx] if a is None else a, self.b[idx] if b is None else b, self._docs,
+        )  # fmt: skip
 
-    def word_scripts(self, i: int) -> frozenset[str]:
-        """Scripts (not Common/Inherited) of the word around cluster ``i`` (see :meth:`word_script`)."""
-        units, space, n = self.units, self.space, len(self.units)
-        lo = hi = i
-        while lo > 0 and not space[lo - 1]:
-            lo -= 1
-        while hi + 1 < n and not space[hi + 1]:
-            hi += 1
-        return frozenset(char_script(ch) for u in units[lo : hi + 1] for ch in u) - NEUTRAL_SCRIPTS
+
+class _View(Sequence):
+    """Entries ``first .. first + n - 1`` of a batch column, as a read-only sequence made on access
+    (a rule reads a few clusters around the selected one, not the whole text)."""
+
+    __slots__ = ("src", "first", "n")
+
+    def __init__(self, src, first: int, n: int):
+        self.src, self.first, self.n = src, first, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(self.n))]
+        if not 0 <= j < self.n:
+            raise IndexError(j)
+        return self.get(self.first + j)
+
+
+class _Clusters(_View):
+    def get(self, r: int) -> str:
+        b = self.src
+        return b.joined[b.start[r] : b.end[r]]
+
+
+class _Blank(_View):
+    def get(self, r: int) -> bool:
+        return not self.src[r]
+
+
+@dataclass(slots=True)
+class Proposals:
+    """A family's edit at each hit, as columns: ``ok`` (False: no edit proposed), ``op`` (code in
+    :data:`OPS`), ``gs``/``ge`` (the clusters ``[gs, ge)`` of the text replaced; ``gs == ge`` inserts),
+    ``new`` (the replacement; None where not ``ok``). ``changes``: every proposed edit differs from what
+    it replaces, by construction (else the engine compares)."""
+
+    ok: np.ndarray
+    op: np.ndarray
+    gs: np.ndarray
+    ge: np.ndarray
+    new: list
+    changes: bool = False
+
+    @classmethod
+    def empty(cls, m: int) -> Proposals:
+        """``m`` entries, none proposing an edit."""
+        z = np.zeros(m, np.int64)
+        return cls(np.zeros(m, bool), z.copy(), z.copy(), z.copy(), [None] * m)
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[str, int, int, str] | None]) -> Proposals:
+        """From per-cluster results ``(op, g_start, g_end, new)`` or None."""
+        out = cls.empty(len(items))
+        for k, it in enumerate(items):
+            if it is not None:
+                out.ok[k] = True
+                out.op[k], out.gs[k], out.ge[k], out.new[k] = _OP_CODES.get(it[0], -1), it[1], it[2], it[3]
+        return out
+
+    def put(self, idx: np.ndarray, other: Proposals) -> None:
+        """Entries ``idx`` become ``other``'s (one entry each, in order)."""
+        self.ok[idx], self.op[idx], self.gs[idx], self.ge[idx] = other.ok, other.op, other.gs, other.ge
+        for k, v in zip(idx.tolist(), other.new, strict=True):
+            self.new[k] = v
 
 
 Kernel = Callable[[Doc, int, float, float], "tuple[str, int, int, str] | None"]
+Propose = Callable[[Hits], Proposals]
+UnitRule = Callable[[str, "str | None", float, float], "str | None"]
 
 
-def split_uniform(u: float, k: int) -> tuple[int, float]:
-    """Turn one uniform into an index in ``range(k)`` and a fresh uniform (the remainder, rescaled)."""
-    x = u * k
-    i = min(int(x), k - 1)
-    return i, min(x - i, 0.9999999999)
+def per_unit(rule: UnitRule) -> Propose:
+    """A proposal that replaces each selected cluster by ``rule(cluster, form, a, b)`` (None: no edit),
+    for families whose edit depends on the cluster alone (``form``: the text's normal form)."""
 
+    def propose(h: Hits) -> Proposals:
+        b, m = h.batch, len(h)
+        olds = map(b.joined.__getitem__, map(slice, b.start[h.row].tolist(), b.end[h.row].tolist()))
+        if h.text_forms is None:
+            new = list(map(rule, olds, ["NFC"] * m, h.a.tolist(), h.b.tolist()))
+        else:
+            new = list(map(rule, olds, [h.text_forms[q] for q in h.q.tolist()], h.a.tolist(), h.b.tolist()))
+        ok = np.fromiter((x is not None for x in new), bool, m)
+        return Proposals(ok, np.full(m, SUBSTITUTE, np.int64), h.i.copy(), h.i + 1, new)
 
-def match_case(old: str, new: str) -> str:
-    """``new`` in the letter case of ``old`` (a slip rarely toggles Shift), when that keeps its length."""
-    if old.islower() and not new.islower():
-        low = new.lower()
-        return low if len(low) == len(new) else new
-    if old.isupper() and new.islower():
-        up = new.upper()
-        return up if len(up) == len(new) else new
-    return new
-
-
-def identity(text: str, layout: str | None = None) -> NoiseResult:
-    """The unchanged text: no edits, CER 0."""
-    return NoiseResult(text, text, (), 0.0, layout)
+    return propose
 
 
 @dataclass(frozen=True, slots=True)
 class Family:
-    """How a noise family runs: its kernel and selection rule (see :func:`run`)."""
+    """What a noise family contributes to the engine.
 
-    kernel: Kernel
+    Attributes:
+        propose: its edits at the selected clusters.
+        eligible: which clusters it can edit (a predicate on a cluster); None: every non-blank one.
+        clusters_per_edit: clusters one edit changes on average (selection is scaled down by it).
+        layout: ``layout(lang, script)`` reported per text (keyboard families; ``script``: the text's
+            first script of its own, None when it has none).
+    """
+
+    propose: Propose
     eligible: Callable[[str], bool] | None = None
     clusters_per_edit: float = 1.0
-    layout: Callable[[Doc], str] | None = None
+    layout: Callable[[str, str | None], str] | None = None
 
 
-def probability(doc: Doc, level: float, fam: Family) -> float:
-    """Selection probability of each non-blank cluster of ``doc`` (0 when nothing can be edited).
+class KeyStream:
+    """The counter-based uniforms of each text's 64-bit key (see :mod:`core.noise.rng`)."""
 
-    ``level / clusters_per_edit``; when only ``eligible`` clusters can be edited, scaled by
-    ``non-blank / eligible`` and capped at 1, so the expected fraction of non-blank clusters edited stays
-    ``level`` wherever the text allows it.
-    """
-    if level <= 0 or doc.n_ns == 0:
-        return 0.0
-    if fam.eligible is None:
-        return level / fam.clusters_per_edit
-    ok = fam.eligible
-    n_ok = sum(1 for u, s in zip(doc.units, doc.space, strict=True) if not s and ok(u))
-    return 0.0 if n_ok == 0 else min(1.0, level * doc.n_ns / (n_ok * fam.clusters_per_edit))
+    def __init__(self, keys: np.ndarray):
+        self.keys = np.asarray(keys, np.uint64)
 
+    def prepare(self, b: Batch, p: np.ndarray) -> None:
+        """Nothing to draw ahead: any uniform of any query is computed on demand."""
 
-def run(
-    text: str,
-    level: float,
-    rng,
-    lang: str,
-    kernel: Kernel,
-    *,
-    eligible: Callable[[str], bool] | None = None,
-    clusters_per_edit: float = 1.0,
-    layout: str | None = None,
-    doc: Doc | None = None,
-) -> NoiseResult:
-    """Noise ``text`` by calling ``kernel`` on randomly selected non-blank clusters.
-
-    Each non-blank cluster is selected with probability :func:`probability`. The generator gives one
-    row of three uniforms per cluster (select, a, b), drawn whatever the level: the clusters selected at
-    level 0.1 are also selected at 0.2, with the same replacements (levels nest).
-
-    Args:
-        text: input text.
-        level: expected fraction of non-blank clusters edited, in [0, 1].
-        rng: the query's generator (:func:`core.noise.rng.noise_rng`), or any object with
-            ``random(n) -> array`` such as a ``numpy.random.Generator``.
-        lang: ISO 639-3 code (already validated).
-        kernel: the family's edit proposal function.
-        eligible: predicate on a cluster; None means every non-blank cluster.
-        clusters_per_edit: clusters one kernel edit changes on average.
-        layout: reported in the result (keyboard noise).
-        doc: a prebuilt :class:`Doc` of ``text``.
-
-    Returns:
-        A :class:`NoiseResult` whose edits are ordered, non-overlapping and replay to ``noisy``.
-    """
-    doc = doc or Doc(text, lang)
-    fam = Family(kernel, eligible, clusters_per_edit)
-    p = probability(doc, level, fam)
-    if p <= 0:
-        return identity(text, layout)
-    n = len(doc.units)
-    draws = rng.random(3 * n).tolist()
-    picks = [(i, draws[3 * i + 1], draws[3 * i + 2]) for i in range(n) if draws[3 * i] < p]
-    return finish(doc, picks, fam, layout)
+    def draw(self, b: Batch, rows: np.ndarray, k: int) -> np.ndarray:
+        """Uniform ``k`` (0: select, 1: a, 2: b) of each cluster ``rows``."""
+        return uniforms(
+            self.keys[b.owner[rows]], b.index[rows].astype(np.uint64) * np.uint64(3) + np.uint64(k)
+        )
 
 
-def run_batch(
-    texts: list[str], levels: list[float], keys: list[int], langs: list[str], fam: Family
-) -> list[NoiseResult]:
-    """:func:`run` over many texts at once, each with the counter stream of its key.
+class DrawnStream:
+    """Uniforms drawn from one generator per text (any object with ``random(n)``): ``3 * clusters`` of
+    them, a row (select, a, b) per cluster, drawn only for texts with something to edit, as the
+    one-text functions always did."""
 
-    Gives exactly what ``run(text, level, QueryRNG(key), lang, ...)`` gives for each text, but computes
-    the selection uniforms of every cluster of every text in one vectorised expression and the other
-    two uniforms only for selected clusters.
-    """
-    docs = [Doc(t, lang) for t, lang in zip(texts, langs, strict=True)]
-    ps = [probability(d, lv, fam) for d, lv in zip(docs, levels, strict=True)]
-    sizes = np.fromiter((len(d.units) if p > 0 else 0 for d, p in zip(docs, ps)), np.int64, len(docs))
-    total = int(sizes.sum())
-    out: list[NoiseResult] = []
-    if total == 0:
-        return [identity(d.text, fam.layout(d) if fam.layout else None) for d in docs]
-    owner = np.repeat(np.arange(len(docs)), sizes)
-    first = np.cumsum(sizes) - sizes
-    cluster = np.arange(total, dtype=np.int64) - first[owner]
-    key_arr = np.array(keys, dtype=np.uint64)[owner]
-    three = np.uint64(3)
-    sel = uniforms(key_arr, cluster.astype(np.uint64) * three)
-    hit = np.flatnonzero(sel < np.array(ps)[owner])
-    c_hit = cluster[hit].astype(np.uint64) * three
-    a = uniforms(key_arr[hit], c_hit + np.uint64(1)).tolist()
-    b = uniforms(key_arr[hit], c_hit + np.uint64(2)).tolist()
-    who, idx = owner[hit].tolist(), cluster[hit].tolist()
-    k, m = 0, len(who)
-    for q, d in enumerate(docs):
-        layout = fam.layout(d) if fam.layout else None
-        if ps[q] <= 0:
-            out.append(identity(d.text, layout))
-            continue
-        picks = []
-        while k < m and who[k] == q:
-            picks.append((idx[k], a[k], b[k]))
-            k += 1
-        out.append(finish(d, picks, fam, layout))
+    def __init__(self, rngs: Sequence):
+        self.rngs = rngs
+        self.rows = np.zeros((0, 3))
+
+    def prepare(self, b: Batch, p: np.ndarray) -> None:
+        """Draw the rows of every text whose selection probability is positive."""
+        self.rows = np.zeros((len(b.start), 3))
+        for q in np.flatnonzero(p > 0).tolist():
+            f, n = int(b.first[q]), int(b.count[q])
+            self.rows[f : f + n] = np.asarray(self.rngs[q].random(3 * n), np.float64).reshape(n, 3)
+
+    def draw(self, b: Batch, rows: np.ndarray, k: int) -> np.ndarray:
+        """Uniform ``k`` of each cluster ``rows``."""
+        return self.rows[rows, k]
+
+
+_ELIGIBLE: dict[Callable, np.ndarray] = {}  # predicate -> per code point: -1 unknown, 0 no, 1 yes
+
+
+def eligible_mask(b: Batch, rows: np.ndarray, eligible: Callable[[str], bool]) -> np.ndarray:
+    """``eligible(cluster)`` of each cluster ``rows``: by a per-code-point table for clusters of one code
+    point (filled on first sight), by the predicate for the others."""
+    table = _ELIGIBLE.get(eligible)
+    if table is None:
+        table = _ELIGIBLE[eligible] = np.full(0x110000, -1, np.int8)
+    one = b.end[rows] - b.start[rows] == 1
+    cps = b.cps[b.start[rows[one]]]
+    got = table[cps]
+    if (got < 0).any():
+        for c in np.unique(cps[got < 0]).tolist():
+            table[c] = eligible(chr(c))
+        got = table[cps]
+    out = np.empty(len(rows), bool)
+    out[one] = got == 1
+    multi = rows[~one]
+    joined, start, end = b.joined, b.start, b.end
+    out[~one] = [eligible(joined[s:e]) for s, e in zip(start[multi].tolist(), end[multi].tolist())]
     return out
 
 
-def finish(doc: Doc, picks: list[tuple[int, float, float]], fam: Family, layout: str | None) -> NoiseResult:
-    """Ask the kernel for an edit at each picked ``(cluster, a, b)`` (in order) and assemble the result."""
-    if not picks:
-        return identity(doc.text, layout)
-    text, units, starts, space = doc.text, doc.units, doc.starts, doc.space
-    kernel, eligible = fam.kernel, fam.eligible
-    edits: list[Edit] = []
-    last = 0  # clusters before `last` are already consumed by an edit
-    for i, a, b in picks:
-        if space[i] or i < last or (eligible is not None and not eligible(units[i])):
-            continue
-        proposal = kernel(doc, i, a, b)
-        if proposal is None:
-            continue
-        op, gs, ge, new = proposal
-        if gs < last:
-            continue
-        s, e = starts[gs], starts[ge]
-        old = text[s:e]
-        if new == old:
-            continue
-        edits.append(Edit(op, s, e, gs, ge, old, new))
-        last = ge
-    if not edits:
-        return identity(text, layout)
-    noisy = assemble(text, edits)
-    if doc.form and not unicodedata.is_normalized(doc.form, noisy):
-        edits = _repair(text, doc.form, edits)
-        noisy = assemble(text, edits)
-    return NoiseResult(text, noisy, tuple(edits), cer(text, noisy, units, doc.n_ns), layout)
+def probabilities(
+    levels: np.ndarray, n_ns: np.ndarray, n_ok: np.ndarray | None, per_edit: float
+) -> np.ndarray:
+    """Selection probability of each text's editable clusters (0 when nothing can be edited).
+
+    ``level / clusters_per_edit``; when only eligible clusters can be edited (``n_ok`` of the ``n_ns``
+    non-blank ones), scaled by ``n_ns / n_ok`` and capped at 1, so the expected fraction of non-blank
+    clusters edited stays ``level`` wherever the text allows it.
+    """
+    live = (levels > 0) & (n_ns > 0)
+    if n_ok is None:
+        return np.where(live, levels / per_edit, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.minimum(1.0, levels * n_ns / (n_ok * per_edit))
+    return np.where(live & (n_ok > 0), p, 0.0)
 
 
-def assemble(text: str, edits: list[Edit]) -> str:
-    """The noisy text (same as ``replay`` without its checks, which the driver guarantees)."""
-    out, pos = [], 0
-    for e in edits:
-        out.append(text[pos : e.start])
-        out.append(e.new)
-        pos = e.end
-    out.append(text[pos:])
-    return "".join(out)
+def run(texts: list[str], levels: np.ndarray, langs: list[str], family: Family, stream) -> NoiseBatch:
+    """Noise every text with ``family`` (``levels``: one per text, in [0, 1]; ``langs``: ISO 639-3 codes,
+    already valid). Item ``j`` of the result is what the family gives text ``j`` alone with its stream:
+    texts never influence each other."""
+    n = len(texts)
+    b = Batch(texts)
+    vis = b.visible()
+    owner = b.owner
+    n_ns = np.bincount(owner, weights=vis, minlength=n)
+    editable = np.flatnonzero(vis)
+    n_ok = None
+    if family.eligible is not None:
+        editable = editable[eligible_mask(b, editable, family.eligible)]
+        n_ok = np.bincount(owner[editable], minlength=n)
+    p = probabilities(np.asarray(levels, np.float64), n_ns, n_ok, family.clusters_per_edit)
+    stream.prepare(b, p)
+    editable = editable[p[owner[editable]] > 0]
+    hit = editable[stream.draw(b, editable, 0) < p[owner[editable]]]
+    text_forms = forms(texts, b) if len(hit) else None
+    h = Hits(b, texts, langs, text_forms, vis, hit, stream.draw(b, hit, 1), stream.draw(b, hit, 2))
+    props = family.propose(h) if len(hit) else Proposals.empty(0)
+    edits = _accept(b, h, props)
+    layouts = [None] * n
+    if family.layout:
+        # A text left at level 0 was not typed on any layout (as apply_noise reports it).
+        layouts = [
+            x if lv > 0 else None for x, lv in zip(_layouts(b, langs, family.layout), levels, strict=True)
+        ]
+    return _result(b, texts, h, edits, layouts)
 
 
-def _repair(text: str, form: str, edits: list[Edit]) -> list[Edit]:
-    """Drop the edits that break ``text``'s normal form ``form`` (rare: Hangul jamo, composing starters)."""
-    kept: list[Edit] = []
-    for e in edits:
-        trial = [*kept, e]
-        if unicodedata.is_normalized(form, assemble(text, trial)):
-            kept = trial
-    return kept
+def run_one(text: str, level: float, rng, lang: str, family: Family) -> NoiseResult:
+    """``family`` on one text with the uniforms of ``rng`` (any object with ``random(n)``, such as
+    :func:`core.noise.rng.noise_rng`'s stream or a ``numpy.random.Generator``): ``3 * clusters`` of them
+    are drawn, only when something can be edited."""
+    return run([text], np.array([level], np.float64), [lang], family, DrawnStream([rng]))[0]
+
+
+def _bound(b: Batch, q: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Offset in ``b.joined`` where cluster ``g`` of text ``q`` starts (the text's end for ``g == count``)."""
+    last = len(b.start) - 1
+    text_end = np.append(b.offsets[1:] - 1, len(b.cps) - 1)[q]
+    return np.where(g < b.count[q], b.start[np.minimum(b.first[q] + g, last)], text_end)
+
+
+def _accept(b: Batch, h: Hits, props: Proposals) -> dict:
+    """The edits made, in text order, as columns: a proposal is dropped when it changes nothing or when
+    it starts before the end of the last edit of its text (or its cluster was already consumed)."""
+    k = np.flatnonzero(props.ok)
+    q, i, gs, ge = h.q[k], h.i[k], props.gs[k], props.ge[k]
+    s, e = _bound(b, q, gs), _bound(b, q, ge)
+    new = props.new if len(k) == len(props.ok) else take(props.new, k.tolist())
+    if props.changes:
+        keep = np.ones(len(k), bool)
+    else:
+        old = list(map(b.joined.__getitem__, map(slice, s.tolist(), e.tolist())))
+        keep = np.fromiter(map(str.__ne__, old, new), bool, len(k))
+    if not ((gs >= i).all() and (ge <= i + 1).all()):
+        # Edits reaching past their cluster (a swap, a dropped space) may overlap: the text-order rule.
+        last_q, last = -1, 0
+        for j, (qq, ii, a, z, ok) in enumerate(
+            zip(q.tolist(), i.tolist(), gs.tolist(), ge.tolist(), keep.tolist())
+        ):
+            if qq != last_q:
+                last_q, last = qq, 0
+            if ok and ii >= last and a >= last:
+                last = z
+            else:
+                keep[j] = False
+    if not keep.all():
+        kl = np.flatnonzero(keep)
+        q, s, e, gs, ge, k, new = q[kl], s[kl], e[kl], gs[kl], ge[kl], k[kl], take(new, kl.tolist())
+    return {"q": q, "s": s, "e": e, "gs": gs, "ge": ge, "op": props.op[k], "new": list(new)}
+
+
+def _layouts(b: Batch, langs: list[str], layout: Callable) -> list[str]:
+    """``layout(lang, first script of the text)`` per text (None when the text has no script of its own):
+    the first cluster with a script of its own starts with the text's first code point that has one."""
+    table, names = script_table()
+    own = np.flatnonzero(table[b.cps] != NO_SCRIPT)
+    at = np.searchsorted(own, b.offsets)
+    ends = np.append(b.offsets[1:] - 1, len(b.cps) - 1)
+    found = own[np.minimum(at, max(len(own) - 1, 0))] if len(own) else np.full(len(at), -1)
+    has = (at < len(own)) & (found < ends) if len(own) else np.zeros(len(at), bool)
+    ids = table[b.cps[np.where(has, found, 0)]].tolist()
+    return [layout(g, names[i] if h else None) for g, i, h in zip(langs, ids, has.tolist(), strict=True)]
+
+
+def _result(b: Batch, texts: list[str], h: Hits, ed: dict, layouts: list) -> NoiseBatch:
+    """Assemble the noisy texts, drop the edits that break a text's normal form, and wrap it all."""
+    n = len(texts)
+    e_q, e_s, e_e, e_new = ed["q"], ed["s"], ed["e"], ed["new"]
+    noisy, firsts = assemble_all(b, e_s, e_e, e_new) if len(e_q) else (list(texts), None)
+    # NFC texts whose edits all start, end and are followed at NFC boundaries stay NFC (UAX #15): only
+    # the others are checked; a broken one loses the edits that break it (Hangul jamo, composing starters).
+    done = distinct(e_q)
+    if done:
+        bound = (
+            nfc_boundary_before(firsts) & nfc_boundary_before(b.cps[e_s]) & nfc_boundary_before(b.cps[e_e])
+        )
+        unsure = np.zeros(n, bool)
+        unsure[e_q[~bound]] = True
+        if h.text_forms is not None:
+            unsure[[q for q in done if h.text_forms[q] != "NFC"]] = True
+        ask = np.array(done, np.int64)[unsure[done]].tolist()
+        broken = [q for q in ask if h.form(q) and not unicodedata.is_normalized(h.form(q), noisy[q])]
+        if broken:
+            keep = np.ones(len(e_q), bool)
+            lows = np.searchsorted(e_q, broken, "left").tolist()
+            highs = np.searchsorted(e_q, broken, "right").tolist()
+            for q, lo, hi in zip(broken, lows, highs, strict=True):
+                o = int(b.offsets[q])
+                spans = [(int(e_s[j]) - o, int(e_e[j]) - o, e_new[j]) for j in range(lo, hi)]
+                kept = repair(texts[q], h.form(q), spans)
+                keep[lo:hi] = False
+                keep[[lo + j for j in kept]] = True
+                noisy[q] = apply_spans(texts[q], [spans[j] for j in kept])
+            kl = np.flatnonzero(keep)
+            ed = {
+                key: (v[kl] if isinstance(v, np.ndarray) else [v[j] for j in kl.tolist()])
+                for key, v in ed.items()
+            }
+            e_q, e_s, e_e, e_new = ed["q"], ed["s"], ed["e"], ed["new"]
+            done = distinct(e_q)
+    # The CER, the edit columns and their JSON are made on first use, from copies: a caller may change
+    # its lists before reading them.
+    texts, noisy_now = list(texts), list(noisy)
+    cer = partial(_cer, b, texts, noisy_now, done, e_q, e_new)
+    return NoiseBatch(texts, noisy, cer, layouts, partial(_edit_columns, b, n, ed))
+
+
+def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q: np.ndarray, e_new: list) -> list:
+    """The CER of every text (see :func:`cer_all`): a text stays one cluster per code point when it was
+    and no edit brought a joining code point."""
+    plain = np.fromiter((JOINING.isdisjoint(x) for x in e_new), bool, len(e_new))
+    simple_after = b.simple() & (np.bincount(e_q, weights=~plain, minlength=len(texts)) == 0)
+    return cer_all(b, texts, noisy, done, simple_after)
+
+
+def _edit_columns(b: Batch, n: int, ed: dict) -> tuple:
+    """:meth:`NoiseBatch.edit_columns` of the edits ``ed``."""
+    e_q = ed["q"]
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(e_q, minlength=n)))).tolist()
+    o = b.offsets[e_q]
+    old = map(b.joined.__getitem__, map(slice, ed["s"].tolist(), ed["e"].tolist()))
+    columns = (
+        [OPS[c] for c in ed["op"].tolist()],
+        (ed["s"] - o).tolist(),
+        (ed["e"] - o).tolist(),
+        ed["gs"].tolist(),
+        ed["ge"].tolist(),
+        list(old),
+        list(ed["new"]),
+    )
+    return columns, bounds

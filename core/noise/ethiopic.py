@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from core.noise.engine import split_uniform
+from core.noise.doc import split_uniform
 
 _BLOCK = 0x1200
 _SADIS = 5  # 6th order, 0-based: what a typist gets when the vowel key is missed

@@ -10,7 +10,8 @@ from importlib import resources
 import numpy as np
 from confusable_homoglyphs.confusables import confusables_data
 
-from core.noise.engine import Doc, Family, run, split_uniform
+from core.noise.doc import split_uniform
+from core.noise.engine import Family, per_unit, run_one
 from core.noise.result import NoiseResult
 from core.noise.text import JOINING
 
@@ -63,9 +64,9 @@ def has_homoglyph(unit: str) -> bool:
     return unit in ocr_lookalikes() or unit[:1] in unicode_confusables()
 
 
-def homoglyph_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
-    """Replace cluster ``i``: OCR look-alike (same script) when ``b < .5`` or no Unicode confusable."""
-    old = doc.units[i]
+def look_alike(old: str, form: str | None, a: float, b: float) -> str | None:
+    """What cluster ``old`` (of a text in normal form ``form``) becomes: an OCR look-alike (same script)
+    when ``b < .5`` or it has no Unicode confusable, else a confusable (``a`` picks); None when neither."""
     ocr = ocr_lookalikes().get(old)
     uni = unicode_confusables().get(old[:1])
     if ocr and (b < 0.5 or not uni):
@@ -75,10 +76,10 @@ def homoglyph_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, in
         new = uni[split_uniform(a, len(uni))[0]] + old[1:]
     else:
         return None
-    return "substitute", i, i + 1, doc.normalize(new)
+    return unicodedata.normalize(form, new) if form and not new.isascii() else new
 
 
-FAMILY = Family(homoglyph_kernel, eligible=has_homoglyph)
+FAMILY = Family(per_unit(look_alike), eligible=has_homoglyph)
 
 
 def homoglyph(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -100,4 +101,4 @@ def homoglyph(text: str, level: float, rng: np.random.Generator, lang: str) -> N
     Returns:
         A :class:`NoiseResult` with ``substitute`` edits.
     """
-    return run(text, level, rng, lang, homoglyph_kernel, eligible=has_homoglyph)
+    return run_one(text, level, rng, lang, FAMILY)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, Family, run
+from core.noise.doc import Doc
+from core.noise.draws import insert_proposals
+from core.noise.engine import Family, Hits, Proposals, run_one
+from core.noise.kinds import same_kind
 from core.noise.result import NoiseResult
-from core.noise.substitute import same_kind
 
 
 def insert_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
-    """Insert before (``b < .5``) or after cluster ``i`` a cluster of its kind (see ``same_kind``)."""
+    """Insert before (``b < .5``) or after cluster ``i`` a cluster of its kind (see ``same_kind``): the
+    rule :func:`propose` computes by plan, and asks directly for digits."""
     at = i if b < 0.5 else i + 1
     new = same_kind(doc, i, a)
     if new is None:
@@ -18,7 +21,12 @@ def insert_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, 
     return "insert", at, at, doc.normalize(new)
 
 
-FAMILY = Family(insert_kernel)
+def propose(h: Hits) -> Proposals:
+    """Insert edits at the selected clusters, by column (see :mod:`core.noise.draws`)."""
+    return insert_proposals(h, insert_kernel)
+
+
+FAMILY = Family(propose)
 
 
 def insert(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -38,4 +46,4 @@ def insert(text: str, level: float, rng: np.random.Generator, lang: str) -> Nois
     Returns:
         A :class:`NoiseResult` with ``insert`` edits (``start == end``); its CER converges to ``level``.
     """
-    return run(text, level, rng, lang, insert_kernel)
+    return run_one(text, level, rng, lang, FAMILY)

@@ -8,13 +8,18 @@ from functools import lru_cache
 import numpy as np
 
 from core.noise import ethiopic
-from core.noise.engine import Doc, Family, run, split_uniform
+from core.noise import substitute as _substitute
+from core.noise.doc import Doc, split_uniform
+from core.noise.engine import Family, Hits, Proposals, run_one
+from core.noise.kinds import keep_invisibles
 from core.noise.layouts import Layout, layout, layout_for_language, layout_for_script
 from core.noise.result import NoiseResult
-from core.noise.substitute import keep_invisibles, substitute_kernel
 from core.noise.text import INVISIBLE, NEUTRAL_SCRIPTS, cluster_kind, cluster_script, fits_scripts
+from core.noise.words import word_scripts
 
 FALLBACK = "fallback:same-script"
+#: What :func:`slip` returns where no layout types the cluster: the same-kind substitution decides.
+UNTYPED = ("untyped", 0, 0, "")
 #: Layout whose geometry the Ethiopic syllable model uses (xkeyboard-config ``et``).
 ETHIOPIC = "et"
 
@@ -78,45 +83,100 @@ def _ethiopic_slip(old: str, a: float, b: float) -> str | None:
     return ethiopic.other_order(old, a)
 
 
-def keyboard_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
+@lru_cache(maxsize=65536)
+def _plan(lang: str, old: str, word_script: str, allowed: frozenset[str]) -> tuple:
+    """How cluster ``old`` slips in a word of script ``word_script`` (scripts ``allowed``), for language
+    ``lang``: ``("ethiopic",)`` (a syllable on ``et``), ``("key", positions, options)`` (keystroke
+    ``positions[k]`` of ``old`` slips to one of ``options[k]``), ``("base", options)`` (an accented
+    letter typed with a dead key: the slip hits a neighbour of its base letter), or ``("untyped",)``."""
+    lay = _layout_of(lang, old, word_script)
+    if lay is None:
+        return ("untyped",)
+    if lay.name == ETHIOPIC and ethiopic.is_syllable(old):
+        return ("ethiopic",)
+    positions = tuple(k for k, ch in enumerate(old) if _options(lay.name, ch, allowed))
+    if positions:
+        return ("key", positions, tuple(_options(lay.name, old[k], allowed) for k in positions))
+    options = _options(lay.name, unicodedata.normalize("NFD", old)[:1], allowed)
+    return ("base", options) if options else ("untyped",)
+
+
+def _slip(plan: tuple, old: str, form: str | None, a: float, b: float) -> str | None | tuple:
+    """The slip ``plan`` gives with uniforms ``a`` (the neighbour) and ``b`` (the keystroke): the new
+    cluster, None (no edit), or :data:`UNTYPED`."""
+    how = plan[0]
+    if how == "key":
+        positions, options = plan[1], plan[2]
+        j = split_uniform(b, len(positions))[0]
+        k, opts = positions[j], options[j]
+        new = old[:k] + opts[split_uniform(a, len(opts))[0]] + old[k + 1 :]
+    elif how == "base":
+        new = keep_invisibles(old, plan[1][split_uniform(a, len(plan[1]))[0]])
+    elif how == "ethiopic":
+        return _ethiopic_slip(old, a, b)
+    else:
+        return UNTYPED
+    return unicodedata.normalize(form, new) if form and not new.isascii() else new
+
+
+def slip(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
     """Replace one keystroke of cluster ``i`` by a neighbour key's (``b`` picks it, ``a`` the neighbour);
-    a same-kind substitution when no layout types the cluster."""
+    :data:`UNTYPED` when no layout types the cluster. (:func:`propose` computes the same by column.)"""
     old = doc.units[i]
-    lay = _layout_of(doc.lang, old, doc.word_script(i))
-    if lay is not None:
-        if lay.name == ETHIOPIC and ethiopic.is_syllable(old):
-            new = _ethiopic_slip(old, a, b)
-            return None if new is None else ("substitute", i, i + 1, new)
-        allowed = doc.word_scripts(i)
-        positions = [k for k, ch in enumerate(old) if _options(lay.name, ch, allowed)]
-        if positions:
-            k = positions[split_uniform(b, len(positions))[0]]
-            options = _options(lay.name, old[k], allowed)
-            new = old[:k] + options[split_uniform(a, len(options))[0]] + old[k + 1 :]
-            return "substitute", i, i + 1, doc.normalize(new)
-        base = unicodedata.normalize("NFD", old)[:1]
-        options = _options(lay.name, base, allowed)
-        if options:
-            # An accented letter typed with a dead key: the slip hits a neighbour of its base letter.
-            new = options[split_uniform(a, len(options))[0]]
-            return "substitute", i, i + 1, doc.normalize(keep_invisibles(old, new))
-    return substitute_kernel(doc, i, a, b)
+    new = _slip(_plan(doc.lang, old, doc.word_script(i), doc.word_scripts(i)), old, doc.form, a, b)
+    return new if new is None or new is UNTYPED else ("substitute", i, i + 1, new)
 
 
-def text_layout(doc: Doc) -> str:
-    """Layout reported for a text: the language's if it types the text's first script, else that
-    script's default layout, else ``fallback:same-script``."""
-    lang_lay = _language_layout(doc.lang)
-    for u in doc.units:
-        sc = cluster_script(u)
-        if sc not in NEUTRAL_SCRIPTS:
-            if lang_lay is not None and sc in lang_lay.scripts:
-                return lang_lay.name
-            return layout_for_script(sc) or FALLBACK
+def propose(h: Hits) -> Proposals:
+    """Keyboard slips at the selected clusters (:func:`slip`, with each word's scripts found by column);
+    a same-kind substitution (``substitute``'s proposal) where no layout types the cluster (Han, kana,
+    Hangul, punctuation absent from the layout...)."""
+    m = len(h)
+    script_of, allowed = word_scripts(h)
+    b, langs, form = h.batch, h.langs, h.form
+    joined = b.joined
+    olds = map(joined.__getitem__, map(slice, b.start[h.row].tolist(), b.end[h.row].tolist()))
+    props = Proposals.empty(m)
+    news = props.new
+    untyped = []
+    for k, (q, i, a, bb, old, ws, al) in enumerate(
+        zip(h.q.tolist(), h.i.tolist(), h.a.tolist(), h.b.tolist(), olds, script_of, allowed, strict=True)
+    ):
+        own = cluster_script(old)
+        if own not in NEUTRAL_SCRIPTS:
+            ws = own
+        elif ws is None:
+            doc = h.doc(q)
+            ws = doc.word_script(i)
+        if al is None:
+            al = h.doc(q).word_scripts(i)
+        new = _slip(_plan(langs[q], old, ws, al), old, form(q), a, bb)
+        if new is UNTYPED:
+            untyped.append(k)
+        elif new is not None:
+            news[k] = new
+    ok = np.fromiter((x is not None for x in news), bool, m)
+    props.ok, props.gs, props.ge = ok, h.i.copy(), h.i + 1
+    if untyped:
+        idx = np.array(untyped, np.int64)
+        props.put(idx, _substitute.propose(h.take(idx)))
+    return props
+
+
+@lru_cache(maxsize=4096)
+def text_layout(lang: str, script: str | None) -> str:
+    """Layout reported for a text of language ``lang`` whose first script of its own is ``script``:
+    the language's if it types that script, else the script's default layout, else
+    ``fallback:same-script``."""
+    lang_lay = _language_layout(lang)
+    if script is not None:
+        if lang_lay is not None and script in lang_lay.scripts:
+            return lang_lay.name
+        return layout_for_script(script) or FALLBACK
     return lang_lay.name if lang_lay is not None else FALLBACK
 
 
-FAMILY = Family(keyboard_kernel, layout=text_layout)
+FAMILY = Family(propose, layout=text_layout)
 
 
 def keyboard(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -142,5 +202,4 @@ def keyboard(text: str, level: float, rng: np.random.Generator, lang: str) -> No
         A :class:`NoiseResult` whose ``layout`` names the layout used (``"fallback:same-script"`` when
         no layout types the text).
     """
-    doc = Doc(text, lang)
-    return run(text, level, rng, lang, keyboard_kernel, layout=text_layout(doc), doc=doc)
+    return run_one(text, level, rng, lang, FAMILY)

@@ -4,39 +4,43 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.delete import delete_kernel
-from core.noise.diacritics import diacritics_kernel
-from core.noise.engine import Doc, Family, run
-from core.noise.insert import insert_kernel
-from core.noise.keyboard import keyboard_kernel, text_layout
+from core.noise import delete, diacritics, insert, keyboard, transpose, whitespace
+from core.noise.engine import Family, Hits, Proposals, run_one
 from core.noise.result import NoiseResult
-from core.noise.transpose import transpose_kernel
-from core.noise.whitespace import whitespace_kernel
 
-#: (family, weight) of the mixture. Keyboard slips dominate real typing errors; homoglyphs are left out
-#: (they are not typing errors).
+#: (family, weight, its proposal) of the mixture. Keyboard slips dominate real typing errors; homoglyphs
+#: are left out (they are not typing errors).
 MIXTURE = (
-    ("keyboard", 0.35, keyboard_kernel),
-    ("delete", 0.20, delete_kernel),
-    ("insert", 0.15, insert_kernel),
-    ("transpose", 0.10, transpose_kernel),
-    ("diacritics", 0.10, diacritics_kernel),
-    ("whitespace", 0.10, whitespace_kernel),
+    ("keyboard", 0.35, keyboard.propose),
+    ("delete", 0.20, delete.propose),
+    ("insert", 0.15, insert.propose),
+    ("transpose", 0.10, transpose.propose),
+    ("diacritics", 0.10, diacritics.propose),
+    ("whitespace", 0.10, whitespace.propose),
 )
-_CUM = np.cumsum([w for _, w, _ in MIXTURE]).tolist()
+_CUM = np.cumsum([w for _, w, _ in MIXTURE])
 # A transposition edits two clusters: selecting fewer clusters keeps the expected CER at `level`.
 _CLUSTERS_PER_EDIT = 1.0 + sum(w for n, w, _ in MIXTURE if n == "transpose")
 
 
-def mixed_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
-    """Pick a family by ``b`` (weights in ``MIXTURE``); keyboard when that family cannot edit here."""
-    k = next((j for j, c in enumerate(_CUM) if b < c), len(_CUM) - 1)
-    lo = _CUM[k - 1] if k else 0.0
-    sub = min((b - lo) / (_CUM[k] - lo), 0.9999999999)
-    return MIXTURE[k][2](doc, i, a, sub) or keyboard_kernel(doc, i, a, sub)
+def propose(h: Hits) -> Proposals:
+    """At each selected cluster, the family ``b`` picks (weights in ``MIXTURE``) proposes with ``a`` and
+    what is left of ``b`` rescaled; a keyboard slip where that family cannot edit the cluster."""
+    k = np.minimum(np.searchsorted(_CUM, h.b, side="right"), len(_CUM) - 1)
+    lo = np.where(k > 0, _CUM[np.maximum(k - 1, 0)], 0.0)
+    sub = np.minimum((h.b - lo) / (_CUM[k] - lo), 0.9999999999)
+    props = Proposals.empty(len(h))
+    for j, (_, _, family_propose) in enumerate(MIXTURE):
+        idx = np.flatnonzero(k == j)
+        if len(idx):
+            props.put(idx, family_propose(h.take(idx, b=sub[idx])))
+    none = np.flatnonzero(~props.ok)
+    if len(none):
+        props.put(none, keyboard.propose(h.take(none, b=sub[none])))
+    return props
 
 
-FAMILY = Family(mixed_kernel, clusters_per_edit=_CLUSTERS_PER_EDIT, layout=text_layout)
+FAMILY = Family(propose, clusters_per_edit=_CLUSTERS_PER_EDIT, layout=keyboard.text_layout)
 
 
 def mixed(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -56,14 +60,4 @@ def mixed(text: str, level: float, rng: np.random.Generator, lang: str) -> Noise
     Returns:
         A :class:`NoiseResult`; ``layout`` is the layout keyboard slips use.
     """
-    doc = Doc(text, lang)
-    return run(
-        text,
-        level,
-        rng,
-        lang,
-        mixed_kernel,
-        clusters_per_edit=_CLUSTERS_PER_EDIT,
-        layout=text_layout(doc),
-        doc=doc,
-    )
+    return run_one(text, level, rng, lang, FAMILY)

@@ -18,10 +18,9 @@ from core.noise import mixed as _mixed
 from core.noise import substitute as _substitute
 from core.noise import transpose as _transpose
 from core.noise import whitespace as _whitespace
-from core.noise.engine import Family, identity, run_batch
-from core.noise.fast import substitute_batch
+from core.noise.engine import Family, KeyStream, run
 from core.noise.result import NoiseBatch, NoiseResult
-from core.noise.rng import _check, noise_rng, query_keys
+from core.noise.rng import _check, query_keys
 from core.noise.tables import known_languages
 
 delete, diacritics, homoglyph = _delete.delete, _diacritics.diacritics, _homoglyph.homoglyph
@@ -43,7 +42,7 @@ NOISE_TYPES: dict[str, NoiseFn] = {
     "mixed": mixed,
 }
 
-#: The kernel and selection rule behind each family, for :func:`apply_noise_batch`.
+#: What each family contributes to the engine (:mod:`core.noise.engine`): its proposal and selection rule.
 FAMILIES: dict[str, Family] = {
     "insert": _insert.FAMILY,
     "delete": _delete.FAMILY,
@@ -139,11 +138,12 @@ def apply_noise(text: str, noise: str, level: float, *, seed: int, qid: int | st
     check_lang(lang)
     if noise == "none":
         return identity(text)
-    fn = get_noise(noise)
-    rng = noise_rng(seed, qid, noise)
+    get_noise(noise)
+    qid = _check(seed, qid)
     if level == 0.0:
         return identity(text)
-    return fn(text, level, rng, lang)
+    keys = query_keys(seed, [qid], noise)
+    return run([text], np.array([level]), [lang], FAMILIES[noise], KeyStream(keys))[0]
 
 
 def apply_noise_batch(
@@ -158,8 +158,9 @@ def apply_noise_batch(
     """Noise many queries at once: element ``j`` equals ``apply_noise(texts[j], noise, level,
     seed=seed, qid=qids[j], lang=langs[j])`` exactly (same determinism contract), several times faster.
 
-    The random numbers of every cluster of every text are computed in one vectorised step (see
-    :mod:`core.noise.rng`), and only selected clusters go through Python.
+    Every family runs through the one engine (:mod:`core.noise.engine`): the random numbers of every
+    cluster of every text are computed in one vectorised step (see :mod:`core.noise.rng`), and only
+    selected clusters reach the family's rule.
 
     Args:
         texts: the queries.
@@ -207,6 +208,9 @@ def apply_noise_batch(
     if noise == "none" or not any(level_list):
         return NoiseBatch.of([identity(t) for t in texts])
     keys = query_keys(seed, qid_list, noise)
-    if noise == "substitute":
-        return substitute_batch(texts, level_list[0] if one_level else level_list, keys, lang_list)
-    return NoiseBatch.of(run_batch(texts, level_list, keys, lang_list, FAMILIES[noise]))
+    return run(texts, np.array(level_list, np.float64), lang_list, FAMILIES[noise], KeyStream(keys))
+
+
+def identity(text: str) -> NoiseResult:
+    """The unchanged text: no edits, CER 0."""
+    return NoiseResult(text, text, (), 0.0, None)

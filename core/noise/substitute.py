@@ -4,58 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import Doc, Family, match_case, run
+from core.noise.doc import Doc
+from core.noise.draws import substitute_proposals
+from core.noise.engine import Family, Hits, Proposals, run_one
+from core.noise.kinds import keep_invisibles, same_kind
 from core.noise.result import NoiseResult
-from core.noise.tables import numeral_alternatives, pool
-from core.noise.text import INVISIBLE, cluster_kind
-
-
-def same_kind(doc: Doc, i: int, u: float, avoid: str | None = None) -> str | None:
-    """A cluster of the kind of cluster ``i`` drawn by the uniform ``u`` (None when there is none).
-
-    A letter gives a letter of its word's script (by the language's frequencies, in the letter case of
-    cluster ``i``); a digit another numeral of its own system (Arabic-Indic stays Arabic-Indic);
-    punctuation gives punctuation and a symbol a symbol, both among those the language uses that fit the
-    word's script (or, in a word without letters, the script of the text around it). ``avoid`` is never returned.
-    """
-    old = doc.units[i]
-    kind = cluster_kind(old)
-    if kind == "letter":
-        cand = pool(*source_pool(doc, i, kind))
-        new = cand.draw(u, avoid=avoid) if cand else None
-        return None if new is None else match_case(old, new)
-    if kind == "digit":
-        ch = next(c for c in old if c not in INVISIBLE)
-        alts = numeral_alternatives(ch) + (() if avoid is not None else (ch,))
-        return alts[min(int(u * len(alts)), len(alts) - 1)] if alts else None
-    if kind in ("punct", "symbol"):
-        cand = pool(*source_pool(doc, i, kind))
-        return cand.draw(u, avoid=avoid) if cand else None
-    return None  # blank or unassigned/private use: never edited
-
-
-def source_pool(doc: Doc, i: int, kind: str) -> tuple[str, str, str]:
-    """The arguments of :func:`core.noise.tables.pool` that cluster ``i``, a letter, punctuation or a
-    symbol (``kind``), draws its replacement from: the language, its word's script, the kind."""
-    sc = doc.word_script(i)
-    if kind != "letter" and sc == "Zyyy":
-        # A word of punctuation only ("-", "..."): the text around it says which script's marks fit.
-        sc = doc.script_at(i)
-    return doc.lang, sc, kind
-
-
-def keep_invisibles(old: str, new: str) -> str:
-    """``new`` followed by the invisible code points (ZWNJ, ZWJ...) that end ``old``: replacing a letter
-    keeps the joiner that shapes it."""
-    k = len(old)
-    while k > 0 and old[k - 1] in INVISIBLE:
-        k -= 1
-    tail = old[k:]
-    return new if not tail or new.endswith(tail) else new + tail
 
 
 def substitute_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, int, str] | None:
-    """Cluster ``i`` becomes another cluster of its kind (``a`` draws it; see :func:`same_kind`)."""
+    """Cluster ``i`` becomes another cluster of its kind (``a`` draws it; see :func:`same_kind`): the rule
+    :func:`propose` computes by plan, and asks directly for digits."""
     old = doc.units[i]
     new = same_kind(doc, i, a, avoid=old)
     if new is None:
@@ -63,7 +21,12 @@ def substitute_kernel(doc: Doc, i: int, a: float, b: float) -> tuple[str, int, i
     return "substitute", i, i + 1, doc.normalize(keep_invisibles(old, new))
 
 
-FAMILY = Family(substitute_kernel)
+def propose(h: Hits) -> Proposals:
+    """Substitute edits at the selected clusters, by column (see :mod:`core.noise.draws`)."""
+    return substitute_proposals(h, substitute_kernel)
+
+
+FAMILY = Family(propose)
 
 
 def substitute(text: str, level: float, rng: np.random.Generator, lang: str) -> NoiseResult:
@@ -89,4 +52,4 @@ def substitute(text: str, level: float, rng: np.random.Generator, lang: str) -> 
         >>> substitute("abc", 0.0, np.random.default_rng(0), "eng").noisy
         'abc'
     """
-    return run(text, level, rng, lang, substitute_kernel)
+    return run_one(text, level, rng, lang, FAMILY)

@@ -10,7 +10,9 @@ import unicodedata
 from functools import lru_cache
 from itertools import accumulate
 
+import numpy as np
 import regex
+from fontTools.unicodedata import Scripts
 from fontTools.unicodedata import script as _ft_script
 from fontTools.unicodedata import script_extension as _ft_scx
 from rapidfuzz.distance import Levenshtein
@@ -192,3 +194,18 @@ def cer(original: str, noisy: str, units: list[str] | None = None, n_ns: int | N
     else:
         dist = Levenshtein.distance(units, graphemes(noisy))
     return dist / max(1, n)
+
+
+#: The script id of code points with no script of its own (Common, Inherited, Unknown) in :func:`script_table`.
+NO_SCRIPT = np.iinfo(np.int16).max
+
+
+@lru_cache(maxsize=1)
+def script_table() -> tuple[np.ndarray, tuple[str, ...]]:
+    """Script id of every code point (``NO_SCRIPT`` for Common, Inherited, Unknown) and the id -> name
+    list: :func:`char_script` for a whole array of code points at once."""
+    names = tuple(sorted(set(Scripts.VALUES) - NEUTRAL_SCRIPTS))
+    ids = {n: k for k, n in enumerate(names)}
+    bounds = np.append(np.array(Scripts.RANGES, np.int64), 0x110000)
+    values = np.array([ids.get(v, NO_SCRIPT) for v in Scripts.VALUES], np.int16)
+    return np.repeat(values, np.diff(bounds)), names

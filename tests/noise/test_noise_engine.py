@@ -1,4 +1,4 @@
-"""The batch fast path (core.noise.fast, core.noise.segment) gives exactly what apply_noise gives."""
+"""The one noise engine (core.noise.engine, core.noise.segment): a batch gives, text for text, what apply_noise gives."""
 
 from __future__ import annotations
 
@@ -74,30 +74,31 @@ def test_batch_segmentation_matches_regex_on_tatoeba(tatoeba_dir):
     _check_segmentation(texts)
 
 
-def _check_identical(texts, langs, level, seed=5):
+def _check_identical(texts, langs, level, seed=5, noise="substitute"):
     qids = [f"q{j}" if j % 7 == 0 else j for j in range(len(texts))]
-    batch = apply_noise_batch(texts, "substitute", level, seed=seed, qids=qids, langs=langs)
+    batch = apply_noise_batch(texts, noise, level, seed=seed, qids=qids, langs=langs)
     levels = level if isinstance(level, list) else [level] * len(texts)
     for t, q, g, lv, got in zip(texts, qids, langs, levels, batch, strict=True):
-        want = apply_noise(t, "substitute", lv, seed=seed, qid=q, lang=g)
+        want = apply_noise(t, noise, lv, seed=seed, qid=q, lang=g)
         # Full NoiseResult equality: noisy text, every edit, CER (and its type), layout.
         assert got == want and type(got.cer) is type(want.cer), (t, g, q, lv)
 
 
 @pytest.mark.parametrize("level", [0.1, 0.5, 1.0])
-def test_substitute_fast_path_equals_one_by_one_on_tatoeba(tatoeba_dir, level):
+def test_batch_equals_one_by_one_on_tatoeba(tatoeba_dir, level):
     # A few thousand real sentences: every Tatoeba language, hence every script it holds.
     texts, langs = _real(tatoeba_dir, 40)
     assert len(texts) >= 2000 and len(set(langs)) >= 30
     _check_identical(texts, langs, level)
 
 
-def test_substitute_fast_path_per_text_levels_and_tricky_texts(tatoeba_dir):
+@pytest.mark.parametrize("noise", list_noise_types(include_none=False))
+def test_batch_per_text_levels_and_tricky_texts(tatoeba_dir, noise):
     texts, langs = _real(tatoeba_dir, 10)
     texts += TRICKY + _fuzz(300)
     langs += ["hin"] * (len(texts) - len(langs))
     levels = [(j % 11) / 10 for j in range(len(texts))]
-    _check_identical(texts, langs, levels, seed=0)
+    _check_identical(texts, langs, levels, seed=0, noise=noise)
 
 
 @pytest.mark.parametrize("noise", list_noise_types())
@@ -130,14 +131,15 @@ def test_substitute_cer_made_on_first_use_from_what_the_call_saw(tatoeba_dir):
     assert batch.cer == want and any(want)
 
 
-def test_substitute_batch_independent_of_its_composition(tatoeba_dir):
+@pytest.mark.parametrize("noise", list_noise_types(include_none=False))
+def test_batch_independent_of_its_composition(tatoeba_dir, noise):
     # A query's noise depends on nothing else in the batch, nor on what earlier batches left in caches.
     texts, langs = _real(tatoeba_dir, 8)
     qids = list(range(len(texts)))
-    whole = apply_noise_batch(texts, "substitute", 0.2, seed=4, qids=qids, langs=langs)
+    whole = apply_noise_batch(texts, noise, 0.2, seed=4, qids=qids, langs=langs)
     picked = random.Random(1).sample(qids, len(qids) // 3) * 2
     part = apply_noise_batch(
-        [texts[q] for q in picked], "substitute", 0.2, seed=4, qids=picked, langs=[langs[q] for q in picked]
+        [texts[q] for q in picked], noise, 0.2, seed=4, qids=picked, langs=[langs[q] for q in picked]
     )
     assert list(part) == [whole[q] for q in picked]
     assert part.edits_json == [whole.edits_json[q] for q in picked]
@@ -166,7 +168,8 @@ def test_nfc_quick_check_never_clears_a_text_that_is_not_nfc(tatoeba_dir):
         assert sum(cleared) > len(group) // 5  # and it clears many
 
 
-def test_substitute_fast_path_on_composing_text():
+@pytest.mark.parametrize("noise", ["substitute", "insert", "keyboard", "diacritics", "mixed"])
+def test_batch_on_composing_text(noise):
     # Jamo, nuktas, Tamil two-part vowels, stacked accents, NFC and NFD: edits that would break the
     # normal form are dropped exactly as one by one (the batch checks only edits not at NFC boundaries).
     rnd = random.Random(3)
@@ -182,8 +185,8 @@ def test_substitute_fast_path_on_composing_text():
         text = "".join(chr(rnd.choice(pools[lang])) for _ in range(rnd.randint(1, 12)))
         texts.append(unicodedata.normalize(rnd.choice(["NFC", "NFD"]), text) if rnd.random() < 0.5 else text)
         langs.append(lang)
-    _check_identical(texts, langs, 1.0)
-    _check_identical(texts, langs, 0.4)
+    _check_identical(texts, langs, 1.0, noise=noise)
+    _check_identical(texts, langs, 0.4, noise=noise)
 
 
 def test_segment_tables_cache_equals_a_fresh_computation_and_survives_damage(tmp_path, monkeypatch):
