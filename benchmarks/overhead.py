@@ -65,21 +65,26 @@ def _without(parts: set[str], grid) -> None:
     import numpy as np
 
     import core.encoders.cache as cache
-    import core.pipeline.runner as runner
+    import core.pipeline.backends.local as local
+    import core.pipeline.compute as pipeline_compute
+    import core.pipeline.sink as sink
     from core.datasets import build_tasks, load_bitexts
     from core.ranking import GoldRanks
 
     if "noise" in parts:
-        frames, compute = {}, runner._noisy_frame
+        frames, compute = {}, pipeline_compute.noisy_frame
         for mode in grid.modes:
             for t in build_tasks(
                 load_bitexts(grid.dataset, grid.languages, grid.path), mode, grid.max_queries
             ):
                 for cond in grid.noisy_conditions:
                     frames[(t.lang, *cond)] = compute(t, *cond)
-        runner._noisy_frame = lambda task, noise, level, seed: frames[(task.lang, noise, level, seed)]
+        # The local backend's look-ahead thread computes noise too: both names are replaced.
+        pipeline_compute.noisy_frame = local.noisy_frame = lambda task, noise, level, seed: frames[
+            (task.lang, noise, level, seed)
+        ]
     if "writes" in parts:
-        runner.ResultSink._write = lambda self, *frames: None
+        sink.ResultSink._write = lambda self, *frames: None
     if "puts" in parts:
         cache.EmbeddingCache.put = lambda self, texts, vectors: None
     if "ranking" in parts:
@@ -89,7 +94,7 @@ def _without(parts: set[str], grid) -> None:
             return GoldRanks(np.ones(n, np.int64), np.ones(n, np.float32), np.zeros((n, k), np.int64),
                              np.zeros((n, k), np.float32))  # fmt: skip
 
-        runner.gold_ranks = constant
+        pipeline_compute.gold_ranks = constant
 
 
 def _cpu() -> float:

@@ -2,7 +2,7 @@
 
 :func:`plan_grid` applies the runner's own rules without loading any model: a cell is done when it is
 stored under the same encoder fingerprint, query count, data fingerprint and (noisy cells) noise version
-(:func:`core.pipeline.runner.run_grid`); texts are deduplicated per embedding-cache fingerprint as
+(:func:`core.pipeline.run.run_grid`); texts are deduplicated per embedding-cache fingerprint as
 :func:`core.encoders.encode_cached` does, and texts already in the cache are counted apart. Noisy queries
 are computed (that is cheap); nothing is encoded, written or created.
 
@@ -31,7 +31,7 @@ from core.encoders.throughput import Measurement, lookup, measure, save_measurem
 from core.errors import ConfigError, EncoderUnavailable, StoreError
 from core.noise import NOISE_VERSION, apply_noise_batch
 from core.pipeline.grid import Grid, grid_tasks
-from core.pipeline.runner import corpus_digest, data_fingerprint, outside_grid, query_set_changes
+from core.pipeline.inputs import corpus_digest, data_fingerprint, outside_grid, query_set_changes
 from core.store import CELL_KEY, connect
 from core.store import queries as reads
 from core.store import writes as w
@@ -224,7 +224,7 @@ def plan_grid(grid: Grid, db: str | Path | None = None) -> GridPlan:
     encode by kind (cached ones apart), the rank rows to add, and a speed (see :class:`EncoderPlan`).
 
     Guarantees: loads no model, encodes nothing, creates and writes no file; the counts are what
-    :func:`core.pipeline.runner.run_grid` would compute and encode now.
+    :func:`core.pipeline.run.run_grid` would compute and encode now.
 
     Raises:
         UnknownNameError: unknown language or encoder.  DataError: missing or malformed data.

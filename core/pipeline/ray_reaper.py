@@ -2,10 +2,10 @@
 
 Why: Ray ties its head processes (GCS, raylet) to the driver, but the agents the raylet starts
 (``ray::DashboardAgent``, ``ray::RuntimeEnvAgent``) outlive a driver killed with SIGKILL, holding ports and
-memory for good. :class:`core.pipeline.ray_backend.RaySession` therefore starts this reaper *before* its
-private Ray, as a separate process in its own session (a Ctrl-C to the driver's terminal does not reach it),
-and starts Ray with a marker variable in the environment, which every Ray process inherits (the raylet passes
-its environment to everything it starts). The reaper notes those processes and their descendants every
+memory for good. :class:`core.pipeline.backends.ray_session.RaySession` therefore starts this reaper *before*
+its private Ray, as a separate process in its own session (a Ctrl-C to the driver's terminal does not reach
+it), and starts Ray with a marker variable in the environment, which every Ray process inherits (the raylet
+passes its environment to everything it starts). The reaper notes those processes and their descendants every
 second, waits until the driver closes its end of a pipe (at the end of the run, or by dying: the kernel closes
 it) or is seen dead, then SIGKILLs every one of them still alive until none is left.
 

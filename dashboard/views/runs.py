@@ -98,7 +98,7 @@ def encoder_table(encoders: pd.DataFrame) -> pd.DataFrame:
 
 
 # The status shown for a run still marked 'running' whose process is surely gone: the dashboard reads the
-# database read-only and cannot mark it; the next run on the same machine does (core.pipeline.runner).
+# database read-only and cannot mark it; the next run on the same machine does (core.pipeline.run).
 INTERRUPTED_DEAD = "interrupted (process gone)"
 
 

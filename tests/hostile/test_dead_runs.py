@@ -24,7 +24,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.jobs import process_start, run_is_dead, this_process
 from core.pipeline import parse_grid, run_grid
-from core.pipeline.runner import mark_dead_runs
+from core.pipeline.run import mark_dead_runs
 from core.store import SCHEMA_VERSION, connect
 from core.store import writes as w
 from core.store.schema import MIGRATIONS

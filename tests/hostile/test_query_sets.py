@@ -75,7 +75,7 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     raw = os.environ.get("CLIR_DATA_DIR")
     if not raw or not any(Path(raw).glob("tatoeba.*-eng.eng")):
         pytest.skip("CLIR_DATA_DIR must point at the Tatoeba v1 folder")
-    from core.pipeline import runner
+    from core.pipeline import inputs
 
     root = tmp_path_factory.mktemp("query_sets")
     ns = SimpleNamespace(root=root, first=root / "first.duckdb", mixed=root / "mixed.duckdb",
@@ -84,7 +84,7 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     shutil.copy(ns.first, ns.mixed)
     with pytest.MonkeyPatch.context() as mp:
         # raising=False: on code from before the refusal there is nothing to bypass.
-        mp.setattr(runner, "_check_query_sets", lambda *_a, **_k: pd.DataFrame(), raising=False)
+        mp.setattr(inputs, "check_query_sets", lambda *_a, **_k: pd.DataFrame(), raising=False)
         _run(SECOND, ns.mixed)
     _run(SECOND, ns.reference)
     with duckdb.connect(str(ns.mixed), read_only=True) as conn:

@@ -168,7 +168,9 @@ def test_unavailable_encoder_is_skipped_and_the_rest_runs(tmp_path, monkeypatch,
 def test_writes_run_in_the_background_in_order_and_a_failed_one_is_raised(tmp_path, data_dir):
     from core.encoders import load_encoder
     from core.errors import StoreError
-    from core.pipeline.runner import Group, ResultSink, RunPlan, RunReport, compute_batch, document_vectors
+    from core.pipeline.compute import compute_batch, document_vectors
+    from core.pipeline.schedule import Group, RunPlan
+    from core.pipeline.sink import ResultSink, RunReport
 
     tasks = build_tasks(load_bitexts("tatoeba", ["xho"]), "pair", 20)
     enc = load_encoder("muse3")

@@ -208,7 +208,7 @@ def test_ray_equals_local_and_a_finished_grid_starts_no_worker(tmp_path, local_d
     assert report.texts_encoded == 0
     assert_same_tables(db, local_dbs[BOTH])
 
-    from core.pipeline import ray_backend
+    from core.pipeline.backends import ray as ray_backend
 
     def no_workers(*_a, **_k):
         raise AssertionError("a finished grid must start no worker")
@@ -371,8 +371,8 @@ def test_two_node_cluster_survives_a_lost_node(tmp_path, local_dbs, request):
 
 
 def test_language_jobs_cover_every_group_once_one_language_each(data_dir):
-    from core.pipeline import ray_backend
-    from core.pipeline.runner import Group
+    from core.pipeline.backends import ray as ray_backend
+    from core.pipeline.schedule import Group
 
     conds = [("clean", 0.0, 0)] + [(n, lv, 0) for n in ("delete", "substitute") for lv in (0.1, 0.2, 0.3)]
     groups = [Group("muse3", lang, c, (i,)) for i, lang in enumerate(["amh", "deu", "xho"]) for c in conds]
@@ -391,7 +391,7 @@ def test_a_worker_loads_muse3_with_its_share_of_the_cores(monkeypatch, threads, 
     """Two 1-CPU workers on two cores must not run muse3 with two BLAS threads each (four on two cores).
     The worker class is used as a plain object here: what it loads does not depend on Ray."""
     from core.encoders import encoder_fingerprint
-    from core.pipeline.ray_backend import EncoderWorker
+    from core.pipeline.backends.ray import EncoderWorker
 
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         monkeypatch.setenv(var, omp)  # restored after the test (the worker sets them for its process)

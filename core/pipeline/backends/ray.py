@@ -1,15 +1,15 @@
-"""The Ray backend of :func:`core.pipeline.runner.run_grid`: the same plan, computed by actors of a cluster.
+"""The Ray backend of :func:`core.pipeline.run.run_grid`: the same plan, computed by actors of a cluster.
 
 Division of labour:
 
 * The driver (the process running ``run_grid``) plans exactly as the local backend does, owns the DuckDB
-  file and is its only writer: every result goes through the same :class:`~core.pipeline.runner.ResultSink`,
+  file and is its only writer: every result goes through the same :class:`~core.pipeline.sink.ResultSink`,
   which stores each cell with its rows in one ``write_cells`` transaction. So a run is resumable (kill the
   driver anywhere; a rerun computes only the cells not stored), incremental, and a finished grid starts no
   actor, loads no model and encodes nothing.
 * One actor per worker CPU (``--workers``, at most the cluster's CPUs) serves the whole run: it loads each
   encoder in turn (the next one in place of the last) and computes jobs of one language's groups (every
-  condition and mode; :func:`language_jobs`) with the shared :func:`~core.pipeline.runner.compute_batch`:
+  condition and mode; :func:`language_jobs`) with the shared :func:`~core.pipeline.compute.compute_batch`:
   noise, one length-sorted encoding pass through the cache, rank, rows. Noise is deterministic by (seed,
   qid, type), so where it is computed does not matter; a condition's noisy queries are computed once and
   passed to the next encoders' jobs.
@@ -31,33 +31,19 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import platform
-import shutil
-import socket
-import sys
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
-from contextlib import contextmanager
 
 import numpy as np
 
-from core.encoders import load_encoder
-from core.errors import BackendUnavailable, EncoderUnavailable
-from core.paths import REPO_ROOT
-from core.pipeline import ray_reaper
-from core.pipeline.runner import (
-    Group,
-    GroupResult,
-    ResultSink,
-    RunPlan,
-    by_language,
-    compute_batch,
-    document_vectors,
-    record_encoder,
-    skip_encoder,
-)
+from core.errors import BackendUnavailable
+from core.pipeline.backends import Backend, RunContext, this_process_cache
+from core.pipeline.backends.ray_session import RaySession, first_line
+from core.pipeline.compute import GroupResult, compute_batch, document_vectors
+from core.pipeline.encoder_loading import load_on_worker, record_encoder, skip_encoder
+from core.pipeline.schedule import Group, RunPlan, by_language
+from core.pipeline.sink import ResultSink
 
 log = logging.getLogger(__name__)
 
@@ -65,133 +51,6 @@ MAX_TRIES = 3  # a job lost with its worker this many times ends the run (it is 
 MAX_JOB_GROUPS = 32  # groups in one job at most (see language_jobs)
 IN_FLIGHT = 2  # jobs queued per actor: the next one is already there when the current one returns
 START_TIMEOUT_S = 600.0  # no usable worker for this long (no free CPU, or its model loads no faster): fail
-_ENV = ("CLIR_DATA_DIR", "CLIR_CACHE_DIR", "CLIR_MODELS_DIR", "HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM")
-
-
-class RaySession:
-    """This run's use of Ray: checked before the database is touched, started only when there is work,
-    closed at the end.
-
-    Uses the Ray instance this process is already connected to (a test, a notebook: left as it is);
-    otherwise joins the cluster at ``address`` (after checking, within :data:`PROBE_TIMEOUT_S`, that it
-    speaks Ray's protocol), or starts a private one on this machine with ``workers`` CPUs (default: every
-    core), no dashboard, node address 127.0.0.1 (every server it starts listens on the loopback only) and its
-    logs in a temporary folder, and shuts down at the end what it started. A private Ray has a reaper
-    (:mod:`core.pipeline.ray_reaper`) that kills every process of it once this process ends, however it ends.
-    """
-
-    def __init__(self, address: str | None = None, workers: int | None = None):
-        self.address, self.workers = address, workers
-        self.ray = None
-        self.own = False  # this session called ray.init (and so calls ray.shutdown)
-        self.temp_dir: str | None = None  # set when this session started a local Ray
-        self.reaper = None  # the private Ray's reaper process (core.pipeline.ray_reaper), while it runs
-
-    def check(self) -> None:
-        """Fail fast, in one line, when Ray cannot run: ``ray`` is missing, or the cluster at ``address``
-        accepts no connection, does not speak Ray's protocol (:func:`speaks_grpc`: an HTTP server, a silent
-        port; Ray itself would retry for minutes) or refuses this driver. Joins the cluster (a second);
-        starts nothing.
-
-        Raises:
-            BackendUnavailable: with what to do about it.
-        """
-        try:
-            import ray
-        except ImportError as exc:
-            raise BackendUnavailable(
-                f"the ray backend needs the 'ray' package ({exc}); pip install -r requirements.txt, or use "
-                "--backend local"
-            ) from exc
-        self.ray = ray
-        if ray.is_initialized() or not self.address:
-            return
-        if self.address != "auto":
-            host, _, port = self.address.removeprefix("ray://").rpartition(":")
-            if not host or not port.isdigit():
-                raise BackendUnavailable(f"--address {self.address!r} is not host:port (e.g. 127.0.0.1:6379)")
-            host = host.removeprefix("[").removesuffix("]")
-            try:
-                socket.create_connection((host, int(port)), timeout=5).close()
-            except OSError as exc:
-                raise BackendUnavailable(
-                    f"cannot reach the Ray cluster at {self.address} ({exc.strerror or exc}); start it with "
-                    "'ray start --head' or fix --address"
-                ) from exc
-            # Ray itself retries a port that accepts but does not speak its protocol for many minutes.
-            if why := speaks_grpc(host, int(port)):
-                raise BackendUnavailable(
-                    f"{self.address} is not a Ray cluster ({why}); give the address that 'ray start --head' "
-                    "printed (its GCS port, 6379 by default)"
-                )
-        self._init(address=self.address)
-
-    def ensure(self):
-        """The ``ray`` module, connected: starts the private local Ray if nothing is connected yet."""
-        if self.ray is None:
-            self.check()
-        if not self.ray.is_initialized():
-            # A short path: Ray's unix sockets live under it and must fit in 107 characters.
-            self.temp_dir = tempfile.mkdtemp(prefix="clir-ray-")
-            env = {k: os.environ[k] for k in _ENV if k in os.environ}
-            # Workers import this repository whatever the driver's working folder.
-            env["PYTHONPATH"] = os.pathsep.join(
-                p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p
-            )
-            # Before Ray starts: its processes carry the reaper's marker, and go when this driver goes,
-            # however it ends (Ray's own fate-sharing leaves the raylet's agents alive after a SIGKILL).
-            self.reaper, marker = ray_reaper.start()
-            try:
-                with _private_ray_env(marker):
-                    # address="local": a new private instance, even when RAY_ADDRESS names another cluster.
-                    self._init(address="local", num_cpus=self.workers or os.cpu_count() or 1,
-                               _node_ip_address="127.0.0.1", dashboard_host="127.0.0.1", _temp_dir=self.temp_dir,
-                               runtime_env={"env_vars": env})  # fmt: skip
-            except BaseException:
-                self._stop_reaper()  # reaps whatever had started
-                raise
-        return self.ray
-
-    @property
-    def local(self) -> bool:
-        """Whether this session started the Ray it uses (a private one on this machine)."""
-        return self.temp_dir is not None
-
-    def _init(self, **kwargs) -> None:
-        t0 = time.monotonic()
-        try:
-            self.ray.init(
-                include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs
-            )
-        except Exception as exc:  # noqa: BLE001 - whatever Ray raises here is a setup problem, said in one line
-            where = f"join the Ray cluster at {self.address}" if self.address else "start Ray on this machine"
-            hint = ""
-            if self.address and os.environ.get("RAY_AUTH_MODE") != "token":
-                hint = " (a cluster with token authentication needs RAY_AUTH_MODE=token and its token here)"
-            raise BackendUnavailable(f"cannot {where}: {_first_line(exc)}{hint}") from exc
-        self.own = True
-        log.info("ray: %s in %.1f s", "joined" if self.address else "started", time.monotonic() - t0)
-
-    def _stop_reaper(self) -> None:
-        if self.reaper is not None:
-            ray_reaper.stop(self.reaper)
-            self.reaper = None
-
-    def close(self, ok: bool = True) -> None:
-        """Shut down what this session started or joined (a private Ray: every process of it, agents
-        included, by its reaper); keep the logs of a failed local run."""
-        if not self.own:
-            self._stop_reaper()
-            return
-        try:
-            self.ray.shutdown()
-        finally:
-            self._stop_reaper()
-        self.own = False
-        if self.temp_dir and ok:
-            shutil.rmtree(self.temp_dir, ignore_errors=True)
-        elif self.temp_dir:
-            log.warning("Ray logs of this run are kept in %s", self.temp_dir)
 
 
 class EncoderWorker:
@@ -215,22 +74,9 @@ class EncoderWorker:
         """Load encoder ``name`` in place of the previous one: (why it cannot compute, or None; its spec)."""
         self.name, self.encoder = name, None
         gc.collect()  # the previous model's memory, before the next one loads
-        try:
-            # The worker's share of the cores (on a cluster: the OMP_NUM_THREADS Ray gives an actor, its CPUs)
-            # for encoders that take a count: muse3 defaults to every core, and two workers on two cores
-            # would run four BLAS threads.
-            share = self.threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or None
-            encoder = load_encoder(name, threads=share)
-        except EncoderUnavailable as exc:
-            return f"{exc.reason} (on node {platform.node()})", None
-        if self.threads and "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(self.threads)
-        if encoder.fingerprint != expected_fp:
-            # Another model under the same name on this node: its rows must not mix with the planned ones.
-            return (
-                f"node {platform.node()} loads fingerprint {encoder.fingerprint}, the driver planned "
-                f"{expected_fp}; install the same model on every node"
-            ), None
+        encoder, reason = load_on_worker(name, expected_fp, self.threads)
+        if reason:
+            return reason, None
         self.encoder = encoder
         return None, encoder.spec
 
@@ -239,7 +85,7 @@ class EncoderWorker:
         return document_vectors(self.encoder, self.tasks[task])
 
     def compute(self, groups: tuple[Group, ...], noisy: list, *doc_vectors: np.ndarray) -> list[GroupResult]:
-        """The results of ``groups`` (one language; :func:`~core.pipeline.runner.compute_batch`), in order;
+        """The results of ``groups`` (one language; :func:`~core.pipeline.compute.compute_batch`), in order;
         ``noisy`` holds each group's known noisy frame or None; ``doc_vectors`` follow :func:`_corpus_order`
         of the groups' tasks."""
         docs = dict(zip(_corpus_order([self.tasks[i] for g in groups for i in g.tasks]), doc_vectors))
@@ -267,6 +113,34 @@ def language_jobs(groups: list[Group], n_workers: int) -> list[tuple[Group, ...]
 
 class _Unavailable(Exception):
     """Every worker of an encoder reported that it cannot load it (the reason is the first one)."""
+
+
+class RayBackend(Backend):
+    """Computes the plan on Ray (:func:`run_plan`): a cluster at ``address``, or a private Ray started here
+    with ``workers`` CPUs (:class:`~core.pipeline.backends.ray_session.RaySession`)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        self.session = RaySession(address, workers)
+
+    def check(self) -> None:
+        """Fail in seconds when Ray cannot run (:meth:`RaySession.check`); starts nothing."""
+        self.session.check()
+
+    def run(self, plan: RunPlan, sink: ResultSink, ctx: RunContext) -> None:
+        """Compute every group of ``plan`` on Ray's actors, into ``sink``."""
+        run_plan(plan, sink, self.session, say=ctx.say, db_path=ctx.db_path)
+
+    def close(self, ok: bool) -> None:
+        """Shut down what the session started or joined (:meth:`RaySession.close`)."""
+        self.session.close(ok)
+
+    def cache_description(self) -> str:
+        """On a cluster each node's own cache; a private Ray's workers share this process's."""
+        if self.session.address:
+            return f"each Ray node's own $CLIR_CACHE_DIR (cluster at {self.session.address})"
+        return this_process_cache()
 
 
 def run_plan(
@@ -309,7 +183,7 @@ def run_plan(
                 # Ray itself failed (the head node or this driver's connection lost): one line; the cells
                 # stored so far are kept and a rerun computes the rest.
                 raise BackendUnavailable(
-                    f"Ray failed while computing encoder {name}: {_first_line(exc)}"
+                    f"Ray failed while computing encoder {name}: {first_line(exc)}"
                 ) from exc
             sink.flush(wait=False)  # stored while the next encoder loads
     finally:
@@ -445,7 +319,7 @@ class _Pool:
                         # Not a lost node but a worker that cannot even start (e.g. no 'core' on a node's
                         # PYTHONPATH): every replacement would fail the same way.
                         raise BackendUnavailable(f"a Ray worker could not start: {_last_line(exc)}") from None
-                    log.warning("a Ray worker died while loading its encoder: %s", _first_line(exc))
+                    log.warning("a Ray worker died while loading its encoder: %s", first_line(exc))
                     self._lost(actor)
                     continue
                 if reason:
@@ -462,9 +336,9 @@ class _Pool:
                 tries[job] += 1
                 if tries[job] >= MAX_TRIES:
                     raise BackendUnavailable(
-                        f"a job was lost with its Ray worker {MAX_TRIES} times; last: {_first_line(exc)}"
+                        f"a job was lost with its Ray worker {MAX_TRIES} times; last: {first_line(exc)}"
                     ) from exc
-                log.warning("a Ray worker was lost, its job goes back to the queue: %s", _first_line(exc))
+                log.warning("a Ray worker was lost, its job goes back to the queue: %s", first_line(exc))
                 if actor in self.live:
                     self._lost(actor)
                 queue.appendleft(job)
@@ -485,74 +359,6 @@ class _Pool:
         self.live.clear()
         self.idle.clear()
         self.starting.clear()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
-
-
-# An HTTP/2 client's connection preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, the Ray Client
-# server) answers with a SETTINGS frame of its own (frame type 4, RFC 9113 section 3.4).
-_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
-PROBE_TIMEOUT_S = 10.0
-
-
-def speaks_grpc(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str | None:
-    """None when the server at ``host:port`` answers as a gRPC server does (every Ray address is one);
-    otherwise why not, in a few words: it said nothing within ``timeout`` seconds, closed the connection,
-    or answered something that is not HTTP/2 (an HTTP/1 server, a database...). Bounded by ``timeout``.
-
-    A cluster with TLS (``RAY_USE_TLS``) is not probed (None): it would not answer in clear text.
-    """
-    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
-        return None
-    deadline = time.monotonic() + timeout
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(_H2_PREFACE)
-            head = b""
-            while len(head) < 9:
-                sock.settimeout(max(0.01, deadline - time.monotonic()))
-                chunk = sock.recv(9 - len(head))
-                if not chunk:
-                    return "it closed the connection without answering"
-                head += chunk
-    except TimeoutError:
-        return f"it accepted the connection but said nothing within {timeout:.0f} s"
-    except OSError as exc:
-        return f"the connection failed: {exc.strerror or exc}"
-    if head[3] != 4:  # a frame header: 3 bytes length, 1 byte type
-        return f"it answered {head.decode('latin-1')!r}..., not HTTP/2"
-    return None
-
-
-@contextmanager
-def _private_ray_env(marker: str):
-    """While a private Ray starts: its processes inherit :data:`core.pipeline.ray_reaper.MARKER` (the
-    reaper's), and its node address stays 127.0.0.1 so that every server it starts listens on the loopback
-    only. Why the second: ``ray.init`` replaces a ``_node_ip_address`` of 127.0.0.1 with this machine's
-    outward address (Ray's servers then listen on every interface), unless clusters are off, which Ray
-    reads from ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` (in its processes) and ``ENABLE_RAY_CLUSTER`` (in this
-    one, already imported). Both are restored afterwards, so a later cluster run in this process is
-    unaffected."""
-    from ray._private import ray_constants
-
-    saved = {k: os.environ.get(k) for k in (ray_reaper.MARKER, _CLUSTERS_VAR)}
-    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[ray_reaper.MARKER], os.environ[_CLUSTERS_VAR] = marker, "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-_CLUSTERS_VAR = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def _last_line(exc: BaseException) -> str:
