@@ -17,7 +17,8 @@ import numpy as np
 
 from core.noise.columns import IntMap, pack3
 from core.noise.doc import match_case
-from core.noise.engine import Hits, Kernel, Proposals
+from core.noise.engine import Kernel
+from core.noise.hits import Hits, Proposals
 from core.noise.kinds import keep_invisibles, source_pool
 from core.noise.tables import pool
 from core.noise.text import NEUTRAL_SCRIPTS, cluster_kind, cluster_script

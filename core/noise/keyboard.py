@@ -10,7 +10,8 @@ import numpy as np
 from core.noise import ethiopic
 from core.noise import substitute as _substitute
 from core.noise.doc import Doc, split_uniform
-from core.noise.engine import Family, Hits, Proposals, run_one
+from core.noise.engine import Family, run_one
+from core.noise.hits import Hits, Proposals
 from core.noise.kinds import keep_invisibles
 from core.noise.layouts import Layout, layout, layout_for_language, layout_for_script
 from core.noise.result import NoiseResult

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.noise import delete, diacritics, insert, keyboard, transpose, whitespace
-from core.noise.engine import Family, Hits, Proposals, run_one
+from core.noise.engine import Family, run_one
+from core.noise.hits import Hits, Proposals
 from core.noise.result import NoiseResult
 
 #: (family, weight, its proposal) of the mixture. Keyboard slips dominate real typing errors; homoglyphs

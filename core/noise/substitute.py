@@ -6,7 +6,8 @@ import numpy as np
 
 from core.noise.doc import Doc
 from core.noise.draws import substitute_proposals
-from core.noise.engine import Family, Hits, Proposals, run_one
+from core.noise.engine import Family, run_one
+from core.noise.hits import Hits, Proposals
 from core.noise.kinds import keep_invisibles, same_kind
 from core.noise.result import NoiseResult
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.noise.columns import cluster_ids
-from core.noise.engine import TRANSPOSE, Family, Hits, Proposals, run_one
+from core.noise.engine import Family, run_one
+from core.noise.hits import TRANSPOSE, Hits, Proposals
 from core.noise.result import NoiseResult
 
 

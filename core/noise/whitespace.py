@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.noise.engine import DELETE, INSERT, Family, Hits, Proposals, run_one
+from core.noise.engine import Family, run_one
+from core.noise.hits import DELETE, INSERT, Hits, Proposals
 from core.noise.result import NoiseResult
 
 #: Scripts written without spaces between words: there, spurious spaces are the segmentation error.

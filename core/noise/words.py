@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core.noise.engine import Hits
+from core.noise.hits import Hits
 from core.noise.text import NO_SCRIPT as _NONE
 from core.noise.text import script_table as _script_table
 
