@@ -106,9 +106,19 @@ def assemble_all(
     e_len = np.fromiter(map(len, e_new), np.int64, len(e_new))
     new_cps = code_points("".join(e_new))
     delta = e_len - (e_e - e_s)
-    inside = np.bincount(e_s, minlength=size + 1) - np.bincount(e_e, minlength=size + 1)
-    kept = np.flatnonzero(np.cumsum(inside[:-1]) == 0)
-    shift = np.cumsum(np.bincount(e_e, weights=delta, minlength=size + 1)).astype(np.int64)
+    # Spans of edits that remove code points never share a start nor an end (edits do not overlap; an
+    # insert removes nothing), so plain assignment marks them; ends are shared only by inserts.
+    spans = e_e > e_s
+    inside = np.zeros(size + 1, np.int8)
+    inside[e_s[spans]] = 1
+    inside[e_e[spans]] -= 1
+    kept = np.flatnonzero(counts_before(inside[:-1])[1:] == 0)
+    step = np.zeros(size + 1, np.int32)
+    if len(e_e) > 1 and (np.diff(e_e) == 0).any():
+        step += np.bincount(e_e, weights=delta, minlength=size + 1).astype(np.int32)
+    else:
+        step[e_e] = delta
+    shift = np.cumsum(step, dtype=np.int32)  # shift[p]: length change of the edits ending at or before p
     out = np.empty(size + int(delta.sum()), np.uint32)
     out[kept + shift[kept]] = cps[kept]
     before = np.cumsum(delta) - delta  # length change of the edits before each edit

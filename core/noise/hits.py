@@ -23,13 +23,15 @@ class Hits:
     and ``b`` (the cluster's two edit uniforms). :meth:`doc` gives a text as per-cluster rules read it,
     :meth:`take` a subset (optionally with other uniforms: the mixture rescales ``b``)."""
 
-    __slots__ = ("batch", "texts", "langs", "text_forms", "vis", "row", "q", "i", "a", "b", "_docs")
+    __slots__ = ("batch", "texts", "langs", "text_forms", "vis", "row", "q", "i", "a", "b", "_docs", "memo")
 
-    def __init__(self, batch, texts, langs, text_forms, vis, row, a, b, docs=None):
+    def __init__(self, batch, texts, langs, text_forms, vis, row, a, b, docs=None, memo=None):
         self.batch, self.texts, self.langs, self.text_forms, self.vis = batch, texts, langs, text_forms, vis
         self.row, self.a, self.b = row, a, b
         self.q, self.i = batch.owner[row], batch.index[row]
         self._docs: dict[int, Doc] = {} if docs is None else docs
+        # What a proposal computes once per batch and shares with its subsets (take), by name.
+        self.memo: dict[str, object] = {} if memo is None else memo
 
     def __len__(self) -> int:
         return len(self.row)
@@ -56,7 +58,7 @@ class Hits:
         """Entries ``idx``, with uniforms ``a``/``b`` when given (else their own)."""
         return Hits(
             self.batch, self.texts, self.langs, self.text_forms, self.vis, self.row[idx],
-            self.a[idx] if a is None else a, self.b[idx] if b is None else b, self._docs,
+            self.a[idx] if a is None else a, self.b[idx] if b is None else b, self._docs, self.memo,
         )  # fmt: skip
 
 

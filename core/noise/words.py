@@ -18,11 +18,10 @@ from core.noise.text import NO_SCRIPT as _NONE
 from core.noise.text import script_table as _script_table
 
 
-def word_scripts(h: Hits) -> tuple[list[str | None], list[frozenset[str] | None]]:
-    """Per hit, its word's script as ``Doc.word_script`` gives it and the word's scripts as
-    ``Doc.word_scripts`` does; None for both where the word mixes scripts (ask the Doc)."""
+def _word_script_range(h: Hits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The word of every cluster of the batch, and each word's lowest and highest script id."""
     b = h.batch
-    table, names = _script_table()
+    table = _script_table()[0]
     # Each cluster's lowest and highest script id (over its code points; the NUL after a text is neutral).
     sc = table[b.cps]
     lo = np.minimum.reduceat(sc, b.start) if len(b.start) else sc[:0]
@@ -36,6 +35,17 @@ def word_scripts(h: Hits) -> tuple[list[str | None], list[frozenset[str] | None]
     first = np.flatnonzero(starts)
     w_lo = np.minimum.reduceat(lo, first) if len(first) else lo
     w_hi = np.maximum.reduceat(hi, first) if len(first) else hi
+    return word, w_lo, w_hi
+
+
+def word_scripts(h: Hits) -> tuple[list[str | None], list[frozenset[str] | None]]:
+    """Per hit, its word's script as ``Doc.word_script`` gives it and the word's scripts as
+    ``Doc.word_scripts`` does; None for both where the word mixes scripts (ask the Doc)."""
+    words = h.memo.get("words")
+    if words is None:
+        words = h.memo["words"] = _word_script_range(h)
+    word, w_lo, w_hi = words
+    names = _script_table()[1]
     hw = word[h.row]
     lo_h, hi_h = w_lo[hw].tolist(), w_hi[hw].tolist()
     script_of: list[str | None] = []
