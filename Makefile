@@ -59,11 +59,15 @@ dashboard: setup  ## open the dashboard on $(DB) (localhost only unless ADDRESS 
 
 demo: labse-check demo-data precompute background dashboard  ## set up, fetch missing data, precompute the demo grid, open the dashboard (LABSE=1: add LaBSE, about 1.8 GB)
 
-test: setup  ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q --durations=20
+# Two workers (pytest-xdist); a file's tests stay on one worker, so its module fixtures are built once (tests/conftest.py).
+JOBS ?= 2
+XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
-test-fast: setup  ## tests without the slow and browser ones
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+test: setup  ## the whole test suite (what CI runs), on JOBS=2 workers
+	$(BIN)/python -m pytest -q $(XDIST) --durations=20
+
+test-fast: setup  ## tests without the slow and browser ones (README: Testing)
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow and not browser"
 
 check: setup  ## lint and format check
 	$(BIN)/ruff format --check . && $(BIN)/ruff check .

@@ -390,6 +390,7 @@ def test_script_shares_matches_one_regex_per_script():
     assert maker.script_shares("123 !?") == {}
 
 
+@pytest.mark.slow  # reads every file of the three data folders, twice: ~35 s
 @needs_all_data
 def test_csv_equals_regenerated(tmp_path):
     """``make_languages.py --check`` passes on the committed file and fails (exit 1) on a stale copy."""

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "core"))
 from test_findings_store import _cell  # noqa: E402
 
+from core.store import connect  # noqa: E402
+
 SEEDED = ("simcse-bitext-e5", "simcse-bitext-e5-s1", "simcse-bitext-e5-s2")
 LOSS = {"e5-small": 3.0, "labse": 0.5, "labse-e5": 2.0, **{e: 4.0 + k for k, e in enumerate(SEEDED)}}
 CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv in (0.1, 0.2)]
@@ -23,10 +25,11 @@ CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv
 def db(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("readme") / "readme.duckdb")
     rng = np.random.default_rng(3)
-    for enc, loss in LOSS.items():
-        for lang in ("amh", "deu"):
-            for noise, level in CONDITIONS:
-                _cell(path, enc, lang, noise, level, 1 + rng.poisson(0.2 + loss * level * 10, 30))
+    with connect(path) as conn:  # one connection for every cell (each opening costs ~70 ms)
+        for enc, loss in LOSS.items():
+            for lang in ("amh", "deu"):
+                for noise, level in CONDITIONS:
+                    _cell(conn, enc, lang, noise, level, 1 + rng.poisson(0.2 + loss * level * 10, 30))
     return path
 
 

@@ -140,9 +140,9 @@ LOSS = {"labse": 0.5, "labse-e5": 2.0, "simcse-unsup-e5": 6.0, **{e: 4.0 + k for
 LABSE_CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv in (0.1, 0.2)]
 
 
-def _write_cell(db, encoder: str, lang: str, noise: str, level: float, ranks) -> None:
-    """One cell and its rank rows, written as the runner writes them (write_cells: one transaction)."""
-    from core.store import connect
+def _write_cell(conn, encoder: str, lang: str, noise: str, level: float, ranks) -> None:
+    """One cell and its rank rows, written as the runner writes them (write_cells: one transaction), through
+    ``conn``, a connection already open (a database's cells share one: each opening costs ~70 ms)."""
     from core.store import writes as w
 
     key = {"dataset": "tatoeba", "mode": "pair", "corpus": f"tatoeba/pair/{lang}", "lang": lang,
@@ -152,8 +152,7 @@ def _write_cell(db, encoder: str, lang: str, noise: str, level: float, ranks) ->
                            "data_fingerprint": "d", "noise_version": "1"}])  # fmt: skip
     rows = pd.DataFrame({**key, "qid": range(len(ranks)), "rank": pd.array(ranks, dtype="int32"), "n_docs": 60,
                          "run_id": "r1"})  # fmt: skip
-    with connect(db) as conn:
-        w.write_cells(conn, cells, rows, pd.DataFrame())
+    w.write_cells(conn, cells, rows, pd.DataFrame())
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +161,15 @@ def labse_db(tmp_path_factory) -> str:
     training seeds 0, 1 and 2."""
     import numpy as np
 
+    from core.store import connect
+
     db = str(tmp_path_factory.mktemp("labse") / "labse.duckdb")
     rng = np.random.default_rng(7)
-    for enc, loss in LOSS.items():
-        for lang in ("amh", "deu"):
-            for noise, level in LABSE_CONDITIONS:
-                _write_cell(db, enc, lang, noise, level, 1 + rng.poisson(0.2 + loss * level * 10, 40))
+    with connect(db) as conn:
+        for enc, loss in LOSS.items():
+            for lang in ("amh", "deu"):
+                for noise, level in LABSE_CONDITIONS:
+                    _write_cell(conn, enc, lang, noise, level, 1 + rng.poisson(0.2 + loss * level * 10, 40))
     return db
 
 

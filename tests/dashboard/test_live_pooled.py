@@ -48,6 +48,7 @@ def only(at: AppTest, encoder: str) -> AppTest:
     return at
 
 
+@pytest.mark.slow  # muse3 encodes the pooled English side of every language, twice: ~7 s
 def test_live_search_over_all_english_sides_marks_the_gold(small_db, pooled_data, muse3):
     at = only(page(), "muse3")
     assert at.selectbox(key="live_corpus").value == live_search.STORED

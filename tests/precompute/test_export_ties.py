@@ -59,6 +59,7 @@ def tied_db(tmp_path, monkeypatch):
     return db
 
 
+@pytest.mark.slow  # ranx compiles its numba kernels on first use: ~30 s in a fresh virtual environment
 def test_ranx_mrr_on_the_export_equals_the_stored_mrr_under_ties(tied_db, tmp_path):
     from ranx import Qrels, Run, evaluate
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from core.findings import findings_answer, stored_findings
 from core.store import connect
@@ -47,6 +48,7 @@ def test_run_stores_current_findings_and_the_findings_command_recomputes_them(tm
     assert not (tmp_path / "missing.duckdb").exists()
 
 
+@pytest.mark.slow  # the background job: two grid steps with real encoders: ~10 s
 def test_background_stores_findings_after_each_step(tmp_path, data_dir, monkeypatch):
     import core.training
     import precompute.background as bg

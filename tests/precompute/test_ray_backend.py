@@ -401,6 +401,7 @@ def test_a_worker_loads_muse3_with_its_share_of_the_cores(monkeypatch, threads, 
     assert worker.encoder._model.threads == want
 
 
+@pytest.mark.slow  # starts Ray and loads minilm in its workers: ~15-30 s
 def test_ray_equals_local_on_multiway_data(tmp_path, ray_here):
     """NTREX-128's shared English side and its documents (windowed by minilm's rule) under Ray."""
     from tests.core.test_multiway_datasets import write_ntrex
