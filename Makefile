@@ -59,11 +59,12 @@ dashboard: setup  ## open the dashboard on $(DB) (localhost only unless ADDRESS 
 
 demo: labse-check demo-data precompute background dashboard  ## set up, fetch missing data, precompute the demo grid, open the dashboard (LABSE=1: add LaBSE, about 1.8 GB)
 
-# Two workers (pytest-xdist); a file's tests stay on one worker, so its module fixtures are built once (tests/conftest.py).
-JOBS ?= 2
+# pytest-xdist; a file's tests stay on one worker, so its module fixtures are built once (tests/conftest.py).
+# Three workers on two cores: the third fills the time the others spend waiting on subprocesses, servers and disk.
+JOBS ?= 3
 XDIST := -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
-test: setup  ## the whole test suite (what CI runs), on JOBS=2 workers
+test: setup  ## the whole test suite (what CI runs), on JOBS=3 workers
 	$(BIN)/python -m pytest -q $(XDIST) --durations=20
 
 test-fast: setup  ## tests without the slow and browser ones (README: Testing)

@@ -1,5 +1,5 @@
 """Fixtures shared by every test: the data folder, an isolated embedding cache, loaded encoders; and how
-the suite shares two workers (``make test`` runs ``pytest -n 2 --dist loadfile --no-loadscope-reorder``:
+the suite shares its workers (``make test`` runs ``pytest -n 3 --dist loadfile --no-loadscope-reorder``:
 a file's tests run on one worker, so a module-scoped fixture such as a trained model is built once)."""
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ if WORKERS:
     if "torch" in sys.modules:  # loaded before this file (it never is today): set it directly
         sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
-# Files that never run at the same time, even on two workers: each starts a Ray (in this process, a private
+# Files that never run at the same time, even on several workers: each starts a Ray (in this process, a private
 # one through the CLI, a two-node cluster) that wants both cores, so two at once would race each other's
 # bounded-time checks and port picks. (xdist_group marks would say this, but pytest-xdist 3.8's loadgroup
 # does not group anything under pytest 9.2: it renames ``item._nodeid``, which pytest 9 no longer reads.)
 ONE_AT_A_TIME = ("tests/precompute/test_ray_backend.py", "tests/hostile/test_ray_private.py")
-# The longest files, longest first, so that the two workers finish together instead of one starting a
+# The longest files, longest first, so that the workers finish together instead of one starting a
 # minutes-long file when the other is almost done (scheduling longest first). Seconds on 2 busy cores.
 LONGEST_FIRST = (
     "tests/training/test_training_e5.py",  # nine tiny e5 trainings, then e5 encodes of 1000 documents: ~150

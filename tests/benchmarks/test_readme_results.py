@@ -16,6 +16,8 @@ from test_findings_store import _cell  # noqa: E402
 
 from core.store import connect  # noqa: E402
 
+pytestmark = pytest.mark.slow  # builds the README's study database
+
 SEEDED = ("simcse-bitext-e5", "simcse-bitext-e5-s1", "simcse-bitext-e5-s2")
 LOSS = {"e5-small": 3.0, "labse": 0.5, "labse-e5": 2.0, **{e: 4.0 + k for k, e in enumerate(SEEDED)}}
 CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv in (0.1, 0.2)]

@@ -153,7 +153,10 @@ def test_close_stops_every_child(remote):
 
 
 DRIVER = """
-import sys
+import signal, sys
+# As from a terminal: Ctrl-C raises KeyboardInterrupt. (A process started with SIGINT ignored, as pytest-xdist's
+# workers start theirs, would otherwise ignore it too: Python installs its handler only over the default.)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from core.pipeline import parse_grid, run_grid
 grid = parse_grid(open(sys.argv[1]).read())
 run_grid(grid, sys.argv[2], progress=False, flush_seconds=0,

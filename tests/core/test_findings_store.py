@@ -15,6 +15,8 @@ from core.store import connect
 from core.store import queries as q
 from core.store import writes as w
 
+pytestmark = pytest.mark.slow  # writes many cells and computes the research answer per test
+
 CONDITIONS = [("none", 0.0)] + [(n, lv) for n in ("substitute", "delete") for lv in (0.1, 0.2, 0.3)]
 N = 30
 

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+pytestmark = pytest.mark.slow  # AppTest renders of the Findings page on built databases
+
 TIMEOUT = 120
 
 

@@ -17,6 +17,8 @@ from streamlit.testing.v1 import AppTest
 from core.languages import load_languages
 from tests.dashboard.conftest import FLORES_LANGS, MULTIWAY_UNSEEN
 
+pytestmark = pytest.mark.slow  # AppTest renders over multi-way databases
+
 TIMEOUT = 120
 PANEL = "Every language: relative drop against resource class and script"
 

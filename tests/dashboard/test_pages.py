@@ -15,6 +15,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard import components as ui
 from dashboard.views import curves, findings, live_search, per_query, runs
 
+pytestmark = pytest.mark.slow  # AppTest renders of every page, damaged databases included
+
 TIMEOUT = 120
 
 

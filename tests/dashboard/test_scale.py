@@ -22,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from test_cell_stats import assert_stats_equal  # noqa: E402
 from test_level_stats import assert_level_stats_equal  # noqa: E402
 
+pytestmark = pytest.mark.slow  # builds a large generated database and renders pages on it
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
 

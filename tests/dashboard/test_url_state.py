@@ -9,6 +9,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard import url_state as url
 from dashboard.views import curves, findings, live_search, per_query, runs
 
+pytestmark = pytest.mark.slow  # two AppTest sessions per page
+
 TIMEOUT = 120
 
 

@@ -19,7 +19,10 @@ from core.encoders.registry import MODEL_CARD
 from core.errors import NonFiniteError
 from core.store import connect
 
-pytestmark = pytest.mark.hostile
+pytestmark = [
+    pytest.mark.hostile,
+    pytest.mark.slow,
+]  # slow: models with NaN weights through live search and the pipeline
 
 TRAIN = ["--objective", "bitext", "--train-langs", "fra", "--eval-langs", "deu", "--dev-langs", "--batch-size",
          "8", "--max-pairs", "64", "--quiet"]  # fmt: skip

@@ -48,6 +48,7 @@ def _check(path, limit, min_draws):
     return sorted(worst, reverse=True)[:5]
 
 
+@pytest.mark.slow  # every language, 12 conditions: ~15 s
 def test_cer_calibrated_every_language(tatoeba_dir):
     """First 120 sentences per language, at least 240 sentence draws (extra seeds): ~5 s on one core.
 

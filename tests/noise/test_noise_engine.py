@@ -84,6 +84,7 @@ def _check_identical(texts, langs, level, seed=5, noise="substitute"):
         assert got == want and type(got.cer) is type(want.cer), (t, g, q, lv)
 
 
+@pytest.mark.slow  # thousands of apply_noise calls
 @pytest.mark.parametrize("level", [0.1, 0.5, 1.0])
 def test_batch_equals_one_by_one_on_tatoeba(tatoeba_dir, level):
     # A few thousand real sentences: every Tatoeba language, hence every script it holds.
@@ -168,6 +169,7 @@ def test_nfc_quick_check_never_clears_a_text_that_is_not_nfc(tatoeba_dir):
         assert sum(cleared) > len(group) // 5  # and it clears many
 
 
+@pytest.mark.slow  # thousands of apply_noise calls
 @pytest.mark.parametrize("noise", ["substitute", "insert", "keyboard", "diacritics", "mixed"])
 def test_batch_on_composing_text(noise):
     # Jamo, nuktas, Tamil two-part vowels, stacked accents, NFC and NFD: edits that would break the

@@ -55,6 +55,7 @@ def test_batch_matches_fixture(noise, all_cases):
         at += size
 
 
+@pytest.mark.slow  # apply_noise text by text over every case: ~25 s
 @pytest.mark.parametrize("noise", TYPES)
 def test_one_by_one_matches_fixture(noise, all_cases):
     for level in LEVELS:

@@ -6,6 +6,8 @@ import pytest
 
 from precompute.cli import main
 
+pytestmark = pytest.mark.slow  # background jobs over grids
+
 GRID = """
 [dataset]
 name = "tatoeba"

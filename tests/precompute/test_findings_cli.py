@@ -10,6 +10,8 @@ from core.store import connect
 from core.store import queries as q
 from precompute.cli import main
 
+pytestmark = pytest.mark.slow  # precompute runs and the findings command
+
 GRID = """[dataset]
 languages = ["xho", "deu"]
 mode = ["pair", "pooled"]

@@ -26,6 +26,8 @@ from core.store import connect
 from core.store import queries as q
 from precompute.cli import main
 
+pytestmark = pytest.mark.slow  # CLI subprocesses and a database per test
+
 REPO = Path(__file__).resolve().parents[2]
 GRID = """[dataset]
 languages = {langs}
