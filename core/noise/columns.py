@@ -157,20 +157,17 @@ def apply_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
 
 
 def cer_all(
-    b: Batch, texts: list[str], noisy: list[str], done: list[int], simple_after: np.ndarray
+    b: Batch, texts: list[str], noisy: list[str], done: list[int], simple_after: np.ndarray, n_ns: np.ndarray
 ) -> list[float]:
     """:func:`core.noise.text.cer` of every text (0.0 for those left unchanged), by column.
 
     ``done``: the texts with edits; ``simple_after``: per text, whether its noisy text is still one cluster
-    per code point. A pair of simple texts is compared as strings; any other pair as strings of *cluster
+    per code point; ``n_ns``: per text, its non-blank clusters (the denominator). A pair of simple texts is compared as strings; any other pair as strings of *cluster
     symbols*, one code point per cluster (see :func:`symbols`), so the distance is always Levenshtein's
     over clusters, computed in C."""
     cer = np.zeros(len(texts))
     if not done:
         return cer.tolist()
-    vis = b.visible()
-    seen = counts_before(vis)
-    n_ns = seen[b.first + b.count] - seen[b.first]  # non-blank clusters per text
     done_arr = np.array(done, np.int64)
     easy, hard = done_arr[simple_after[done_arr]].tolist(), done_arr[~simple_after[done_arr]].tolist()
     left, right = take(texts, easy), take(noisy, easy)

@@ -18,7 +18,7 @@ import numpy as np
 from core.noise.columns import IntMap, pack3
 from core.noise.doc import match_case
 from core.noise.engine import Kernel
-from core.noise.hits import Hits, Proposals
+from core.noise.hits import INSERT, SUBSTITUTE, Hits, Proposals
 from core.noise.kinds import keep_invisibles, source_pool
 from core.noise.tables import pool
 from core.noise.text import NEUTRAL_SCRIPTS, cluster_kind, cluster_script
@@ -240,11 +240,11 @@ def substitute_proposals(h: Hits, kernel: Kernel) -> Proposals:
     """Substitute edits: each drawn cluster replaces the selected one."""
     ok, news = same_kind_draws(h, True, kernel)
     m = len(h)
-    return Proposals(ok, np.zeros(m, np.int64), h.i.copy(), h.i + 1, news, True)
+    return Proposals(ok, np.full(m, SUBSTITUTE, np.int64), h.i.copy(), h.i + 1, news, True)
 
 
 def insert_proposals(h: Hits, kernel: Kernel) -> Proposals:
     """Insert edits: each drawn cluster goes before (``b < .5``) or after the selected one."""
     ok, news = same_kind_draws(h, False, kernel)
     at = np.where(h.b < 0.5, h.i, h.i + 1)
-    return Proposals(ok, np.full(len(h), 2, np.int64), at, at.copy(), news, True)
+    return Proposals(ok, np.full(len(h), INSERT, np.int64), at, at.copy(), news, True)

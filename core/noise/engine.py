@@ -163,7 +163,7 @@ def run(texts: list[str], levels: np.ndarray, langs: list[str], family: Family, 
     b = Batch(texts)
     vis = b.visible()
     owner = b.owner
-    n_ns = np.bincount(owner, weights=vis, minlength=n)
+    n_ns = np.bincount(owner[vis], minlength=n)  # non-blank clusters per text
     editable = np.flatnonzero(vis)
     n_ok = None
     if family.eligible is not None:
@@ -183,7 +183,7 @@ def run(texts: list[str], levels: np.ndarray, langs: list[str], family: Family, 
         layouts = [
             x if lv > 0 else None for x, lv in zip(_layouts(b, langs, family.layout), levels, strict=True)
         ]
-    return _result(b, texts, h, edits, layouts)
+    return _result(b, texts, h, edits, layouts, n_ns)
 
 
 def run_one(text: str, level: float, rng, lang: str, family: Family) -> NoiseResult:
@@ -243,7 +243,7 @@ def _layouts(b: Batch, langs: list[str], layout: Callable) -> list[str]:
     return [layout(g, names[i] if h else None) for g, i, h in zip(langs, ids, has.tolist(), strict=True)]
 
 
-def _result(b: Batch, texts: list[str], h: Hits, ed: dict, layouts: list) -> NoiseBatch:
+def _result(b: Batch, texts: list[str], h: Hits, ed: dict, layouts: list, n_ns: np.ndarray) -> NoiseBatch:
     """Assemble the noisy texts, drop the edits that break a text's normal form, and wrap it all."""
     n = len(texts)
     e_q, e_s, e_e, e_new = ed["q"], ed["s"], ed["e"], ed["new"]
@@ -282,16 +282,24 @@ def _result(b: Batch, texts: list[str], h: Hits, ed: dict, layouts: list) -> Noi
     # The CER, the edit columns and their JSON are made on first use, from copies: a caller may change
     # its lists before reading them.
     texts, noisy_now = list(texts), list(noisy)
-    cer = partial(_cer, b, texts, noisy_now, done, e_q, e_new)
+    cer = partial(_cer, b, texts, noisy_now, done, e_q, e_new, n_ns)
     return NoiseBatch(texts, noisy, cer, layouts, partial(_edit_columns, b, n, ed))
 
 
-def _cer(b: Batch, texts: list[str], noisy: list[str], done: list[int], e_q: np.ndarray, e_new: list) -> list:
+def _cer(
+    b: Batch,
+    texts: list[str],
+    noisy: list[str],
+    done: list[int],
+    e_q: np.ndarray,
+    e_new: list,
+    n_ns: np.ndarray,
+) -> list:
     """The CER of every text (see :func:`cer_all`): a text stays one cluster per code point when it was
     and no edit brought a joining code point."""
     plain = np.fromiter((JOINING.isdisjoint(x) for x in e_new), bool, len(e_new))
     simple_after = b.simple() & (np.bincount(e_q, weights=~plain, minlength=len(texts)) == 0)
-    return cer_all(b, texts, noisy, done, simple_after)
+    return cer_all(b, texts, noisy, done, simple_after, n_ns)
 
 
 def _edit_columns(b: Batch, n: int, ed: dict) -> tuple:

@@ -13,7 +13,6 @@ from core.noise.doc import Doc
 #: Edit operations, by code (:attr:`Proposals.op`).
 OPS = ("substitute", "delete", "insert", "transpose")
 SUBSTITUTE, DELETE, INSERT, TRANSPOSE = range(4)
-_OP_CODES = {op: k for k, op in enumerate(OPS)}  # a name not here gets -1: a family's own marker
 
 
 class Hits:
@@ -112,16 +111,6 @@ class Proposals:
         """``m`` entries, none proposing an edit."""
         z = np.zeros(m, np.int64)
         return cls(np.zeros(m, bool), z.copy(), z.copy(), z.copy(), [None] * m)
-
-    @classmethod
-    def of(cls, items: Sequence[tuple[str, int, int, str] | None]) -> Proposals:
-        """From per-cluster results ``(op, g_start, g_end, new)`` or None."""
-        out = cls.empty(len(items))
-        for k, it in enumerate(items):
-            if it is not None:
-                out.ok[k] = True
-                out.op[k], out.gs[k], out.ge[k], out.new[k] = _OP_CODES.get(it[0], -1), it[1], it[2], it[3]
-        return out
 
     def put(self, idx: np.ndarray, other: Proposals) -> None:
         """Entries ``idx`` become ``other``'s (one entry each, in order)."""
